@@ -1,0 +1,50 @@
+#!/usr/bin/env node
+/**
+ * The whole suite, as `npm test` runs it: lint, type check, every vitest layer on the native
+ * arithmetic backend, then the cggmp unit tests again on the pure BigInt backend (DESIGN §3:
+ * both backends must pass). Ends with one plain line "N passed, N failed".
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const bin = (name) => path.join(root, 'node_modules', '.bin', name);
+const outDir = mkdtempSync(path.join(tmpdir(), 'vilna-mpc-test-'));
+let passed = 0;
+let failed = 0;
+const steps = [];
+
+function step(name, cmd, args, env = {}) {
+  process.stderr.write(`\n=== ${name} ===\n`);
+  const started = Date.now();
+  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env: { ...process.env, ...env } });
+  const ok = r.status === 0;
+  steps.push({ name, ok, seconds: ((Date.now() - started) / 1000).toFixed(1) });
+  return ok;
+}
+
+function vitest(name, files, env) {
+  const report = path.join(outDir, `${name.replace(/\W+/g, '-')}.json`);
+  const ok = step(name, bin('vitest'), ['run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...files], env);
+  try {
+    const r = JSON.parse(readFileSync(report, 'utf8'));
+    passed += r.numPassedTests;
+    failed += r.numFailedTests + (ok ? 0 : r.numFailedTests === 0 ? 1 : 0);
+  } catch {
+    failed += 1; // the runner died before writing its report
+  }
+}
+
+if (!step('lint (eslint)', bin('eslint'), ['--max-warnings', '0', '.'])) failed += 1;
+if (!step('type check (tsc)', bin('tsc'), ['--noEmit', '-p', 'tsconfig.json'])) failed += 1;
+vitest('unit and integration, native arithmetic', [], { VILNA_MPC_ARITH: 'native' });
+vitest('cggmp unit tests, pure BigInt arithmetic', ['cggmp/'], { VILNA_MPC_ARITH: 'js' });
+
+rmSync(outDir, { recursive: true, force: true });
+process.stderr.write('\n');
+for (const s of steps) process.stderr.write(`${s.ok ? 'ok  ' : 'FAIL'} ${s.name} (${s.seconds} s)\n`);
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed === 0 && steps.every((s) => s.ok) ? 0 : 1);

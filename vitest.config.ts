@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['cggmp/**/*.test.ts', 'test/**/*.test.ts'],
+    // Proof tests at the 128-bit level do seconds of modular arithmetic each.
+    testTimeout: 120_000,
+    hookTimeout: 300_000,
+    pool: 'forks',
+    maxWorkers: 2,
+  },
+});
