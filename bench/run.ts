@@ -1,0 +1,40 @@
+/**
+ * Benchmark runner: `npm run bench [-- --json] [-- --filter <substring of op>]`.
+ * Prints one JSON object per line ({ op, backend, params, ms }, ms = median) with --json, a
+ * readable table otherwise. A case that cannot run (e.g. the native addon is not built) is
+ * reported on stderr and makes the exit status 1.
+ */
+import { parseArgs } from 'node:util';
+
+import { jsonLine, measure, tableHeader, tableRow, type BenchSuite } from './harness.ts';
+
+// One line per suite; each module's default export is a BenchSuite.
+const SUITES: readonly (() => Promise<{ default: BenchSuite }>)[] = [
+  () => import('./arith.bench.ts'),
+  () => import('./paillier.bench.ts'),
+  () => import('./zk.bench.ts'),
+];
+
+const { values } = parseArgs({
+  options: {
+    json: { type: 'boolean', default: false },
+    filter: { type: 'string' },
+  },
+});
+
+let failed = false;
+if (!values.json) console.log(tableHeader());
+for (const load of SUITES) {
+  const { default: cases } = await load();
+  for (const c of cases) {
+    if (values.filter !== undefined && !c.op.includes(values.filter)) continue;
+    try {
+      const result = await measure(c);
+      console.log(values.json ? jsonLine(result) : tableRow(result));
+    } catch (e) {
+      failed = true;
+      console.error(`bench ${c.op} [${c.backend}] failed: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+}
+process.exitCode = failed ? 1 : 0;
