@@ -1,0 +1,56 @@
+/**
+ * Ring-Pedersen commitments s^x · t^y mod N̂. The prover's side has secret exponents and uses
+ * the constant-time path; the verifier's side has public exponents and uses the fixed-base
+ * multi-exponentiation table of (s, t) (spec §"Speeding up Fixed-Based Multiexponentiation"),
+ * shifted by 2^k so signed exponents become non-negative: s^x t^y = s^(x+H) t^(y+H) · (s t)^-H.
+ */
+import { getBackend, type FixedBaseTable, bitLength, pow2Public, powSecret } from '../arith/index.ts';
+import type { RingPedersenParams } from './params.ts';
+
+/** s^x · t^y mod N̂ for secret x, y bounded in absolute value by xBound, yBound. */
+export function commitSecret(R: RingPedersenParams, x: bigint, y: bigint, xBound: bigint, yBound: bigint): bigint {
+  return (powSecret(R.s, x, R.N, xBound) * powSecret(R.t, y, R.N, yBound)) % R.N;
+}
+
+interface VerifierTable {
+  readonly table: FixedBaseTable;
+  /** H = 2^shiftBits. */
+  readonly shift: bigint;
+  /** (s·t)^-H mod N̂. */
+  readonly correction: bigint;
+}
+
+/**
+ * Exponent size covered by the table: every verified exponent of the proofs is below
+ * 2^(modulusBits + ℓ + ε + 2) (e.g. Π^enc's z3 = γ + eμ with γ ∈ ±2^(ℓ+ε)·N̂).
+ */
+function shiftBitsFor(N: bigint): number {
+  return bitLength(N) + 1024;
+}
+
+// One table per parameter object: built on first verification, reused for every later one.
+const tables = new WeakMap<RingPedersenParams, VerifierTable>();
+
+function verifierTable(R: RingPedersenParams): VerifierTable {
+  let v = tables.get(R);
+  if (!v) {
+    const backend = getBackend();
+    const shiftBits = shiftBitsFor(R.N);
+    const shift = 1n << BigInt(shiftBits);
+    const table = backend.fixedBaseTable(R.s, R.t, R.N, shiftBits + 2);
+    const st = (R.s * R.t) % R.N;
+    const correction = backend.modPow(backend.modInverse(st, R.N), shift, R.N);
+    v = { table, shift, correction };
+    tables.set(R, v);
+  }
+  return v;
+}
+
+/** s^x · t^y mod N̂ for public signed exponents (table when they fit, plain double-exp otherwise). */
+export function commitPublic(R: RingPedersenParams, x: bigint, y: bigint): bigint {
+  const v = verifierTable(R);
+  const ax = x < 0n ? -x : x;
+  const ay = y < 0n ? -y : y;
+  if (ax >= v.shift || ay >= v.shift) return pow2Public(R.s, x, R.t, y, R.N);
+  return (v.table.pow2(x + v.shift, y + v.shift) * v.correction) % R.N;
+}

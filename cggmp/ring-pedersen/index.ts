@@ -1,0 +1,9 @@
+export {
+  type RingPedersenParams,
+  type RingPedersenSecret,
+  ringPedersenParams,
+  ringPedersenFromPrimes,
+  generateRingPedersen,
+  ringPedersenPublic,
+} from './params.ts';
+export { commitSecret, commitPublic } from './commit.ts';
