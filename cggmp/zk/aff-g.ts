@@ -1,0 +1,172 @@
+/**
+ * Π^aff-g: Paillier affine operation with group commitment in range (spec §"Π^aff-g").
+ * Statement: D = (x ⊙ C) ⊕ enc_{N_j}(y; ρ), Y = enc_{N_i}(y; ρ_y), X = x·G, with x ∈ ±2^ℓ and
+ * y ∈ ±2^ℓ'; the proof guarantees x ∈ ±2^(ℓ+ε), y ∈ ±2^(ℓ'+ε). N_j and R_j = (N̂_j, s_j, t_j)
+ * belong to the verifier, N_i to the prover.
+ */
+import { inPlusMinus, plusMinusHalf, randomPlusMinus, randomZnStar, crtPow, powPublic, powSecretBase } from '../arith/index.ts';
+import { assertPoint, CURVE_ORDER, mulG, mulGPublic, mulPointPublic, type Point } from '../curve/index.ts';
+import {
+  encrypt,
+  encryptCrt,
+  mulPublic,
+  mulSecret,
+  paillierPublicKey,
+  type PaillierPublicKey,
+  type PaillierSecretKey,
+} from '../paillier/index.ts';
+import type { SecurityLevel } from '../params.ts';
+import { commitPublic, commitSecret, type RingPedersenParams } from '../ring-pedersen/index.ts';
+import { challengeStream } from '../transcript/index.ts';
+import { assertBigint, assertInZnStar } from '../validate.ts';
+import { PROOF_TAG_PREFIX, assertContext, check, stateInputs, type ProofContext } from './context.ts';
+
+const TAG = PROOF_TAG_PREFIX + 'aff-g';
+const NAME = 'Π^aff-g';
+
+export interface AffGStatement {
+  /** Verifier's Paillier key. */
+  readonly Nj: bigint;
+  /** Prover's Paillier key. */
+  readonly Ni: bigint;
+  readonly C: bigint;
+  readonly D: bigint;
+  readonly Y: bigint;
+  readonly X: Point;
+}
+export interface AffGProof {
+  readonly A: bigint;
+  readonly Bx: Point;
+  readonly By: bigint;
+  readonly E: bigint;
+  readonly S: bigint;
+  readonly F: bigint;
+  readonly T: bigint;
+  readonly z1: bigint;
+  readonly z2: bigint;
+  readonly z3: bigint;
+  readonly z4: bigint;
+  readonly w: bigint;
+  readonly wy: bigint;
+}
+export interface AffGSecret {
+  readonly x: bigint;
+  readonly y: bigint;
+  readonly rho: bigint;
+  readonly rhoY: bigint;
+}
+
+type Commitment = Pick<AffGProof, 'A' | 'Bx' | 'By' | 'E' | 'S' | 'F' | 'T'>;
+
+function challengeAffG(level: SecurityLevel, ctx: ProofContext, R: RingPedersenParams, s: AffGStatement, c: Commitment): bigint {
+  return challengeStream(TAG, [
+    ...stateInputs(ctx, level),
+    [R.N, R.s, R.t],
+    [s.Nj, s.Ni, s.C, s.D, s.Y, s.X],
+    [c.A, c.Bx, c.By, c.E, c.S, c.F, c.T],
+  ]).plusMinus(CURVE_ORDER);
+}
+
+/** ProveNI_aff-g(state, R_j, (N_j, N_i, C, D, Y, X); (x, y, ρ, ρ_y)); `ski` is the prover's key for CRT. */
+export function proveAffG(
+  level: SecurityLevel,
+  ctx: ProofContext,
+  R: RingPedersenParams,
+  s: AffGStatement,
+  secret: AffGSecret,
+  ski?: PaillierSecretKey,
+): AffGProof {
+  assertContext(ctx);
+  const pkj: PaillierPublicKey = { N: s.Nj, N2: s.Nj * s.Nj };
+  const pki: PaillierPublicKey = { N: s.Ni, N2: s.Ni * s.Ni };
+  const ell = 1n << BigInt(level.ell);
+  const ellEps = 1n << BigInt(level.ell + level.epsilon);
+  const ellPrimeEps = 1n << BigInt(level.ellPrime + level.epsilon);
+  const ellPrime = 1n << BigInt(level.ellPrime);
+  // Commit_aff-g, step 1: sample the nonces.
+  const alpha = randomPlusMinus(ellEps);
+  const beta = randomPlusMinus(ellPrimeEps);
+  const r = randomZnStar(s.Nj);
+  const ry = randomZnStar(s.Ni);
+  const gamma = randomPlusMinus(ellEps * R.N);
+  const delta = randomPlusMinus(ellEps * R.N);
+  const m = randomPlusMinus(ell * R.N);
+  const mu = randomPlusMinus(ell * R.N);
+  // Steps 2–8.
+  const A = (mulSecret(pkj, alpha, s.C, plusMinusHalf(ellEps)) * encrypt(pkj, beta, r)) % pkj.N2;
+  const Bx = mulG(alpha);
+  const By = ski ? encryptCrt(ski, beta, ry) : encrypt(pki, beta, ry);
+  const E = commitSecret(R, alpha, gamma, plusMinusHalf(ellEps), plusMinusHalf(ellEps * R.N));
+  const S = commitSecret(R, secret.x, m, plusMinusHalf(ell), plusMinusHalf(ell * R.N));
+  const F = commitSecret(R, beta, delta, plusMinusHalf(ellPrimeEps), plusMinusHalf(ellEps * R.N));
+  const T = commitSecret(R, secret.y, mu, plusMinusHalf(ellPrime), plusMinusHalf(ell * R.N));
+  const e = challengeAffG(level, ctx, R, s, { A, Bx, By, E, S, F, T });
+  // Prove_aff-g.
+  return {
+    A,
+    Bx,
+    By,
+    E,
+    S,
+    F,
+    T,
+    z1: alpha + e * secret.x,
+    z2: beta + e * secret.y,
+    z3: gamma + e * m,
+    z4: delta + e * mu,
+    w: (r * powSecretBase(secret.rho, e, s.Nj)) % s.Nj,
+    wy: (ry * powSecretBase(secret.rhoY, e, s.Ni)) % s.Ni,
+  };
+}
+
+/**
+ * VerifyNI_aff-g: validates N_j, N_i (size), C, D, A ∈ Z*_{N_j²}, Y, B_y ∈ Z*_{N_i²},
+ * E, S, F, T ∈ Z*_{N̂_j}, X, B_x on the curve, w ∈ Z*_{N_j}, w_y ∈ Z*_{N_i}, then Verify_aff-g.
+ * `skj` is the verifier's own Paillier key when it has it (CRT, spec's [sk_j]).
+ */
+export function verifyAffG(
+  level: SecurityLevel,
+  ctx: ProofContext,
+  R: RingPedersenParams,
+  s: AffGStatement,
+  proof: AffGProof,
+  skj?: PaillierSecretKey,
+): void {
+  assertContext(ctx);
+  const pkj = paillierPublicKey(s.Nj, level, 'N_j');
+  const pki = paillierPublicKey(s.Ni, level, 'N_i');
+  if (skj && skj.N !== pkj.N) skj = undefined;
+  assertInZnStar(s.C, pkj.N2, 'C');
+  assertInZnStar(s.D, pkj.N2, 'D');
+  assertInZnStar(s.Y, pki.N2, 'Y');
+  assertPoint(s.X, 'X');
+  assertInZnStar(proof.A, pkj.N2, 'A');
+  assertPoint(proof.Bx, 'B_x');
+  assertInZnStar(proof.By, pki.N2, 'B_y');
+  for (const k of ['E', 'S', 'F', 'T'] as const) assertInZnStar(proof[k], R.N, k);
+  for (const k of ['z1', 'z2', 'z3', 'z4'] as const) assertBigint(proof[k], k);
+  assertInZnStar(proof.w, pkj.N, 'w');
+  assertInZnStar(proof.wy, pki.N, 'w_y');
+
+  const e = challengeAffG(level, ctx, R, s, proof);
+  // Steps 6–7 (range checks) first: they are cheap and keep the encryptions below in ±N.
+  check(inPlusMinus(proof.z1, 1n << BigInt(level.ell + level.epsilon)), NAME, 'z1 ∈ ±2^(ℓ+ε)');
+  check(inPlusMinus(proof.z2, 1n << BigInt(level.ellPrime + level.epsilon)), NAME, 'z2 ∈ ±2^(ℓ\'+ε)');
+  // Step 1: A ⊕ (e ⊙ D) = (z1 ⊙ C) ⊕ enc_{N_j}(z2; w).
+  const lhs1 = (proof.A * mulPublic(pkj, e, s.D)) % pkj.N2;
+  const rhs1 = skj
+    ? (crtPow(skj.crtN2, s.C, proof.z1) * encryptCrt(skj, proof.z2, proof.w)) % pkj.N2
+    : (mulPublic(pkj, proof.z1, s.C) * encrypt(pkj, proof.z2, proof.w)) % pkj.N2;
+  check(lhs1 === rhs1, NAME, 'A ⊕ (e ⊙ D) = (z1 ⊙ C) ⊕ enc(z2; w)');
+  // Step 2: z1·G = B_x + e·X.
+  check(mulGPublic(proof.z1).equals(proof.Bx.add(mulPointPublic(s.X, e))), NAME, 'z1·G = B_x + e·X');
+  // Step 3: B_y ⊕ (e ⊙ Y) = enc_{N_i}(z2; w_y).
+  check(
+    (proof.By * mulPublic(pki, e, s.Y)) % pki.N2 === encrypt(pki, proof.z2, proof.wy),
+    NAME,
+    'B_y ⊕ (e ⊙ Y) = enc(z2; w_y)',
+  );
+  // Steps 4–5: ring-Pedersen equations.
+  check(commitPublic(R, proof.z1, proof.z3) === (proof.E * powPublic(proof.S, e, R.N)) % R.N, NAME, 's^z1·t^z3 = E·S^e');
+  check(commitPublic(R, proof.z2, proof.z4) === (proof.F * powPublic(proof.T, e, R.N)) % R.N, NAME, 's^z2·t^z4 = F·T^e');
+}

@@ -1,0 +1,52 @@
+/**
+ * Π^prm: ring-Pedersen parameters are well formed, s ∈ ⟨t⟩ (spec §"Π^prm: Ring-Pedersen
+ * Parameters"): m parallel rounds with one-bit challenges, A_i = t^a_i, z_i = a_i + e_i·λ mod φ(N).
+ */
+import { crtPow, randomBelow } from '../arith/index.ts';
+import type { SecurityLevel } from '../params.ts';
+import { commitPublic, ringPedersenParams, type RingPedersenParams, type RingPedersenSecret } from '../ring-pedersen/index.ts';
+import { challengeStream } from '../transcript/index.ts';
+import { assertArray, assertInZn, assertInZnStar } from '../validate.ts';
+import { PROOF_TAG_PREFIX, assertContext, check, stateInputs, type ProofContext } from './context.ts';
+
+const TAG = PROOF_TAG_PREFIX + 'prm';
+const NAME = 'Π^prm';
+
+export interface PrmProof {
+  readonly A: readonly bigint[];
+  readonly z: readonly bigint[];
+}
+
+/** ChallengeNI_prm(state, N, s, t, A) ∈ {0,1}^m. */
+function challengePrm(level: SecurityLevel, ctx: ProofContext, R: RingPedersenParams, A: readonly bigint[]): number[] {
+  return challengeStream(TAG, [...stateInputs(ctx, level), R.N, R.s, R.t, A]).bits(level.m);
+}
+
+/** ProveNI_prm(state, N, s, t; φ(N), λ). */
+export function provePrm(level: SecurityLevel, ctx: ProofContext, secret: RingPedersenSecret): PrmProof {
+  assertContext(ctx);
+  // Commit_prm: a_i ← Z_φ(N), A_i = t^a_i mod N (CRT: the prover knows the factorisation).
+  const a = Array.from({ length: level.m }, () => randomBelow(secret.phi));
+  const A = a.map((ai) => crtPow(secret.crt, secret.t, ai));
+  const e = challengePrm(level, ctx, secret, A);
+  // Prove_prm: z_i = a_i + e_i·λ mod φ(N).
+  const z = a.map((ai, i) => (ai + BigInt(e[i] ?? 0) * secret.lambda) % secret.phi);
+  return { A, z };
+}
+
+/** VerifyNI_prm: validates (N, s, t), every A_i ∈ Z*_N and z_i ∈ Z_N, then t^z_i = A_i·s^e_i. */
+export function verifyPrm(level: SecurityLevel, ctx: ProofContext, params: RingPedersenParams, proof: PrmProof): void {
+  assertContext(ctx);
+  const R = ringPedersenParams(params, level);
+  assertArray(proof.A, level.m, 'A');
+  assertArray(proof.z, level.m, 'z');
+  proof.A.forEach((Ai, i) => assertInZnStar(Ai, R.N, `A[${i}]`));
+  proof.z.forEach((zi, i) => assertInZn(zi, R.N, `z[${i}]`));
+  const e = challengePrm(level, ctx, R, proof.A);
+  proof.z.forEach((zi, i) => {
+    const Ai = proof.A[i] as bigint;
+    const rhs = e[i] === 1 ? (Ai * R.s) % R.N : Ai;
+    // t^z_i through the fixed-base table of (s, t): s^0·t^z_i.
+    check(commitPublic(R, 0n, zi) === rhs, NAME, `t^z[${i}] = A[${i}]·s^e[${i}]`);
+  });
+}
