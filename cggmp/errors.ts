@@ -8,7 +8,10 @@ export type ErrorCode =
   | 'E_PROOF_INVALID'
   | 'E_ARITH'
   | 'E_BACKEND_UNAVAILABLE'
-  | 'E_SECURITY_LEVEL';
+  | 'E_SECURITY_LEVEL'
+  | 'E_PROTOCOL_ABORT'
+  | 'E_ROUND_TIMEOUT'
+  | 'E_PRESIGNATURE';
 
 export class CggmpError extends Error {
   readonly code: ErrorCode;

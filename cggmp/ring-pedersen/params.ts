@@ -48,7 +48,8 @@ export function ringPedersenFromPrimes(p: bigint, q: bigint, level: SecurityLeve
   for (;;) {
     const r = randomZnStar(N);
     const t = (r * r) % N;
-    const lambda = randomBelow(phi);
+    // λ ← [φ/4] (spec generate_pedersen_params): t generates the squares, of order φ/4.
+    const lambda = randomBelow(phi / 4n);
     const s = crtPow(crt, t, lambda);
     if (t !== 1n && s !== 1n && s !== t) return Object.freeze({ N, s, t, p, q, phi, lambda, crt });
   }

@@ -1,0 +1,69 @@
+/**
+ * Identifiable abort (DESIGN §3): a failed check throws ProtocolAbort naming the 1-based parties
+ * whose signed message failed, with evidence that any other party re-checks without trusting
+ * the accuser (evidence.ts). A failure that cannot be attributed names nobody and says
+ * `unattributed`; a timeout alone never blames.
+ */
+import { CggmpError } from '../errors.ts';
+import type { Encodable } from '../transcript/index.ts';
+import type { Envelope, PartyIndex } from './channel.ts';
+
+export type AbortReason =
+  | 'invalid-proof'
+  | 'malformed-message'
+  | 'commitment-mismatch'
+  | 'vss-share'
+  | 'equivocation'
+  | 'echo-forged'
+  | 'reshare-constant'
+  | 'delta-share'
+  | 'timeout'
+  | 'unattributed';
+
+export interface AbortEvidence {
+  /** Name of the re-runnable check (see evidence.ts). */
+  readonly check: string;
+  /** Signed envelopes the claim rests on: the culprit's, and those that fix the public inputs. */
+  readonly envelopes: readonly Envelope[];
+  /** Public details of the claim (e.g. the index of the entry that failed). */
+  readonly detail?: Encodable;
+}
+
+export class ProtocolAbort extends CggmpError {
+  readonly protocol: string;
+  readonly round: number;
+  readonly culprits: readonly PartyIndex[];
+  readonly reason: AbortReason;
+  readonly evidence: AbortEvidence | undefined;
+  /** What failed, for logs: names fields and checks, never values. */
+  readonly detail: string;
+
+  constructor(args: {
+    protocol: string;
+    round: number;
+    culprits: readonly PartyIndex[];
+    reason: AbortReason;
+    evidence?: AbortEvidence;
+    detail: string;
+  }) {
+    const who = args.culprits.length ? `party ${args.culprits.join(', ')}` : 'unattributed';
+    super('E_PROTOCOL_ABORT', `${args.protocol} round ${args.round}: ${args.reason} (${who}): ${args.detail}`);
+    this.protocol = args.protocol;
+    this.round = args.round;
+    this.culprits = Object.freeze([...args.culprits]);
+    this.reason = args.reason;
+    this.evidence = args.evidence;
+    this.detail = args.detail;
+  }
+}
+
+/** Raised by a Channel whose round did not complete in time: never a reason to blame anyone. */
+export class RoundTimeout extends CggmpError {
+  readonly round: number;
+  readonly missing: readonly PartyIndex[];
+  constructor(round: number, missing: readonly PartyIndex[]) {
+    super('E_ROUND_TIMEOUT', `round ${round}: no valid message from party ${missing.join(', ')} in time`);
+    this.round = round;
+    this.missing = missing;
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * Threshold (t-of-n) key generation, spec §"Threshold (i.e., t-out-of-n) Key Generation", with
+ * the echo step for reliable broadcast and the HD chain code. Party p's share is f(p) of the
+ * summed polynomial f = Σ f_j; the group key is Y = Σ S_{j,0}.
+ */
+import { randomBytes } from 'node:crypto';
+import { CURVE_ORDER, IDENTITY, mulG, type Point } from '../curve/index.ts';
+import { InvalidInputError } from '../errors.ts';
+import { commitSch, respondSch, verifySch } from '../zk/index.ts';
+import { assertScalar } from '../validate.ts';
+import { sameBytes, type PartyIndex } from './channel.ts';
+import { bytes, exactRecord, int, point, points } from './fields.ts';
+import { hashCommit, xorAll } from './hash-commit.ts';
+import { KEY_SHARE_VERSION, type KeyShare } from './key-share.ts';
+import { commitPolynomial, evaluate, evaluateCommitment, randomPolynomial } from './polynomial.ts';
+import type { Session } from './session.ts';
+
+export const KEYGEN = 'keygen';
+/** κ/8: bytes of rid_i and u_i. */
+const KAPPA_BYTES = 32;
+const CHAIN_CODE_BYTES = 32;
+
+export const KEYGEN_ROUNDS = { commit: 1, echo: 2, decommit: 3, prove: 4 } as const;
+
+export interface KeygenInput {
+  readonly keyId: string;
+  readonly threshold: number;
+}
+
+export function assertThreshold(t: number, n: number): void {
+  if (!Number.isSafeInteger(t) || t < 2 || t > n) throw new InvalidInputError('threshold', `must satisfy 2 ≤ t ≤ n (t = ${t}, n = ${n})`);
+  if (n > 16) throw new InvalidInputError('parties', 'at most 16 parties');
+}
+
+interface Decommitment {
+  readonly rid: Uint8Array;
+  readonly S: Point[];
+  readonly A: Point;
+  readonly u: Uint8Array;
+  readonly c: Uint8Array;
+}
+
+function commitmentOf(s: Session, party: PartyIndex, d: Decommitment): Uint8Array {
+  return hashCommit(KEYGEN, s.params.sid, party, [d.rid, d.S, d.A, d.u, d.c]);
+}
+
+/** Reads a round-3 broadcast: (rid_j, S_j, A_j, u_j, c_j) ∈ (B^κ, E^t, E, B^κ, B^32). */
+export function readDecommitment(value: Parameters<typeof exactRecord>[0], t: number): Decommitment {
+  const r = exactRecord(value, 'decommitment', ['rid', 'S', 'A', 'u', 'c']);
+  return { rid: bytes(r, 'rid', KAPPA_BYTES), S: points(r, 'S', t), A: point(r, 'A'), u: bytes(r, 'u', KAPPA_BYTES), c: bytes(r, 'c', CHAIN_CODE_BYTES) };
+}
+
+export async function keygen(s: Session, input: KeygenInput): Promise<KeyShare> {
+  const { sid, self, parties } = s.params;
+  const n = parties.length;
+  const t = input.threshold;
+  assertThreshold(t, n);
+  const R = KEYGEN_ROUNDS;
+
+  // Round 1: polynomial f_i, commitments S_i, σ_{i,j} = f_i(j), rid_i, Schnorr commitment, chain code share.
+  const f = randomPolynomial(t);
+  const sch = commitSch();
+  const mine: Decommitment = {
+    rid: randomBytes(KAPPA_BYTES),
+    S: commitPolynomial(f),
+    A: sch.commitment.A,
+    u: randomBytes(KAPPA_BYTES),
+    c: randomBytes(CHAIN_CODE_BYTES),
+  };
+  await s.send(R.commit, { V: commitmentOf(s, self, mine) });
+  const r1 = await s.collect(R.commit);
+  const V = new Map<PartyIndex, Uint8Array>();
+  for (const [j, m] of r1.broadcast) {
+    V.set(j, s.blame(R.commit, j, () => ({ check: 'decodable', envelopes: [m.envelope] }), () => bytes(exactRecord(m.value, 'r1', ['V']), 'V', 32)));
+  }
+
+  // Round 2: echo of the commitments (reliability check).
+  await s.echo(r1, R.echo);
+
+  // Round 3: open the commitment; send σ_{i,j} privately.
+  await s.send(
+    R.decommit,
+    { rid: mine.rid, S: mine.S, A: mine.A, u: mine.u, c: mine.c },
+    (j) => ({ sigma: evaluate(f, BigInt(j)) }),
+  );
+  const r3 = await s.collect(R.decommit);
+  const dec = new Map<PartyIndex, Decommitment>([[self, mine]]);
+  let xi = evaluate(f, BigInt(self));
+  for (const j of s.others) {
+    const b = r3.broadcast.get(j)!;
+    const p = r3.p2p.get(j)!;
+    const c1 = r1.broadcast.get(j)!.envelope;
+    const d = s.blame(R.decommit, j, () => ({ check: 'decodable', envelopes: [b.envelope] }), () => readDecommitment(b.value, t));
+    if (!sameBytes(commitmentOf(s, j, d), V.get(j)!)) {
+      s.abort({
+        round: R.decommit,
+        culprits: [j],
+        reason: 'commitment-mismatch',
+        detail: `party ${j}'s decommitment does not open its round-1 commitment`,
+        evidence: { check: 'keygen-commitment', envelopes: [c1, b.envelope] },
+      });
+    }
+    const sigma = s.blame(R.decommit, j, () => ({ check: 'decodable', envelopes: [p.envelope] }), () => {
+      const v = int(exactRecord(p.value, 'share', ['sigma']), 'sigma');
+      assertScalar(v, CURVE_ORDER, 'sigma');
+      return v;
+    });
+    if (!mulG(sigma).equals(evaluateCommitment(d.S, BigInt(self)))) {
+      s.abort({
+        round: R.decommit,
+        culprits: [j],
+        reason: 'vss-share',
+        detail: `party ${j}'s share for party ${self} does not match its commitments`,
+        evidence: { check: 'keygen-vss-share', envelopes: [b.envelope, p.envelope] },
+      });
+    }
+    dec.set(j, d);
+    xi = (xi + sigma) % CURVE_ORDER;
+  }
+  const ordered = parties.map((j) => dec.get(j)!);
+  const rid = xorAll(ordered.map((d) => d.rid));
+  const chainCode = xorAll(ordered.map((d) => d.c));
+  const publicShares = parties.map((p) => ordered.reduce((acc, d) => acc.add(evaluateCommitment(d.S, BigInt(p))), IDENTITY));
+  const Xi = publicShares[parties.indexOf(self)]!;
+  if (!mulG(xi).equals(Xi)) throw new Error('keygen: own share inconsistent'); // unreachable: every share was checked
+
+  // Round 4: Schnorr proof of knowledge of x_i for X_i, under (sid, i, rid).
+  const proof = respondSch({ sessionId: sid, prover: self, rid }, Xi, sch.commitment, sch.nonce, xi);
+  await s.send(R.prove, { z: proof.z });
+  const r4 = await s.collect(R.prove);
+  for (const j of s.others) {
+    const m = r4.broadcast.get(j)!;
+    const Xj = publicShares[parties.indexOf(j)]!;
+    s.blame(
+      R.prove,
+      j,
+      () => ({ check: 'keygen-sch', envelopes: [...parties.map((p) => r3.broadcast.get(p)!.envelope), m.envelope], detail: j }),
+      () => verifySch({ sessionId: sid, prover: j, rid }, Xj, { A: dec.get(j)!.A, z: int(exactRecord(m.value, 'r4', ['z']), 'z') }),
+    );
+  }
+
+  // Output: Y = Σ S_{j,0}.
+  const publicKey = ordered.reduce((acc, d) => acc.add(d.S[0]!), IDENTITY);
+  if (publicKey.is0()) s.abort({ round: R.prove, culprits: [], reason: 'unattributed', detail: 'group key is the identity' });
+  return {
+    public: { version: KEY_SHARE_VERSION, curve: 'secp256k1', keyId: input.keyId, epoch: 0, threshold: t, parties: [...parties], publicKey, publicShares, chainCode },
+    secret: { index: self, x: xi },
+  };
+}
+

@@ -1,0 +1,196 @@
+/**
+ * One party's runtime for one protocol session over a Channel: it signs what the party sends,
+ * decodes what it receives, keeps every envelope as evidence, runs the echo step that makes
+ * broadcast reliable, and turns a failed check on party j's message into a ProtocolAbort that
+ * names j with the signed envelopes that prove it.
+ */
+import { CggmpError } from '../errors.ts';
+import { decodeValue, encodeValue, type Decoded, type Encodable } from '../transcript/index.ts';
+import { ProtocolAbort, RoundTimeout, type AbortEvidence, type AbortReason } from './abort.ts';
+import {
+  BROADCAST,
+  envelopeSignatureValid,
+  envelopeSigningBytes,
+  payloadDigest,
+  sameBytes,
+  sealEnvelope,
+  type Channel,
+  type Envelope,
+  type PartyIndex,
+} from './channel.ts';
+import { verifyIdentitySignature, type Signer } from './identity.ts';
+import { bytes, exactRecord, list, num, record } from './fields.ts';
+
+export interface SessionParams {
+  /** Protocol name, for aborts and logs. */
+  readonly protocol: string;
+  readonly sid: Uint8Array;
+  readonly self: PartyIndex;
+  /** Every participant, including self, ascending. */
+  readonly parties: readonly PartyIndex[];
+  /** Identity public key of every participant. */
+  readonly identities: ReadonlyMap<PartyIndex, Uint8Array>;
+  readonly signer: Signer;
+  readonly channel: Channel;
+}
+
+export interface Received {
+  readonly value: Decoded;
+  readonly envelope: Envelope;
+}
+
+export interface RoundInbox {
+  readonly round: number;
+  /** Broadcasts of every party, own included. */
+  readonly broadcast: ReadonlyMap<PartyIndex, Received>;
+  /** Point-to-point messages addressed to self from every other party. */
+  readonly p2p: ReadonlyMap<PartyIndex, Received>;
+}
+
+export interface Session {
+  readonly params: SessionParams;
+  readonly others: readonly PartyIndex[];
+  /** Sends this round's broadcast and, to each other party, its point-to-point message. */
+  send(round: number, broadcast: Encodable, p2p?: (to: PartyIndex) => Encodable): Promise<void>;
+  /** Waits for every other party's messages of the round; undecodable payloads abort naming the sender. */
+  collect(round: number): Promise<RoundInbox>;
+  /** Reliable broadcast: every party echoes the signed digests of `inbox`'s broadcasts in `echoRound`. */
+  echo(inbox: RoundInbox, echoRound: number): Promise<void>;
+  /**
+   * Runs a check of party `culprit`'s message; a CggmpError from it becomes a ProtocolAbort naming
+   * the culprit, with `evidence` (the signed envelopes the claim rests on).
+   */
+  blame<T>(round: number, culprit: PartyIndex, evidence: () => AbortEvidence, check: () => T): T;
+  abort(args: { round: number; culprits: readonly PartyIndex[]; reason: AbortReason; detail: string; evidence?: AbortEvidence }): never;
+}
+
+export function openSession(params: SessionParams): Session {
+  const { protocol, sid, self, parties, identities, signer, channel } = params;
+  if (!parties.includes(self)) throw new CggmpError('E_INVALID_INPUT', `${protocol}: party ${self} is not a participant`);
+  const others = parties.filter((p) => p !== self);
+  const ownBroadcasts = new Map<number, Received>();
+
+  const abort: Session['abort'] = (args) => {
+    throw new ProtocolAbort({ protocol, ...args });
+  };
+
+  function decodeFrom(round: number, envelope: Envelope): Decoded {
+    try {
+      return decodeValue(envelope.payload);
+    } catch (e) {
+      if (!(e instanceof CggmpError)) throw e;
+      return abort({
+        round,
+        culprits: [envelope.sender],
+        reason: 'malformed-message',
+        detail: e.message,
+        evidence: { check: 'decodable', envelopes: [envelope] },
+      });
+    }
+  }
+
+  return {
+    params,
+    others,
+
+    async send(round, broadcast, p2p) {
+      const payload = encodeValue(broadcast);
+      const own = await sealEnvelope(signer, sid, round, self, BROADCAST, payload);
+      ownBroadcasts.set(round, { value: decodeValue(payload), envelope: own });
+      channel.broadcast(round, own);
+      for (const to of others) {
+        const e = await sealEnvelope(signer, sid, round, self, to, encodeValue(p2p ? p2p(to) : {}));
+        channel.send(round, to, e);
+      }
+    },
+
+    async collect(round) {
+      let got: Map<PartyIndex, { broadcast?: Envelope; p2p?: Envelope }>;
+      try {
+        got = await channel.collect(round);
+      } catch (e) {
+        if (e instanceof RoundTimeout) {
+          return abort({ round, culprits: [], reason: 'timeout', detail: e.message, evidence: { check: 'none', envelopes: [], detail: [...e.missing] } });
+        }
+        throw e;
+      }
+      const broadcast = new Map<PartyIndex, Received>();
+      const p2p = new Map<PartyIndex, Received>();
+      const own = ownBroadcasts.get(round);
+      if (own) broadcast.set(self, own);
+      for (const j of others) {
+        const m = got.get(j);
+        // The channel checked sender, round, sid and signature; a second look costs little.
+        if (!m?.broadcast || !m.p2p || !envelopeSignatureValid(m.broadcast, identities) || !envelopeSignatureValid(m.p2p, identities)) {
+          return abort({ round, culprits: [], reason: 'unattributed', detail: `no valid message from party ${j}` });
+        }
+        broadcast.set(j, { value: decodeFrom(round, m.broadcast), envelope: m.broadcast });
+        p2p.set(j, { value: decodeFrom(round, m.p2p), envelope: m.p2p });
+      }
+      return { round, broadcast, p2p };
+    },
+
+    async echo(inbox, echoRound) {
+      const mine = parties.map((j) => {
+        const e = (inbox.broadcast.get(j) as Received).envelope;
+        return [j, payloadDigest(e.payload), e.signature] as const;
+      });
+      await this.send(echoRound, { round: inbox.round, entries: mine.map(([j, d, s]) => [j, d, s]) });
+      const echoes = await this.collect(echoRound);
+      for (const k of others) {
+        const echoed = echoes.broadcast.get(k) as Received;
+        const entries = this.blame(echoRound, k, () => ({ check: 'decodable', envelopes: [echoed.envelope] }), () => {
+          const r = exactRecord(echoed.value, 'echo', ['round', 'entries']);
+          if (num(r, 'round') !== inbox.round) throw new CggmpError('E_INVALID_INPUT', 'echo: wrong round');
+          return list(r, 'entries', parties.length).map((entry, idx) => {
+            const t = list({ entry }, 'entry', 3);
+            const j = parties[idx] as PartyIndex;
+            if (t[0] !== j) throw new CggmpError('E_INVALID_INPUT', 'echo: entries out of order');
+            return { j, digest: bytes({ d: t[1] as Decoded }, 'd', 32), signature: bytes({ s: t[2] as Decoded }, 's') };
+          });
+        });
+        for (const { j, digest, signature } of entries) {
+          const key = identities.get(j) as Uint8Array;
+          if (!verifyIdentitySignature(key, envelopeSigningBytes(sid, inbox.round, j, BROADCAST, digest), signature)) {
+            abort({
+              round: echoRound,
+              culprits: [k],
+              reason: 'echo-forged',
+              detail: `party ${k} echoed a signature party ${j} did not make`,
+              evidence: { check: 'echo-signatures', envelopes: [echoed.envelope], detail: j },
+            });
+          }
+          const ours = (inbox.broadcast.get(j) as Received).envelope;
+          if (!sameBytes(digest, payloadDigest(ours.payload))) {
+            abort({
+              round: inbox.round,
+              culprits: [j],
+              reason: 'equivocation',
+              detail: `party ${j} sent different round-${inbox.round} broadcasts to different parties`,
+              evidence: { check: 'equivocation', envelopes: [ours, echoed.envelope], detail: j },
+            });
+          }
+        }
+      }
+    },
+
+    blame(round, culprit, evidence, check) {
+      try {
+        return check();
+      } catch (e) {
+        if (e instanceof ProtocolAbort || !(e instanceof CggmpError)) throw e;
+        return abort({
+          round,
+          culprits: [culprit],
+          reason: e.code === 'E_PROOF_INVALID' ? 'invalid-proof' : 'malformed-message',
+          detail: e.message,
+          evidence: evidence(),
+        });
+      }
+    },
+
+    abort,
+  };
+}
+
+export { record };

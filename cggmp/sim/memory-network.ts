@@ -1,0 +1,101 @@
+/**
+ * In-memory transport for one session: a Channel per party, delivery on a later tick (so the
+ * order of arrival is not the order of sending), the same envelope check a real transport
+ * applies (wrong session, round, recipient or signature: rejected and recorded, never
+ * delivered), and a round timeout that reports who was missing.
+ */
+import { envelopeAcceptable, type Channel, type Envelope, type Msg, type PartyIndex } from '../protocols/channel.ts';
+import { RoundTimeout } from '../protocols/abort.ts';
+
+export interface MemoryNetwork {
+  /** The channel of party `self`. */
+  channel(self: PartyIndex): Channel;
+  /** Raw delivery below the channel (what an adversary controls); still subject to the receiver's check. */
+  deliver(to: PartyIndex, envelope: Envelope): void;
+  /** Envelopes refused by receivers' checks, with the receiver. */
+  readonly rejected: { readonly to: PartyIndex; readonly envelope: Envelope }[];
+}
+
+interface Slot {
+  broadcast?: Msg;
+  p2p?: Msg;
+}
+
+export function memoryNetwork(opts: {
+  sid: Uint8Array;
+  parties: readonly PartyIndex[];
+  identities: ReadonlyMap<PartyIndex, Uint8Array>;
+  /** Per-round timeout; 0 waits forever. */
+  timeoutMs?: number;
+}): MemoryNetwork {
+  const rejected: { to: PartyIndex; envelope: Envelope }[] = [];
+  // inbox[to][round][from]
+  const inbox = new Map<PartyIndex, Map<number, Map<PartyIndex, Slot>>>();
+  const waiters = new Map<PartyIndex, Map<number, () => void>>();
+  for (const p of opts.parties) {
+    inbox.set(p, new Map());
+    waiters.set(p, new Map());
+  }
+
+  function complete(to: PartyIndex, round: number): boolean {
+    const r = inbox.get(to)?.get(round);
+    return opts.parties.every((p) => p === to || (r?.get(p)?.broadcast !== undefined && r.get(p)?.p2p !== undefined));
+  }
+
+  function deliver(to: PartyIndex, e: Envelope): void {
+    setImmediate(() => {
+      const box = inbox.get(to);
+      if (!box) return;
+      const kind = e.recipient === 0 ? 'broadcast' : 'p2p';
+      if (!envelopeAcceptable(e, { sid: opts.sid, round: e.round, self: to, kind }, opts.identities)) {
+        rejected.push({ to, envelope: e });
+        return;
+      }
+      let round = box.get(e.round);
+      if (!round) box.set(e.round, (round = new Map()));
+      const slot = round.get(e.sender) ?? {};
+      // First valid message per sender, round and kind wins; a later one is a replay.
+      if (slot[kind] !== undefined) {
+        rejected.push({ to, envelope: e });
+        return;
+      }
+      slot[kind] = e;
+      round.set(e.sender, slot);
+      if (complete(to, e.round)) waiters.get(to)?.get(e.round)?.();
+    });
+  }
+
+  function channel(self: PartyIndex): Channel {
+    return {
+      broadcast(_round, msg) {
+        for (const p of opts.parties) if (p !== self) deliver(p, msg);
+      },
+      send(_round, to, msg) {
+        deliver(to, msg);
+      },
+      collect(round) {
+        return new Promise((resolve, reject) => {
+          const done = (): void => {
+            if (timer) clearTimeout(timer);
+            waiters.get(self)?.delete(round);
+            const r = inbox.get(self)?.get(round) ?? new Map<PartyIndex, Slot>();
+            resolve(new Map([...r.entries()].map(([k, v]) => [k, { ...v }])));
+          };
+          const timer =
+            opts.timeoutMs && opts.timeoutMs > 0
+              ? setTimeout(() => {
+                  waiters.get(self)?.delete(round);
+                  const r = inbox.get(self)?.get(round);
+                  const missing = opts.parties.filter((p) => p !== self && !(r?.get(p)?.broadcast && r.get(p)?.p2p));
+                  reject(new RoundTimeout(round, missing));
+                }, opts.timeoutMs)
+              : undefined;
+          if (complete(self, round)) done();
+          else waiters.get(self)?.set(round, done);
+        });
+      },
+    };
+  }
+
+  return { channel, deliver, rejected };
+}

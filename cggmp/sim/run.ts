@@ -1,0 +1,59 @@
+/**
+ * Runs one protocol session for every party of a simulated group over the in-memory network,
+ * each party in its own session with its own identity, and reports each party's outcome.
+ * An optional per-party channel wrapper is where an adversary (adversary.ts) sits.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Channel, PartyIndex } from '../protocols/channel.ts';
+import { developmentSigner, type Signer } from '../protocols/identity.ts';
+import { openSession, type Session } from '../protocols/session.ts';
+import { memoryNetwork, type MemoryNetwork } from './memory-network.ts';
+
+export interface SimGroup {
+  readonly signers: ReadonlyMap<PartyIndex, Signer>;
+  readonly identities: ReadonlyMap<PartyIndex, Uint8Array>;
+}
+
+export function simGroup(parties: readonly PartyIndex[]): SimGroup {
+  const signers = new Map(parties.map((p) => [p, developmentSigner()] as const));
+  return { signers, identities: new Map([...signers].map(([p, s]) => [p, s.publicKey] as const)) };
+}
+
+export type Outcome<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: unknown };
+
+export interface RunOptions {
+  readonly protocol: string;
+  readonly group: SimGroup;
+  readonly parties: readonly PartyIndex[];
+  readonly sid?: Uint8Array;
+  readonly timeoutMs?: number;
+  /** Wraps a party's channel (the adversary's hook); `net` gives raw delivery. */
+  readonly wrap?: (party: PartyIndex, channel: Channel, net: MemoryNetwork, sid: Uint8Array) => Channel;
+}
+
+export async function runSession<T>(opts: RunOptions, run: (s: Session) => Promise<T>): Promise<Map<PartyIndex, Outcome<T>>> {
+  const sid = opts.sid ?? randomBytes(32);
+  const parties = [...opts.parties].sort((a, b) => a - b);
+  const net = memoryNetwork({ sid, parties, identities: opts.group.identities, timeoutMs: opts.timeoutMs ?? 0 });
+  const results = await Promise.all(
+    parties.map(async (p): Promise<[PartyIndex, Outcome<T>]> => {
+      const base = net.channel(p);
+      const channel = opts.wrap ? opts.wrap(p, base, net, sid) : base;
+      const session = openSession({
+        protocol: opts.protocol,
+        sid,
+        self: p,
+        parties,
+        identities: opts.group.identities,
+        signer: opts.group.signers.get(p)!,
+        channel,
+      });
+      try {
+        return [p, { ok: true, value: await run(session) }];
+      } catch (error) {
+        return [p, { ok: false, error }];
+      }
+    }),
+  );
+  return new Map(results);
+}
