@@ -44,9 +44,15 @@ export function assertBit(x: unknown, field: string): asserts x is 0 | 1 {
   if (x !== 0 && x !== 1) throw new InvalidInputError(field, 'not a bit');
 }
 
-/** An array of exactly `length` elements. */
+/** A dense array of exactly `length` elements (holes are refused: they would skip checks). */
 export function assertArray(x: unknown, length: number, field: string): asserts x is unknown[] {
   if (!Array.isArray(x) || x.length !== length) throw new InvalidInputError(field, `expected ${length} elements`);
+  for (let i = 0; i < length; i++) if (!Object.hasOwn(x, i)) throw new InvalidInputError(`${field}[${i}]`, 'missing');
+}
+
+/** A non-null object whose fields can be read (proofs, statements). */
+export function assertRecord(x: unknown, field: string): asserts x is Record<string, unknown> {
+  if (x === null || typeof x !== 'object' || Array.isArray(x)) throw new InvalidInputError(field, 'not a record');
 }
 
 /** A modulus: odd, of exactly the required bit length. */

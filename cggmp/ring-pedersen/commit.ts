@@ -28,11 +28,14 @@ function shiftBitsFor(N: bigint): number {
   return bitLength(N) + 1024;
 }
 
-// One table per parameter object: built on first verification, reused for every later one.
-const tables = new WeakMap<RingPedersenParams, VerifierTable>();
+// Tables by value of (N̂, s, t): built on first verification, reused for every later one. A
+// session has at most 16 parties; the bound only keeps a long-running process from growing.
+const tables = new Map<string, VerifierTable>();
+const MAX_TABLES = 64;
 
 function verifierTable(R: RingPedersenParams): VerifierTable {
-  let v = tables.get(R);
+  const key = `${R.N.toString(36)}:${R.s.toString(36)}:${R.t.toString(36)}`;
+  let v = tables.get(key);
   if (!v) {
     const backend = getBackend();
     const shiftBits = shiftBitsFor(R.N);
@@ -41,7 +44,8 @@ function verifierTable(R: RingPedersenParams): VerifierTable {
     const st = (R.s * R.t) % R.N;
     const correction = backend.modPow(backend.modInverse(st, R.N), shift, R.N);
     v = { table, shift, correction };
-    tables.set(R, v);
+    if (tables.size >= MAX_TABLES) tables.delete(tables.keys().next().value as string);
+    tables.set(key, v);
   }
   return v;
 }

@@ -40,6 +40,8 @@ function u32(n: number): Uint8Array {
 }
 
 function pushString(out: Uint8Array[], s: string): void {
+  // A lone surrogate would encode like U+FFFD: refuse it to keep the encoding injective.
+  if (!s.isWellFormed()) throw new InvalidInputError('encode', 'string is not well-formed Unicode');
   const b = utf8.encode(s);
   out.push(new Uint8Array([TYPE.string]), u32(b.length), b);
 }
@@ -64,7 +66,7 @@ function pushValue(out: Uint8Array[], x: Encodable): void {
   } else if (Array.isArray(x)) {
     out.push(new Uint8Array([TYPE.list]), u32(x.length));
     for (const item of x as readonly Encodable[]) pushValue(out, item);
-  } else if (typeof x === 'object' && x !== null) {
+  } else if (typeof x === 'object' && x !== null && [Object.prototype, null].includes(Object.getPrototypeOf(x))) {
     const keys = Object.keys(x).sort();
     out.push(new Uint8Array([TYPE.record]), u32(keys.length));
     for (const k of keys) {

@@ -18,7 +18,8 @@ import {
 import type { SecurityLevel } from '../params.ts';
 import { commitPublic, commitSecret, type RingPedersenParams } from '../ring-pedersen/index.ts';
 import { challengeStream } from '../transcript/index.ts';
-import { assertBigint, assertInZnStar } from '../validate.ts';
+import { assertBigint, assertInZnStar, assertRecord, assertInPlusMinus } from '../validate.ts';
+import { InvalidInputError } from '../errors.ts';
 import { PROOF_TAG_PREFIX, assertContext, check, stateInputs, type ProofContext } from './context.ts';
 
 const TAG = PROOF_TAG_PREFIX + 'aff-g';
@@ -77,6 +78,10 @@ export function proveAffG(
   ski?: PaillierSecretKey,
 ): AffGProof {
   assertContext(ctx);
+  // The spec's x ∈ ±2^ℓ, y ∈ ±2^ℓ': scalars go in as centred representatives.
+  assertInPlusMinus(secret.x, 1n << BigInt(level.ell), 'x');
+  assertInPlusMinus(secret.y, 1n << BigInt(level.ellPrime), 'y');
+  if (ski && ski.N !== s.Ni) throw new InvalidInputError('ski', 'does not match N_i');
   const pkj: PaillierPublicKey = { N: s.Nj, N2: s.Nj * s.Nj };
   const pki: PaillierPublicKey = { N: s.Ni, N2: s.Ni * s.Ni };
   const ell = 1n << BigInt(level.ell);
@@ -133,9 +138,11 @@ export function verifyAffG(
   skj?: PaillierSecretKey,
 ): void {
   assertContext(ctx);
+  assertRecord(s, 'statement');
+  assertRecord(proof, 'proof');
   const pkj = paillierPublicKey(s.Nj, level, 'N_j');
   const pki = paillierPublicKey(s.Ni, level, 'N_i');
-  if (skj && skj.N !== pkj.N) skj = undefined;
+  if (skj && skj.N !== pkj.N) throw new InvalidInputError('skj', 'does not match N_j');
   assertInZnStar(s.C, pkj.N2, 'C');
   assertInZnStar(s.D, pkj.N2, 'D');
   assertInZnStar(s.Y, pki.N2, 'Y');

@@ -20,6 +20,7 @@ export interface ProofContext {
 export const PROOF_TAG_PREFIX = 'vilna-mpc/cggmp24/zk/v1/';
 
 export function assertContext(ctx: ProofContext): void {
+  if (ctx === null || typeof ctx !== 'object') throw new InvalidInputError('ctx', 'missing proof context');
   if (!(ctx.sessionId instanceof Uint8Array) || ctx.sessionId.length === 0) {
     throw new InvalidInputError('ctx.sessionId', 'missing session id');
   }

@@ -2,10 +2,10 @@
  * Π^elog: discrete log with an El-Gamal commitment (spec §"Π^elog: Dlog with El-Gamal
  * Commitment"): knowledge of (y, λ) with L = λ·G, M = y·G + λ·X, Y = y·H.
  */
-import { randomBelow } from '../arith/index.ts';
+import { mod, randomBelow } from '../arith/index.ts';
 import { assertPoint, CURVE_ORDER, mulG, mulGPublic, mulPoint, mulPointPublic, type Point } from '../curve/index.ts';
 import { challengeStream } from '../transcript/index.ts';
-import { assertScalar } from '../validate.ts';
+import { assertScalar, assertRecord } from '../validate.ts';
 import { PROOF_TAG_PREFIX, assertContext, check, stateInputs, type ProofContext } from './context.ts';
 
 const TAG = PROOF_TAG_PREFIX + 'elog';
@@ -45,12 +45,14 @@ export function proveElog(ctx: ProofContext, s: ElogStatement, y: bigint, lambda
   const B = mulPoint(s.H, m);
   const e = challengeElog(ctx, s, A, N, B);
   // Prove_elog: z = α + eλ, u = m + e·y (mod q).
-  return { A, N, B, z: (alpha + e * lambda) % CURVE_ORDER, u: (m + e * y) % CURVE_ORDER };
+  return { A, N, B, z: mod(alpha + e * lambda, CURVE_ORDER), u: mod(m + e * y, CURVE_ORDER) };
 }
 
 /** VerifyNI_elog: validates every point and scalar, then the three equations of Verify_elog. */
 export function verifyElog(ctx: ProofContext, s: ElogStatement, proof: ElogProof): void {
   assertContext(ctx);
+  assertRecord(s, 'statement');
+  assertRecord(proof, 'proof');
   for (const k of ['L', 'M', 'X', 'Y', 'H'] as const) assertPoint(s[k], k);
   for (const k of ['A', 'N', 'B'] as const) assertPoint(proof[k], k);
   assertScalar(proof.z, CURVE_ORDER, 'z');

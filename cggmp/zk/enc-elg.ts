@@ -10,7 +10,8 @@ import { encrypt, encryptCrt, mulPublic, paillierPublicKey, type PaillierPublicK
 import type { SecurityLevel } from '../params.ts';
 import { commitPublic, commitSecret, type RingPedersenParams } from '../ring-pedersen/index.ts';
 import { challengeStream } from '../transcript/index.ts';
-import { assertBigint, assertInZnStar, assertScalar } from '../validate.ts';
+import { assertBigint, assertInZnStar, assertScalar, assertRecord, assertInPlusMinus } from '../validate.ts';
+import { InvalidInputError } from '../errors.ts';
 import { PROOF_TAG_PREFIX, assertContext, check, stateInputs, type ProofContext } from './context.ts';
 
 const TAG = PROOF_TAG_PREFIX + 'enc-elg';
@@ -64,6 +65,10 @@ export function proveEncElg(
   sk0?: PaillierSecretKey,
 ): EncElgProof {
   assertContext(ctx);
+  // The spec's x ∈ ±2^ℓ: a scalar of Z_q goes in as its centred representative, which must also
+  // be the plaintext of C.
+  assertInPlusMinus(secret.x, 1n << BigInt(level.ell), 'x');
+  if (sk0 && sk0.N !== s.N0) throw new InvalidInputError('sk0', 'does not match N0');
   const pk0: PaillierPublicKey = { N: s.N0, N2: s.N0 * s.N0 };
   const ell = 1n << BigInt(level.ell);
   const ellEps = 1n << BigInt(level.ell + level.epsilon);
@@ -99,6 +104,8 @@ export function verifyEncElg(
   proof: EncElgProof,
 ): void {
   assertContext(ctx);
+  assertRecord(s, 'statement');
+  assertRecord(proof, 'proof');
   const pk0 = paillierPublicKey(s.N0, level, 'N0');
   assertInZnStar(s.C, pk0.N2, 'C');
   for (const k of ['A', 'B', 'X'] as const) assertPoint(s[k], k);

@@ -7,7 +7,7 @@ import { isqrt, inPlusMinus, plusMinusHalf, randomPlusMinus, pow2Public, powPubl
 import type { SecurityLevel } from '../params.ts';
 import { commitPublic, commitSecret, type RingPedersenParams } from '../ring-pedersen/index.ts';
 import { challengeStream } from '../transcript/index.ts';
-import { assertBigint, assertInZnStar, assertModulus } from '../validate.ts';
+import { assertBigint, assertInZnStar, assertModulus, assertRecord } from '../validate.ts';
 import { PROOF_TAG_PREFIX, assertContext, check, stateInputs, type ProofContext } from './context.ts';
 
 const TAG = PROOF_TAG_PREFIX + 'fac';
@@ -86,6 +86,7 @@ export function proveFac(
  */
 export function verifyFac(level: SecurityLevel, ctx: ProofContext, R: RingPedersenParams, Ni: bigint, proof: FacProof): void {
   assertContext(ctx);
+  assertRecord(proof, 'proof');
   assertModulus(Ni, level.modulusBits, 'N_i');
   check(Ni > 1n << BigInt(4 * level.ell), NAME, 'N_i > 2^(4ℓ)');
   const Nj = R.N;

@@ -4,10 +4,11 @@
  * fourth roots x_i of (-1)^a_i·w^b_i·y_i. The verifier also refuses an even or prime N and
  * checks gcd(w, N) = 1.
  */
-import { jacobi, mod, crtModulus, crtPow, isProbablePrime, randomZnStar, powPublic, getBackend } from '../arith/index.ts';
+import { jacobi, mod, crtModulus, crtPow, isProbablePrime, randomZnStar, powPublic, powSecretNonNegative, getBackend } from '../arith/index.ts';
+import { ArithError } from '../errors.ts';
 import type { SecurityLevel } from '../params.ts';
 import { challengeStream } from '../transcript/index.ts';
-import { assertArray, assertBit, assertInZn, assertInZnStar, assertModulus } from '../validate.ts';
+import { assertArray, assertBit, assertInZn, assertInZnStar, assertModulus, assertRecord } from '../validate.ts';
 import { PROOF_TAG_PREFIX, assertContext, check, stateInputs, type ProofContext } from './context.ts';
 
 const TAG = PROOF_TAG_PREFIX + 'mod';
@@ -49,13 +50,19 @@ export function proveMod(level: SecurityLevel, ctx: ProofContext, N: bigint, p: 
 function findResidue(y: bigint, w: bigint, p: bigint, q: bigint, N: bigint): { a: 0 | 1; b: 0 | 1; yPrime: bigint } {
   for (const b of [0, 1] as const) {
     const v = b === 0 ? y : (w * y) % N;
-    const jp = jacobi(v, p);
-    const jq = jacobi(v, q);
+    const jp = legendre(v, p);
+    const jq = legendre(v, q);
     if (jp === 1 && jq === 1) return { a: 0, b, yPrime: v };
     if (jp === -1 && jq === -1) return { a: 1, b, yPrime: N - v };
   }
-  // Unreachable for a Blum modulus and (w/N) = -1: the caller's primes were not valid.
-  return { a: 0, b: 0, yPrime: y };
+  // The spec's ⊥: unreachable for a Blum modulus and (w/N) = -1, so the primes were not valid.
+  throw new ArithError('find_residue: no residue among ±w^b·y (the primes are not a Blum pair)');
+}
+
+/** Legendre symbol (v/p) by Euler's criterion, v^((p-1)/2) mod p, constant time in the secret p. */
+function legendre(v: bigint, p: bigint): -1 | 0 | 1 {
+  const r = powSecretNonNegative(v, (p - 1n) / 2n, p);
+  return r === 1n ? 1 : r === 0n ? 0 : -1;
 }
 
 /**
@@ -65,22 +72,26 @@ function findResidue(y: bigint, w: bigint, p: bigint, q: bigint, N: bigint): { a
 export function verifyMod(level: SecurityLevel, ctx: ProofContext, N: bigint, proof: ModProof): void {
   assertContext(ctx);
   assertModulus(N, level.modulusBits, 'N');
-  check(N % 2n === 1n, NAME, 'N odd');
   check(!isProbablePrime(N), NAME, 'N not prime');
+  assertRecord(proof, 'proof');
   assertInZnStar(proof.w, N, 'w');
   assertArray(proof.rounds, level.m, 'rounds');
-  proof.rounds.forEach((r, i) => {
+  const rounds = proof.rounds;
+  for (let i = 0; i < level.m; i++) {
+    const r: unknown = rounds[i];
+    assertRecord(r, `rounds[${i}]`);
     assertInZn(r.x, N, `x[${i}]`);
     assertInZn(r.z, N, `z[${i}]`);
     assertBit(r.a, `a[${i}]`);
     assertBit(r.b, `b[${i}]`);
-  });
+  }
   const ys = challengeMod(level, ctx, N, proof.w);
-  proof.rounds.forEach((r, i) => {
+  for (let i = 0; i < level.m; i++) {
+    const r = rounds[i]!;
     const y = ys[i] as bigint;
     check(powPublic(r.z, N, N) === y, NAME, `z[${i}]^N = y[${i}]`);
     let rhs = r.b === 1 ? (proof.w * y) % N : y;
     if (r.a === 1) rhs = N - rhs;
     check(powPublic(r.x, 4n, N) === rhs, NAME, `x[${i}]^4 = (-1)^a·w^b·y[${i}]`);
-  });
+  }
 }

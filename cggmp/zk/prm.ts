@@ -6,7 +6,7 @@ import { crtPow, randomBelow } from '../arith/index.ts';
 import type { SecurityLevel } from '../params.ts';
 import { commitPublic, ringPedersenParams, type RingPedersenParams, type RingPedersenSecret } from '../ring-pedersen/index.ts';
 import { challengeStream } from '../transcript/index.ts';
-import { assertArray, assertInZn, assertInZnStar } from '../validate.ts';
+import { assertArray, assertInZn, assertInZnStar, assertRecord } from '../validate.ts';
 import { PROOF_TAG_PREFIX, assertContext, check, stateInputs, type ProofContext } from './context.ts';
 
 const TAG = PROOF_TAG_PREFIX + 'prm';
@@ -38,15 +38,23 @@ export function provePrm(level: SecurityLevel, ctx: ProofContext, secret: RingPe
 export function verifyPrm(level: SecurityLevel, ctx: ProofContext, params: RingPedersenParams, proof: PrmProof): void {
   assertContext(ctx);
   const R = ringPedersenParams(params, level);
+  assertRecord(proof, 'proof');
   assertArray(proof.A, level.m, 'A');
   assertArray(proof.z, level.m, 'z');
-  proof.A.forEach((Ai, i) => assertInZnStar(Ai, R.N, `A[${i}]`));
-  proof.z.forEach((zi, i) => assertInZn(zi, R.N, `z[${i}]`));
-  const e = challengePrm(level, ctx, R, proof.A);
-  proof.z.forEach((zi, i) => {
-    const Ai = proof.A[i] as bigint;
-    const rhs = e[i] === 1 ? (Ai * R.s) % R.N : Ai;
+  const A: bigint[] = [];
+  const z: bigint[] = [];
+  for (let i = 0; i < level.m; i++) {
+    const Ai: unknown = proof.A[i];
+    const zi: unknown = proof.z[i];
+    assertInZnStar(Ai, R.N, `A[${i}]`);
+    assertInZn(zi, R.N, `z[${i}]`);
+    A.push(Ai);
+    z.push(zi);
+  }
+  const e = challengePrm(level, ctx, R, A);
+  for (let i = 0; i < level.m; i++) {
+    const rhs = e[i] === 1 ? (A[i]! * R.s) % R.N : A[i]!;
     // t^z_i through the fixed-base table of (s, t): s^0·t^z_i.
-    check(commitPublic(R, 0n, zi) === rhs, NAME, `t^z[${i}] = A[${i}]·s^e[${i}]`);
-  });
+    check(commitPublic(R, 0n, z[i]!) === rhs, NAME, `t^z[${i}] = A[${i}]·s^e[${i}]`);
+  }
 }

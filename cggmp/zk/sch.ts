@@ -3,10 +3,11 @@
  * Knowledge"). Keygen sends the commitment A before the challenge input is known, so the
  * commit and response steps are exposed separately as well as the one-shot NI pair.
  */
-import { randomBelow } from '../arith/index.ts';
+import { mod, randomBelow } from '../arith/index.ts';
+import { ArithError } from '../errors.ts';
 import { assertPoint, CURVE_ORDER, mulG, mulGPublic, mulPointPublic, type Point } from '../curve/index.ts';
 import { challengeStream } from '../transcript/index.ts';
-import { assertScalar } from '../validate.ts';
+import { assertScalar, assertRecord } from '../validate.ts';
 import { PROOF_TAG_PREFIX, assertContext, check, stateInputs, type ProofContext } from './context.ts';
 
 const TAG = PROOF_TAG_PREFIX + 'sch';
@@ -34,11 +35,16 @@ function challengeSch(ctx: ProofContext, X: Point, A: Point): bigint {
   return challengeStream(TAG, [...stateInputs(ctx), X, A]).below(CURVE_ORDER);
 }
 
-/** Prove_sch: z = α + e·x mod q. */
+// Nonces already answered: a second response to another challenge would reveal x.
+const answered = new WeakSet<SchNonce>();
+
+/** Prove_sch: z = α + e·x mod q. Each nonce answers exactly one challenge. */
 export function respondSch(ctx: ProofContext, X: Point, commitment: SchCommitment, nonce: SchNonce, x: bigint): SchProof {
   assertContext(ctx);
+  if (answered.has(nonce)) throw new ArithError('Π^sch: this nonce has already answered a challenge');
+  answered.add(nonce);
   const e = challengeSch(ctx, X, commitment.A);
-  return { A: commitment.A, z: (nonce.alpha + e * x) % CURVE_ORDER };
+  return { A: commitment.A, z: mod(nonce.alpha + e * x, CURVE_ORDER) };
 }
 
 /** ProveNI_sch(state, X; x). */
@@ -50,6 +56,7 @@ export function proveSch(ctx: ProofContext, X: Point, x: bigint): SchProof {
 /** VerifyNI_sch: validates X, A ∈ E \ {O}, z ∈ Z_q, then z·G = A + e·X. */
 export function verifySch(ctx: ProofContext, X: Point, proof: SchProof): void {
   assertContext(ctx);
+  assertRecord(proof, 'proof');
   assertPoint(X, 'X');
   assertPoint(proof.A, 'A');
   assertScalar(proof.z, CURVE_ORDER, 'z');
