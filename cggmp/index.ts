@@ -10,3 +10,4 @@ export * as transcript from './transcript/index.ts';
 export * as paillier from './paillier/index.ts';
 export * as ringPedersen from './ring-pedersen/index.ts';
 export * as zk from './zk/index.ts';
+export * as hd from './hd/index.ts';
