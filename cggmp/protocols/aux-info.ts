@@ -64,11 +64,16 @@ function openingValue(o: Opening): { [k: string]: bigint | Uint8Array | { [k: st
   return { N: o.N, Nhat: o.R.N, s: o.R.s, t: o.R.t, prm: { A: o.prm.A, z: o.prm.z }, rho: o.rho, u: o.u };
 }
 
-function commitmentOf(s: Session, party: PartyIndex, o: Opening): Uint8Array {
-  return hashCommit(AUX_INFO, s.params.sid, party, [o.N, o.R.N, o.R.s, o.R.t, [o.prm.A, o.prm.z], o.rho, o.u]);
+export function auxCommitment(sid: Uint8Array, party: PartyIndex, o: Opening): Uint8Array {
+  return hashCommit(AUX_INFO, sid, party, [o.N, o.R.N, o.R.s, o.R.t, [o.prm.A, o.prm.z], o.rho, o.u]);
 }
 
-function readOpening(v: Decoded, level: SecurityLevel): Opening {
+/** The shared state of Π^prm (spec: Encode(sid, i)) and of Π^mod, Π^fac (Encode(sid, i, ρ)). */
+export function auxProofContext(sid: Uint8Array, prover: PartyIndex, rho: Uint8Array = new Uint8Array(0)) {
+  return { sessionId: sid, prover, rid: rho };
+}
+
+export function readOpening(v: Decoded, level: SecurityLevel): Opening {
   const r = exactRecord(v, 'aux opening', ['N', 'Nhat', 's', 't', 'prm', 'rho', 'u']);
   const prm = exactRecord(r.prm, 'prm', ['A', 'z']);
   return {
@@ -95,15 +100,15 @@ export async function auxInfo(s: Session, input: AuxInfoInput, keys?: AuxKeys): 
   const mine: Opening = {
     N: sk.N,
     R: ringPedersenPublic(own.ringPedersen),
-    prm: provePrm(level, { sessionId: sid, prover: self, rid: new Uint8Array(0) }, own.ringPedersen),
+    prm: provePrm(level, auxProofContext(sid, self), own.ringPedersen),
     rho: randomBytes(KAPPA_BYTES),
     u: randomBytes(KAPPA_BYTES),
   };
-  await s.send(R.commit, { V: commitmentOf(s, self, mine) });
+  await s.send(R.commit, { V: auxCommitment(sid, self, mine) });
   const r1 = await s.collect(R.commit);
   const V = new Map<PartyIndex, Uint8Array>();
   for (const [j, m] of r1.broadcast) {
-    V.set(j, s.blame(R.commit, j, () => ({ check: 'decodable', envelopes: [m.envelope] }), () => bytes(exactRecord(m.value, 'r1', ['V']), 'V', 32)));
+    V.set(j, s.blame(R.commit, j, () => ({ check: 'aux-commit-shape', envelopes: [m.envelope] }), () => bytes(exactRecord(m.value, 'r1', ['V']), 'V', 32)));
   }
 
   // Round 2: echo.
@@ -116,24 +121,24 @@ export async function auxInfo(s: Session, input: AuxInfoInput, keys?: AuxKeys): 
   for (const j of s.others) {
     const b = r3.broadcast.get(j)!;
     const o = s.blame(R.decommit, j, () => ({ check: 'aux-opening', envelopes: [b.envelope] }), () => readOpening(b.value, level));
-    if (!sameBytes(commitmentOf(s, j, o), V.get(j)!)) {
+    if (!sameBytes(auxCommitment(sid, j, o), V.get(j)!)) {
       s.abort({
         round: R.decommit,
         culprits: [j],
         reason: 'commitment-mismatch',
         detail: `party ${j}'s opening does not match its round-1 commitment`,
-        evidence: { check: 'aux-commitment', envelopes: [r1.broadcast.get(j)!.envelope, b.envelope] },
+        evidence: { check: 'aux-commitment', envelopes: [b.envelope, r1.broadcast.get(j)!.envelope] },
       });
     }
     s.blame(R.decommit, j, () => ({ check: 'aux-prm', envelopes: [b.envelope] }), () =>
-      verifyPrm(level, { sessionId: sid, prover: j, rid: new Uint8Array(0) }, o.R, o.prm),
+      verifyPrm(level, auxProofContext(sid, j), o.R, o.prm),
     );
     open.set(j, o);
   }
   const rho = xorAll(parties.map((j) => open.get(j)!.rho));
 
   // Π^mod to all, Π^fac to each peer under the peer's R_j, both under Encode(sid, i, ρ).
-  const ctxOf = (j: PartyIndex) => ({ sessionId: sid, prover: j, rid: rho });
+  const ctxOf = (j: PartyIndex) => auxProofContext(sid, j, rho);
   const mod = proveMod(level, ctxOf(self), sk.N, sk.p, sk.q);
   await s.send(R.prove, { mod: { w: mod.w, rounds: mod.rounds.map((r) => [r.x, r.a, r.b, r.z]) } }, (j) => {
     const fac = proveFac(level, ctxOf(self), open.get(j)!.R, sk.N, sk.p, sk.q);
@@ -145,13 +150,13 @@ export async function auxInfo(s: Session, input: AuxInfoInput, keys?: AuxKeys): 
     const b = r4.broadcast.get(j)!;
     const p = r4.p2p.get(j)!;
     const Nj = open.get(j)!.N;
-    s.blame(R.prove, j, () => ({ check: 'aux-mod', envelopes: [...parties.map((k) => r3.broadcast.get(k)!.envelope), b.envelope], detail: j }), () =>
+    s.blame(R.prove, j, () => ({ check: 'aux-mod', envelopes: [b.envelope, ...parties.map((k) => r3.broadcast.get(k)!.envelope)] }), () =>
       verifyMod(level, ctxOf(j), Nj, readMod(b.value, level)),
     );
     s.blame(
       R.prove,
       j,
-      () => ({ check: 'aux-fac', envelopes: [...parties.map((k) => r3.broadcast.get(k)!.envelope), p.envelope], detail: j }),
+      () => ({ check: 'aux-fac', envelopes: [p.envelope, ...parties.map((k) => r3.broadcast.get(k)!.envelope)] }),
       () => verifyFac(level, ctxOf(j), myR, Nj, readFac(p.value)),
     );
   }

@@ -47,7 +47,15 @@ export function bytes(r: Rec, key: string, length?: number): Uint8Array {
   return v;
 }
 
+/** A curve point other than the identity. */
 export function point(r: Rec, key: string): Point {
+  const v = pointOrIdentity(r, key);
+  if (v.is0()) throw new InvalidInputError(key, 'identity point');
+  return v;
+}
+
+/** A curve point that may be the identity (e.g. a refresh dealer's constant-term commitment). */
+export function pointOrIdentity(r: Rec, key: string): Point {
   const v = r[key];
   if (!(v instanceof Point)) throw new InvalidInputError(key, 'not a curve point');
   return v;
@@ -60,9 +68,11 @@ export function list(r: Rec, key: string, length?: number): readonly Decoded[] {
   return v as readonly Decoded[];
 }
 
-export function points(r: Rec, key: string, length: number): Point[] {
+/** A list of `length` points; the identity only where `allowIdentity(index)` says so. */
+export function points(r: Rec, key: string, length: number, allowIdentity: (index: number) => boolean = () => false): Point[] {
   return list(r, key, length).map((p, i) => {
     if (!(p instanceof Point)) throw new InvalidInputError(`${key}[${i}]`, 'not a curve point');
+    if (p.is0() && !allowIdentity(i)) throw new InvalidInputError(`${key}[${i}]`, 'identity point');
     return p;
   });
 }

@@ -14,6 +14,11 @@ import { hashCommit, xorAll } from './hash-commit.ts';
 import { KEY_SHARE_VERSION, type KeyShare } from './key-share.ts';
 import { commitPolynomial, evaluate, evaluateCommitment, randomPolynomial } from './polynomial.ts';
 import type { Session } from './session.ts';
+import type { Decoded } from '../transcript/index.ts';
+
+export function readSchResponse(value: Decoded): bigint {
+  return int(exactRecord(value, 'proof', ['z']), 'z');
+}
 
 export const KEYGEN = 'keygen';
 /** κ/8: bytes of rid_i and u_i. */
@@ -40,12 +45,28 @@ interface Decommitment {
   readonly c: Uint8Array;
 }
 
-function commitmentOf(s: Session, party: PartyIndex, d: Decommitment): Uint8Array {
-  return hashCommit(KEYGEN, s.params.sid, party, [d.rid, d.S, d.A, d.u, d.c]);
+export function keygenCommitment(sid: Uint8Array, party: PartyIndex, d: Decommitment): Uint8Array {
+  return hashCommit(KEYGEN, sid, party, [d.rid, d.S, d.A, d.u, d.c]);
+}
+
+export function readCommit(value: Decoded): Uint8Array {
+  return bytes(exactRecord(value, 'commitment', ['V']), 'V', 32);
+}
+
+/** Reads σ_{j,i} ∈ Z_q from a round-3 point-to-point message. */
+export function readShare(value: Decoded): bigint {
+  const v = int(exactRecord(value, 'share', ['sigma']), 'sigma');
+  assertScalar(v, CURVE_ORDER, 'sigma');
+  return v;
+}
+
+/** X_p = Σ_j F_j(p) for every holder p, from every party's commitments. */
+export function publicSharesOf(parties: readonly PartyIndex[], commitments: readonly (readonly Point[])[]): Point[] {
+  return parties.map((p) => commitments.reduce((acc, S) => acc.add(evaluateCommitment(S, BigInt(p))), IDENTITY));
 }
 
 /** Reads a round-3 broadcast: (rid_j, S_j, A_j, u_j, c_j) ∈ (B^κ, E^t, E, B^κ, B^32). */
-export function readDecommitment(value: Parameters<typeof exactRecord>[0], t: number): Decommitment {
+export function readDecommitment(value: Decoded, t: number): Decommitment {
   const r = exactRecord(value, 'decommitment', ['rid', 'S', 'A', 'u', 'c']);
   return { rid: bytes(r, 'rid', KAPPA_BYTES), S: points(r, 'S', t), A: point(r, 'A'), u: bytes(r, 'u', KAPPA_BYTES), c: bytes(r, 'c', CHAIN_CODE_BYTES) };
 }
@@ -67,11 +88,11 @@ export async function keygen(s: Session, input: KeygenInput): Promise<KeyShare> 
     u: randomBytes(KAPPA_BYTES),
     c: randomBytes(CHAIN_CODE_BYTES),
   };
-  await s.send(R.commit, { V: commitmentOf(s, self, mine) });
+  await s.send(R.commit, { V: keygenCommitment(sid, self, mine) });
   const r1 = await s.collect(R.commit);
   const V = new Map<PartyIndex, Uint8Array>();
   for (const [j, m] of r1.broadcast) {
-    V.set(j, s.blame(R.commit, j, () => ({ check: 'decodable', envelopes: [m.envelope] }), () => bytes(exactRecord(m.value, 'r1', ['V']), 'V', 32)));
+    V.set(j, s.blame(R.commit, j, () => ({ check: 'keygen-commit-shape', envelopes: [m.envelope] }), () => readCommit(m.value)));
   }
 
   // Round 2: echo of the commitments (reliability check).
@@ -90,28 +111,26 @@ export async function keygen(s: Session, input: KeygenInput): Promise<KeyShare> 
     const b = r3.broadcast.get(j)!;
     const p = r3.p2p.get(j)!;
     const c1 = r1.broadcast.get(j)!.envelope;
-    const d = s.blame(R.decommit, j, () => ({ check: 'decodable', envelopes: [b.envelope] }), () => readDecommitment(b.value, t));
-    if (!sameBytes(commitmentOf(s, j, d), V.get(j)!)) {
+    const d = s.blame(R.decommit, j, () => ({ check: 'keygen-decommit-shape', envelopes: [b.envelope], detail: t }), () =>
+      readDecommitment(b.value, t),
+    );
+    if (!sameBytes(keygenCommitment(sid, j, d), V.get(j)!)) {
       s.abort({
         round: R.decommit,
         culprits: [j],
         reason: 'commitment-mismatch',
         detail: `party ${j}'s decommitment does not open its round-1 commitment`,
-        evidence: { check: 'keygen-commitment', envelopes: [c1, b.envelope] },
+        evidence: { check: 'keygen-commitment', envelopes: [b.envelope, c1], detail: t },
       });
     }
-    const sigma = s.blame(R.decommit, j, () => ({ check: 'decodable', envelopes: [p.envelope] }), () => {
-      const v = int(exactRecord(p.value, 'share', ['sigma']), 'sigma');
-      assertScalar(v, CURVE_ORDER, 'sigma');
-      return v;
-    });
+    const sigma = s.blame(R.decommit, j, () => ({ check: 'keygen-share-shape', envelopes: [p.envelope] }), () => readShare(p.value));
     if (!mulG(sigma).equals(evaluateCommitment(d.S, BigInt(self)))) {
       s.abort({
         round: R.decommit,
         culprits: [j],
         reason: 'vss-share',
         detail: `party ${j}'s share for party ${self} does not match its commitments`,
-        evidence: { check: 'keygen-vss-share', envelopes: [b.envelope, p.envelope] },
+        evidence: { check: 'keygen-vss-share', envelopes: [p.envelope, b.envelope], detail: t },
       });
     }
     dec.set(j, d);
@@ -120,7 +139,7 @@ export async function keygen(s: Session, input: KeygenInput): Promise<KeyShare> 
   const ordered = parties.map((j) => dec.get(j)!);
   const rid = xorAll(ordered.map((d) => d.rid));
   const chainCode = xorAll(ordered.map((d) => d.c));
-  const publicShares = parties.map((p) => ordered.reduce((acc, d) => acc.add(evaluateCommitment(d.S, BigInt(p))), IDENTITY));
+  const publicShares = publicSharesOf(parties, ordered.map((d) => d.S));
   const Xi = publicShares[parties.indexOf(self)]!;
   if (!mulG(xi).equals(Xi)) throw new Error('keygen: own share inconsistent'); // unreachable: every share was checked
 
@@ -134,8 +153,8 @@ export async function keygen(s: Session, input: KeygenInput): Promise<KeyShare> 
     s.blame(
       R.prove,
       j,
-      () => ({ check: 'keygen-sch', envelopes: [...parties.map((p) => r3.broadcast.get(p)!.envelope), m.envelope], detail: j }),
-      () => verifySch({ sessionId: sid, prover: j, rid }, Xj, { A: dec.get(j)!.A, z: int(exactRecord(m.value, 'r4', ['z']), 'z') }),
+      () => ({ check: 'keygen-sch', envelopes: [m.envelope, ...parties.map((p) => r3.broadcast.get(p)!.envelope)], detail: t }),
+      () => verifySch({ sessionId: sid, prover: j, rid }, Xj, { A: dec.get(j)!.A, z: readSchResponse(m.value) }),
     );
   }
 

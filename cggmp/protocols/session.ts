@@ -19,7 +19,8 @@ import {
   type PartyIndex,
 } from './channel.ts';
 import { verifyIdentitySignature, type Signer } from './identity.ts';
-import { bytes, exactRecord, list, num, record } from './fields.ts';
+import { bytes, exactRecord, list, num } from './fields.ts';
+import { InvalidInputError } from '../errors.ts';
 
 export interface SessionParams {
   /** Protocol name, for aborts and logs. */
@@ -139,16 +140,9 @@ export function openSession(params: SessionParams): Session {
       const echoes = await this.collect(echoRound);
       for (const k of others) {
         const echoed = echoes.broadcast.get(k) as Received;
-        const entries = this.blame(echoRound, k, () => ({ check: 'decodable', envelopes: [echoed.envelope] }), () => {
-          const r = exactRecord(echoed.value, 'echo', ['round', 'entries']);
-          if (num(r, 'round') !== inbox.round) throw new CggmpError('E_INVALID_INPUT', 'echo: wrong round');
-          return list(r, 'entries', parties.length).map((entry, idx) => {
-            const t = list({ entry }, 'entry', 3);
-            const j = parties[idx] as PartyIndex;
-            if (t[0] !== j) throw new CggmpError('E_INVALID_INPUT', 'echo: entries out of order');
-            return { j, digest: bytes({ d: t[1] as Decoded }, 'd', 32), signature: bytes({ s: t[2] as Decoded }, 's') };
-          });
-        });
+        const entries = this.blame(echoRound, k, () => ({ check: 'echo-shape', envelopes: [echoed.envelope], detail: inbox.round }), () =>
+          readEcho(echoed.value, inbox.round, parties),
+        );
         for (const { j, digest, signature } of entries) {
           const key = identities.get(j) as Uint8Array;
           if (!verifyIdentitySignature(key, envelopeSigningBytes(sid, inbox.round, j, BROADCAST, digest), signature)) {
@@ -193,4 +187,14 @@ export function openSession(params: SessionParams): Session {
   };
 }
 
-export { record };
+/** Reads an echo message: the round it echoes and, for every party in order, (party, digest, signature). */
+export function readEcho(value: Decoded, round: number, parties: readonly PartyIndex[]): { j: PartyIndex; digest: Uint8Array; signature: Uint8Array }[] {
+  const r = exactRecord(value, 'echo', ['round', 'entries']);
+  if (num(r, 'round') !== round) throw new InvalidInputError('echo.round', 'wrong round');
+  return list(r, 'entries', parties.length).map((entry, idx) => {
+    const t = list({ entry }, 'entry', 3);
+    const j = parties[idx] as PartyIndex;
+    if (t[0] !== j) throw new InvalidInputError('echo.entries', 'out of order');
+    return { j, digest: bytes({ d: t[1] as Decoded }, 'd', 32), signature: bytes({ s: t[2] as Decoded }, 's') };
+  });
+}

@@ -14,6 +14,8 @@ export interface MemoryNetwork {
   deliver(to: PartyIndex, envelope: Envelope): void;
   /** Envelopes refused by receivers' checks, with the receiver. */
   readonly rejected: { readonly to: PartyIndex; readonly envelope: Envelope }[];
+  /** Ends the session: every pending collect fails as a timeout with what it still missed. */
+  close(): void;
 }
 
 interface Slot {
@@ -32,6 +34,7 @@ export function memoryNetwork(opts: {
   // inbox[to][round][from]
   const inbox = new Map<PartyIndex, Map<number, Map<PartyIndex, Slot>>>();
   const waiters = new Map<PartyIndex, Map<number, () => void>>();
+  const cancels = new Set<() => void>();
   for (const p of opts.parties) {
     inbox.set(p, new Map());
     waiters.set(p, new Map());
@@ -75,27 +78,43 @@ export function memoryNetwork(opts: {
       },
       collect(round) {
         return new Promise((resolve, reject) => {
+          const missing = (): PartyIndex[] => {
+            const r = inbox.get(self)?.get(round);
+            return opts.parties.filter((p) => p !== self && !(r?.get(p)?.broadcast && r.get(p)?.p2p));
+          };
+          const cancel = (): void => {
+            if (timer) clearTimeout(timer);
+            waiters.get(self)?.delete(round);
+            cancels.delete(cancel);
+            reject(new RoundTimeout(round, missing()));
+          };
           const done = (): void => {
             if (timer) clearTimeout(timer);
+            cancels.delete(cancel);
             waiters.get(self)?.delete(round);
             const r = inbox.get(self)?.get(round) ?? new Map<PartyIndex, Slot>();
             resolve(new Map([...r.entries()].map(([k, v]) => [k, { ...v }])));
           };
           const timer =
             opts.timeoutMs && opts.timeoutMs > 0
-              ? setTimeout(() => {
-                  waiters.get(self)?.delete(round);
-                  const r = inbox.get(self)?.get(round);
-                  const missing = opts.parties.filter((p) => p !== self && !(r?.get(p)?.broadcast && r.get(p)?.p2p));
-                  reject(new RoundTimeout(round, missing));
-                }, opts.timeoutMs)
+              ? setTimeout(cancel, opts.timeoutMs)
               : undefined;
           if (complete(self, round)) done();
-          else waiters.get(self)?.set(round, done);
+          else {
+            waiters.get(self)?.set(round, done);
+            cancels.add(cancel);
+          }
         });
       },
     };
   }
 
-  return { channel, deliver, rejected };
+  return {
+    channel,
+    deliver,
+    rejected,
+    close() {
+      for (const cancel of [...cancels]) cancel();
+    },
+  };
 }

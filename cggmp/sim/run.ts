@@ -8,6 +8,7 @@ import type { Channel, PartyIndex } from '../protocols/channel.ts';
 import { developmentSigner, type Signer } from '../protocols/identity.ts';
 import { openSession, type Session } from '../protocols/session.ts';
 import { memoryNetwork, type MemoryNetwork } from './memory-network.ts';
+import { adversarialChannel, type Behaviour } from './adversary.ts';
 
 export interface SimGroup {
   readonly signers: ReadonlyMap<PartyIndex, Signer>;
@@ -27,6 +28,8 @@ export interface RunOptions {
   readonly parties: readonly PartyIndex[];
   readonly sid?: Uint8Array;
   readonly timeoutMs?: number;
+  /** Parties whose outcome decides when the run ends (default: all); the rest are then cut off. */
+  readonly awaitParties?: readonly PartyIndex[];
   /** Wraps a party's channel (the adversary's hook); `net` gives raw delivery. */
   readonly wrap?: (party: PartyIndex, channel: Channel, net: MemoryNetwork, sid: Uint8Array) => Channel;
 }
@@ -35,8 +38,7 @@ export async function runSession<T>(opts: RunOptions, run: (s: Session) => Promi
   const sid = opts.sid ?? randomBytes(32);
   const parties = [...opts.parties].sort((a, b) => a - b);
   const net = memoryNetwork({ sid, parties, identities: opts.group.identities, timeoutMs: opts.timeoutMs ?? 0 });
-  const results = await Promise.all(
-    parties.map(async (p): Promise<[PartyIndex, Outcome<T>]> => {
+  const runs = parties.map(async (p): Promise<[PartyIndex, Outcome<T>]> => {
       const base = net.channel(p);
       const channel = opts.wrap ? opts.wrap(p, base, net, sid) : base;
       const session = openSession({
@@ -53,7 +55,17 @@ export async function runSession<T>(opts: RunOptions, run: (s: Session) => Promi
       } catch (error) {
         return [p, { ok: false, error }];
       }
-    }),
-  );
-  return new Map(results);
+  });
+  const awaited = new Set(opts.awaitParties ?? parties);
+  await Promise.all(runs.filter((_, i) => awaited.has(parties[i]!)));
+  net.close();
+  return new Map(await Promise.all(runs));
+}
+
+/** The `wrap` option that puts party `corrupt` behind an adversarial channel with `behaviour`. */
+export function corruptWrap(group: SimGroup, parties: readonly PartyIndex[], corrupt: PartyIndex, behaviour: Behaviour): RunOptions['wrap'] {
+  return (party, channel, net, sid) =>
+    party !== corrupt
+      ? channel
+      : adversarialChannel({ self: party, parties, signer: group.signers.get(party)!, sid, inner: channel, net, behaviour });
 }

@@ -2,11 +2,12 @@
  * Strict reader of the canonical encoding (encode.ts) for bytes received from another party:
  * only the canonical form is accepted (minimal integers, no negative zero, sorted unique record
  * keys, nothing trailing), sizes and nesting are bounded, and points are decoded and checked
- * (compressed, on secp256k1, never the identity). Anything else is an InvalidInputError.
+ * (compressed, on secp256k1; the empty encoding is the identity, which protocol fields refuse
+ * unless a field is defined to be the identity). Anything else is an InvalidInputError.
  */
 import { InvalidInputError } from '../errors.ts';
 import { fromBytesBE } from '../arith/index.ts';
-import { decodePoint, type Point } from '../curve/index.ts';
+import { decodePoint, IDENTITY, type Point } from '../curve/index.ts';
 import { TYPE } from './encode.ts';
 
 export type Decoded =
@@ -88,8 +89,10 @@ export function decodeValue(bytes: Uint8Array, limits: DecodeLimits = DEFAULT_DE
       }
       case TYPE.bytes:
         return take(u32()).slice();
-      case TYPE.point:
-        return decodePoint(take(u32()).slice(), 'point');
+      case TYPE.point: {
+        const b = take(u32()).slice();
+        return b.length === 0 ? IDENTITY : decodePoint(b, 'point');
+      }
       case TYPE.list: {
         const n = u32();
         if (n > limits.maxItems) fail('list too long');

@@ -1,0 +1,104 @@
+import { describe, expect, it } from 'vitest';
+import { CURVE_ORDER, mulG } from '../curve/index.ts';
+import { corruptWrap, runSession, simGroup, type Outcome } from '../sim/run.ts';
+import type { Behaviour } from '../sim/adversary.ts';
+import { ProtocolAbort } from './abort.ts';
+import { keygen, KEYGEN_ROUNDS } from './keygen.ts';
+import type { KeyShare } from './key-share.ts';
+import { lagrangeAtZero } from './polynomial.ts';
+import { verifyAbortEvidence } from './evidence.ts';
+
+async function runKeygen(n: number, t: number, corrupt?: { party: number; behaviour: Behaviour }) {
+  const parties = Array.from({ length: n }, (_, i) => i + 1);
+  const group = simGroup(parties);
+  const wrap = corrupt ? corruptWrap(group, parties, corrupt.party, corrupt.behaviour) : undefined;
+  const honest = parties.filter((p) => p !== corrupt?.party);
+  const outcomes = await runSession({ protocol: 'keygen', group, parties, timeoutMs: 20_000, awaitParties: honest, ...(wrap ? { wrap } : {}) }, (s) =>
+    keygen(s, { keyId: 'test-key', threshold: t }),
+  );
+  return { parties, group, outcomes };
+}
+
+function shares(outcomes: Map<number, Outcome<KeyShare>>): KeyShare[] {
+  return [...outcomes.values()].map((o) => {
+    if (!o.ok) throw o.error;
+    return o.value;
+  });
+}
+
+describe('threshold keygen', () => {
+  for (const [n, t] of [[2, 2], [3, 2], [5, 3], [4, 4]] as const) {
+    it(`${t}-of-${n}: every party agrees on the key, and any t shares interpolate its secret`, async () => {
+      const { outcomes } = await runKeygen(n, t);
+      const all = shares(outcomes);
+      const pub = all[0]!.public;
+      for (const s of all) {
+        expect(s.public.publicKey.equals(pub.publicKey)).toBe(true);
+        expect(Buffer.from(s.public.chainCode).equals(Buffer.from(pub.chainCode))).toBe(true);
+        expect(mulG(s.secret.x).equals(pub.publicShares[pub.parties.indexOf(s.secret.index)]!)).toBe(true);
+      }
+      const subset = all.slice(n - t);
+      const xs = subset.map((s) => BigInt(s.secret.index));
+      const secret = subset.reduce((acc, s) => (acc + lagrangeAtZero(xs, BigInt(s.secret.index)) * s.secret.x) % CURVE_ORDER, 0n);
+      expect(mulG(secret).equals(pub.publicKey)).toBe(true);
+      // t - 1 shares interpolate to something else.
+      if (t > 2) {
+        const fewer = subset.slice(1);
+        const xf = fewer.map((s) => BigInt(s.secret.index));
+        const wrong = fewer.reduce((acc, s) => (acc + lagrangeAtZero(xf, BigInt(s.secret.index)) * s.secret.x) % CURVE_ORDER, 0n);
+        expect(mulG(wrong).equals(pub.publicKey)).toBe(false);
+      }
+    });
+  }
+
+  it('refuses t = 1 and t > n', async () => {
+    await expect(runKeygen(3, 1).then((r) => shares(r.outcomes))).rejects.toThrow(/2 ≤ t ≤ n/);
+    await expect(runKeygen(3, 4).then((r) => shares(r.outcomes))).rejects.toThrow(/2 ≤ t ≤ n/);
+  });
+});
+
+async function expectCulprit(behaviour: Behaviour, reason: string, corrupt = 2): Promise<void> {
+  const { outcomes, group } = await runKeygen(3, 2, { party: corrupt, behaviour });
+  for (const [p, o] of outcomes) {
+    if (p === corrupt) continue;
+    expect(o.ok, `party ${p} should abort`).toBe(false);
+    const e = (o as { error: unknown }).error;
+    expect(e).toBeInstanceOf(ProtocolAbort);
+    const abort = e as ProtocolAbort;
+    expect(abort.culprits).toEqual([corrupt]);
+    expect(abort.reason).toBe(reason);
+    expect(verifyAbortEvidence(abort, { identities: group.identities })).toBe(true);
+  }
+}
+
+describe('keygen under a corrupt party', () => {
+  it('names a party whose decommitment does not open its commitment', () =>
+    expectCulprit(
+      (m) => (m.round === KEYGEN_ROUNDS.decommit && m.recipient === 0 ? { value: { ...(m.value as object), u: new Uint8Array(32) } as never } : undefined),
+      'commitment-mismatch',
+    ));
+
+  it('names a party that deals a wrong VSS share', () =>
+    expectCulprit(
+      (m) => (m.round === KEYGEN_ROUNDS.decommit && m.recipient !== 0 ? { value: { sigma: ((m.value as { sigma: bigint }).sigma + 1n) % CURVE_ORDER } } : undefined),
+      'vss-share',
+    ));
+
+  it('names a party with an invalid Schnorr proof', () =>
+    expectCulprit(
+      (m) => (m.round === KEYGEN_ROUNDS.prove && m.recipient === 0 ? { value: { z: ((m.value as { z: bigint }).z + 1n) % CURVE_ORDER } } : undefined),
+      'invalid-proof',
+    ));
+
+  it('names a party that equivocates on its commitment', () =>
+    expectCulprit(
+      (m) =>
+        m.round === KEYGEN_ROUNDS.commit && m.recipient === 0
+          ? { perRecipient: (to) => (to === 1 ? (m.value as never) : { V: new Uint8Array(32).fill(to) }) }
+          : undefined,
+      'equivocation',
+    ));
+
+  it('names a party that sends a malformed message', () =>
+    expectCulprit((m) => (m.round === KEYGEN_ROUNDS.commit && m.recipient === 0 ? { value: { V: 'not bytes' } } : undefined), 'malformed-message'));
+});
