@@ -51,3 +51,12 @@ export function positionOf(pub: KeySharePublic, party: PartyIndex): number {
   if (at < 0) throw new Error(`party ${party} holds no share of key ${pub.keyId}`);
   return at;
 }
+
+/** The share completed by aux-info: every holder's N and R, and this party's Paillier primes. */
+export function withAux(
+  share: KeyShare,
+  aux: { readonly aux: readonly AuxPublic[]; readonly paillier: { readonly p: bigint; readonly q: bigint } },
+): KeyShare {
+  if (aux.aux.length !== share.public.parties.length) throw new Error('aux-info ran with another set of parties');
+  return { public: { ...share.public, aux: aux.aux }, secret: { ...share.secret, paillier: aux.paillier } };
+}

@@ -1,0 +1,134 @@
+/**
+ * Online signing, spec §"Signing": one round in which each signer releases
+ * σ_i = k̃_i·m + r·χ̃_i and everyone combines, checking σ_j·Γ = m·Δ̃_j + r·S̃_j for each signer so
+ * a bad partial signature names its sender. The round continues the presigning session (same
+ * session id and signers). Each signer hashes the message itself (DESIGN §3: a message, not a
+ * digest, unless the presignature was bound to that digest before it was made).
+ */
+import { keccak_256 } from '@noble/hashes/sha3.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { fromBytesBE, mod } from '../arith/index.ts';
+import { CURVE_ORDER, mulPointPublic, type Point } from '../curve/index.ts';
+import { CggmpError, InvalidInputError } from '../errors.ts';
+import { assertScalar } from '../validate.ts';
+import { sameBytes, type PartyIndex } from './channel.ts';
+import { exactRecord, int } from './fields.ts';
+import type { Presignature } from './presign.ts';
+import type { Session } from './session.ts';
+
+export const SIGN_ROUND = 5;
+const q = CURVE_ORDER;
+
+export type MessageHash = 'sha256' | 'sha256d' | 'keccak256';
+export const MESSAGE_HASHES: readonly MessageHash[] = ['sha256', 'sha256d', 'keccak256'];
+
+export type SignRequest =
+  | { readonly message: Uint8Array; readonly hash: MessageHash }
+  /** Only with a presignature bound to exactly this digest before presigning (DESIGN §3). */
+  | { readonly digest: Uint8Array };
+
+export interface EcdsaSignature {
+  readonly r: bigint;
+  /** Low-s. */
+  readonly s: bigint;
+  /** Bit 0: parity of R.y; bit 1: R.x ≥ q. */
+  readonly recoveryId: 0 | 1 | 2 | 3;
+  readonly der: Uint8Array;
+  readonly digest: Uint8Array;
+  readonly publicKey: Point;
+  readonly signers: readonly PartyIndex[];
+}
+
+export function hashMessage(message: Uint8Array, hash: MessageHash): Uint8Array {
+  if (!(message instanceof Uint8Array)) throw new InvalidInputError('message', 'not bytes');
+  switch (hash) {
+    case 'sha256':
+      return sha256(message);
+    case 'sha256d':
+      return sha256(sha256(message));
+    case 'keccak256':
+      return keccak_256(message);
+    default:
+      throw new InvalidInputError('hash', 'must be sha256, sha256d or keccak256');
+  }
+}
+
+/** m = bits2int(digest) mod q for a 32-byte digest (SEC 1 §4.1.3 with a 256-bit order). */
+export function digestScalar(digest: Uint8Array): bigint {
+  if (!(digest instanceof Uint8Array) || digest.length !== 32) throw new InvalidInputError('digest', 'expected 32 bytes');
+  return mod(fromBytesBE(digest), q);
+}
+
+// Presignatures that have released a partial signature: a second use would reveal the key.
+const spent = new WeakSet<Presignature>();
+
+export class PresignatureError extends CggmpError {
+  constructor(message: string) {
+    super('E_PRESIGNATURE', message);
+  }
+}
+
+/** issue_partial_signature: consumes the presignature before σ_i exists. */
+export function issuePartialSignature(presig: Presignature, request: SignRequest): { sigma: bigint; digest: Uint8Array } {
+  const digest = requestDigest(presig, request);
+  if (spent.has(presig)) throw new PresignatureError('presignature already used');
+  spent.add(presig);
+  const m = digestScalar(digest);
+  const r = mod(presig.Gamma.x, q);
+  return { sigma: mod(presig.kTilde * m + r * presig.chiTilde, q), digest };
+}
+
+function requestDigest(presig: Presignature, request: SignRequest): Uint8Array {
+  const bound = presig.binding.boundDigest;
+  if ('digest' in request) {
+    if (!bound || !sameBytes(bound, request.digest)) {
+      throw new PresignatureError('a digest can only be signed with a presignature bound to it before presigning');
+    }
+    return request.digest;
+  }
+  if (bound) throw new PresignatureError('this presignature is bound to a digest');
+  return hashMessage(request.message, request.hash);
+}
+
+export async function sign(s: Session, presig: Presignature, request: SignRequest): Promise<EcdsaSignature> {
+  const { self, parties } = s.params;
+  const signers = presig.binding.signers;
+  if (presig.self !== self || signers.length !== parties.length || signers.some((p, i) => p !== parties[i]) || !sameBytes(s.params.sid, presig.binding.sid)) {
+    throw new PresignatureError('presignature belongs to another session or signer set');
+  }
+  const { sigma, digest } = issuePartialSignature(presig, request);
+  await s.send(SIGN_ROUND, { sigma });
+  const inbox = await s.collect(SIGN_ROUND);
+  const m = digestScalar(digest);
+  const r = mod(presig.Gamma.x, q);
+  let total = 0n;
+  signers.forEach((j, at) => {
+    const msg = inbox.broadcast.get(j)!;
+    const sj = s.blame(SIGN_ROUND, j, () => ({ check: 'sign-partial', envelopes: [msg.envelope] }), () => {
+      const v = int(exactRecord(msg.value, 'partial signature', ['sigma']), 'sigma');
+      assertScalar(v, q, 'sigma');
+      if (!mulPointPublic(presig.Gamma, v).equals(mulPointPublic(presig.DeltaTilde[at]!, m).add(mulPointPublic(presig.STilde[at]!, r)))) {
+        throw new InvalidInputError('sigma', 'σ_j·Γ ≠ m·Δ̃_j + r·S̃_j');
+      }
+      return v;
+    });
+    total = (total + sj) % q;
+  });
+  return finishSignature(presig, r, total, digest, signers);
+}
+
+function finishSignature(presig: Presignature, r: bigint, s0: bigint, digest: Uint8Array, signers: readonly PartyIndex[]): EcdsaSignature {
+  let recoveryId = ((presig.Gamma.y & 1n) === 1n ? 1 : 0) | (presig.Gamma.x >= q ? 2 : 0);
+  let s = s0;
+  if (s > q / 2n) {
+    s = q - s;
+    recoveryId ^= 1;
+  }
+  const sig = new secp256k1.Signature(r, s);
+  // Defence in depth: never return a signature that does not verify.
+  if (r === 0n || s === 0n || !secp256k1.verify(sig.toBytes('compact'), digest, presig.binding.publicKey.toBytes(true), { prehash: false })) {
+    throw new PresignatureError('combined signature does not verify');
+  }
+  return { r, s, recoveryId: recoveryId as 0 | 1 | 2 | 3, der: sig.toBytes('der'), digest, publicKey: presig.binding.publicKey, signers };
+}
