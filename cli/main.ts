@@ -1,27 +1,37 @@
 /**
- * The `vilna-mpc` command. Subcommands arrive with the layers they drive (DESIGN §8); this
- * first layer offers the benchmarks of the protocol library.
+ * The `vilna-mpc` command (DESIGN §8). Subcommands arrive with the layers they drive.
  */
-const [command, ...rest] = process.argv.slice(2);
+import { Command, InvalidArgumentError } from 'commander';
 
-const usage = `usage: vilna-mpc <command>
+const int = (v: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new InvalidArgumentError('not an integer');
+  return n;
+};
 
-commands:
-  bench [--json] [--filter OP]   benchmark the arithmetic, Paillier and the zero-knowledge proofs
-`;
+const program = new Command('vilna-mpc').description('threshold-ECDSA custody on CGGMP').showHelpAfterError();
 
-switch (command) {
-  case 'bench': {
-    process.argv = [process.argv[0] ?? 'node', 'bench', ...rest];
+program
+  .command('simulate')
+  .description('the whole key life cycle in one process over the in-memory channel (128-bit level)')
+  .requiredOption('--parties <n>', 'number of parties', int)
+  .requiredOption('--threshold <t>', 'signers needed', int)
+  .option('--corrupt <party:behaviour>', 'one party deviates (e.g. 2:sch); exits non-zero with the culprits')
+  .option('--primes <file>', 'precomputed safe primes (JSON as npm run fixtures writes), each used once')
+  .option('--json', 'the report as one JSON object on the last line of stdout')
+  .action(async (opts: { parties: number; threshold: number; corrupt?: string; primes?: string; json?: boolean }) => {
+    const { runSimulate } = await import('./simulate.ts');
+    process.exitCode = await runSimulate(opts);
+  });
+
+program
+  .command('bench')
+  .description('benchmarks (one JSON object per line with --json)')
+  .option('--json', 'JSON lines')
+  .option('--filter <op>', 'only rows whose op contains this')
+  .action(async (opts: { json?: boolean; filter?: string }) => {
+    process.argv = [process.argv[0] ?? 'node', 'bench', ...(opts.json ? ['--json'] : []), ...(opts.filter ? ['--filter', opts.filter] : [])];
     await import('../bench/run.ts');
-    break;
-  }
-  case undefined:
-  case '--help':
-  case '-h':
-    process.stdout.write(usage);
-    break;
-  default:
-    process.stderr.write(`vilna-mpc: unknown command "${command}"\n${usage}`);
-    process.exitCode = 2;
-}
+  });
+
+await program.parseAsync(process.argv);

@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { generateSafePrime } from '../cggmp/arith/primes.ts';
 
-const COUNT = 24;
+const COUNT = 48;
 const SIZES = [1024, 1536];
 
 async function main(): Promise<void> {

@@ -26,12 +26,16 @@ import { KEYGEN_ROUNDS, keygenCommitment, publicSharesOf, readCommit, readDecomm
 import { AUX_INFO_ROUNDS, auxCommitment, auxProofContext, readFac, readMod, readOpening } from './aux-info.ts';
 import { evaluateCommitment } from './polynomial.ts';
 import { readEcho } from './session.ts';
+import { PRESIGN_CHECKS, type PresignEvidenceContext } from './evidence-presign.ts';
+import { ROTATION_CHECKS, type RotationEvidenceContext } from './evidence-rotation.ts';
 
-export interface EvidenceContext {
+export interface EvidenceContext extends PresignEvidenceContext, RotationEvidenceContext {
   /** Identity keys of the session's participants, as the checker knows them. */
   readonly identities: ReadonlyMap<PartyIndex, Uint8Array>;
   /** Security level, for checks of Paillier-side messages. */
   readonly level?: SecurityLevel;
+  /** The threshold of the key being made (keygen checks). */
+  readonly threshold?: number;
 }
 
 type Check = (ev: AbortEvidence, ctx: EvidenceContext) => boolean;
@@ -72,6 +76,12 @@ function everyBroadcast(ev: AbortEvidence, from: number, round: number, ctx: Evi
   });
 }
 
+/** The key's threshold as the checker knows it (never from the accuser's detail). */
+const threshold = (ctx: EvidenceContext): number => {
+  if (ctx.threshold === undefined) throw new Error('evidence: threshold needed');
+  return ctx.threshold;
+};
+
 const level = (ctx: EvidenceContext): SecurityLevel => {
   if (!ctx.level) throw new Error('evidence: security level needed');
   return ctx.level;
@@ -81,11 +91,12 @@ const CHECKS: Record<string, Check> = {
   decodable: (ev) => fails(() => decode(env(ev, 0))),
 
   // Echo step (session.ts).
-  'echo-shape': (ev, ctx) => fails(() => readEcho(decode(env(ev, 0)), num(ev.detail), participants(ctx))),
+  // An echo always follows the round it echoes.
+  'echo-shape': (ev, ctx) => fails(() => readEcho(decode(env(ev, 0)), env(ev, 0).round - 1, participants(ctx))),
   'echo-signatures': (ev, ctx) => {
     const e = env(ev, 0);
     const value = decode(e);
-    const round = num(exactRecord(value, 'echo', ['round', 'entries']).round);
+    const round = e.round - 1;
     const j = num(ev.detail);
     const entry = readEcho(value, round, participants(ctx)).find((x) => x.j === j);
     const key = ctx.identities.get(j);
@@ -107,26 +118,26 @@ const CHECKS: Record<string, Check> = {
 
   // Keygen.
   'keygen-commit-shape': (ev) => isRound(env(ev, 0), KEYGEN_ROUNDS.commit, true) && fails(() => readCommit(decode(env(ev, 0)))),
-  'keygen-decommit-shape': (ev) =>
-    isRound(env(ev, 0), KEYGEN_ROUNDS.decommit, true) && fails(() => readDecommitment(decode(env(ev, 0)), num(ev.detail))),
+  'keygen-decommit-shape': (ev, ctx) =>
+    isRound(env(ev, 0), KEYGEN_ROUNDS.decommit, true) && fails(() => readDecommitment(decode(env(ev, 0)), threshold(ctx))),
   'keygen-share-shape': (ev) => isRound(env(ev, 0), KEYGEN_ROUNDS.decommit, false) && fails(() => readShare(decode(env(ev, 0)))),
-  'keygen-commitment': (ev) => {
+  'keygen-commitment': (ev, ctx) => {
     const [open, commit] = [env(ev, 0), env(ev, 1)];
     if (!isRound(open, KEYGEN_ROUNDS.decommit, true) || !isRound(commit, KEYGEN_ROUNDS.commit, true) || open.sender !== commit.sender) return false;
-    const d = readDecommitment(decode(open), num(ev.detail));
+    const d = readDecommitment(decode(open), threshold(ctx));
     return !sameBytes(keygenCommitment(open.sid, open.sender, d), readCommit(decode(commit)));
   },
-  'keygen-vss-share': (ev) => {
+  'keygen-vss-share': (ev, ctx) => {
     const [share, open] = [env(ev, 0), env(ev, 1)];
     if (!isRound(share, KEYGEN_ROUNDS.decommit, false) || !isRound(open, KEYGEN_ROUNDS.decommit, true) || share.sender !== open.sender) return false;
-    const d = readDecommitment(decode(open), num(ev.detail));
+    const d = readDecommitment(decode(open), threshold(ctx));
     return !mulG(readShare(decode(share))).equals(evaluateCommitment(d.S, BigInt(share.recipient)));
   },
   'keygen-sch': (ev, ctx) => {
     const proof = env(ev, 0);
     if (!isRound(proof, KEYGEN_ROUNDS.prove, true)) return false;
     const parties = participants(ctx);
-    const decs = everyBroadcast(ev, 1, KEYGEN_ROUNDS.decommit, ctx).map((e) => readDecommitment(decode(e), num(ev.detail)));
+    const decs = everyBroadcast(ev, 1, KEYGEN_ROUNDS.decommit, ctx).map((e) => readDecommitment(decode(e), threshold(ctx)));
     const rid = xorAll(decs.map((d) => d.rid));
     const X = publicSharesOf(parties, decs.map((d) => d.S))[parties.indexOf(proof.sender)]!;
     const A = decs[parties.indexOf(proof.sender)]!.A;
@@ -168,6 +179,9 @@ const CHECKS: Record<string, Check> = {
     return fails(() => verifyFac(level(ctx), auxProofContext(proof.sid, proof.sender, rho), accuserR, N, readFac(decode(proof))));
   },
 };
+
+Object.assign(CHECKS, PRESIGN_CHECKS);
+Object.assign(CHECKS, ROTATION_CHECKS);
 
 /** Names of the checks this module can re-run. */
 export const EVIDENCE_CHECKS: readonly string[] = Object.keys(CHECKS);

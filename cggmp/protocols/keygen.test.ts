@@ -67,7 +67,7 @@ async function expectCulprit(behaviour: Behaviour, reason: string, corrupt = 2):
     const abort = e as ProtocolAbort;
     expect(abort.culprits).toEqual([corrupt]);
     expect(abort.reason).toBe(reason);
-    expect(verifyAbortEvidence(abort, { identities: group.identities })).toBe(true);
+    expect(verifyAbortEvidence(abort, { identities: group.identities, threshold: 2 })).toBe(true);
   }
 }
 

@@ -37,12 +37,15 @@ import {
 } from '../zk/index.ts';
 import type { PartyIndex } from './channel.ts';
 import { exactRecord, int, point, type Rec } from './fields.ts';
-import type { AuxPublic, KeyShare } from './key-share.ts';
+import type { AuxPublic, KeyShare, KeySharePublic } from './key-share.ts';
 import { lagrangeAtZero, modInverseQ } from './polynomial.ts';
-import type { Session } from './session.ts';
+import type { RoundInbox, Session } from './session.ts';
+import type { AbortEvidence } from './abort.ts';
+import { deltaOpeningValue, identifyDeltaCulprit, readDeltaOpening, type DeltaOpening, type DeltaTranscript } from './presign-identify.ts';
 
 export const PRESIGN = 'presign';
-export const PRESIGN_ROUNDS = { commit: 1, echo: 2, mta: 3, reveal: 4 } as const;
+/** Round 5 is the online signing round (sign.ts); round 6 identifies a δ culprit. */
+export const PRESIGN_ROUNDS = { commit: 1, echo: 2, mta: 3, reveal: 4, identify: 6 } as const;
 
 const q = CURVE_ORDER;
 /** Centred representative in (−q/2, q/2]: the spec's ±2^ℓ form of a scalar. */
@@ -103,7 +106,7 @@ interface Round1 {
   readonly B2: Point;
 }
 
-const ctx = (sid: Uint8Array, prover: PartyIndex): ProofContext => ({ sessionId: sid, prover, rid: new Uint8Array(0) });
+export const presignProofContext = (sid: Uint8Array, prover: PartyIndex): ProofContext => ({ sessionId: sid, prover, rid: new Uint8Array(0) });
 
 export function readRound1(v: Decoded): Round1 {
   const r = exactRecord(v, 'presign r1', ['K', 'G', 'Y', 'A1', 'A2', 'B1', 'B2']);
@@ -136,8 +139,7 @@ export function readElog(v: Decoded | undefined): ElogProof {
 }
 
 /** The signer set's additive view of the key (spec: "Map threshold signing protocol to non-threshold"). */
-export function signerView(share: KeyShare, signers: readonly PartyIndex[], shift: bigint): Map<PartyIndex, SignerData> {
-  const pub = share.public;
+export function signerView(pub: KeySharePublic, signers: readonly PartyIndex[], shift: bigint): Map<PartyIndex, SignerData> {
   if (!pub.aux) throw new InvalidInputError('share', 'has no aux-info yet');
   const points = signers.map(BigInt);
   const first = signers[0];
@@ -160,7 +162,7 @@ export async function presign(s: Session, input: PresignInput): Promise<Presigna
   if (signers.length < pub.threshold) throw new InvalidInputError('signers', `need ${pub.threshold} signers`);
   if (share.secret.index !== self || !share.secret.paillier) throw new InvalidInputError('share', 'not this party’s complete share');
   const derived = deriveShift(pub.publicKey, pub.chainCode, input.derivationPath ?? 'm');
-  const view = signerView(share, signers, derived.shift);
+  const view = signerView(pub, signers, derived.shift);
   const me = view.get(self)!;
   const sk: PaillierSecretKey = paillierSecretKeyFromPrimes(share.secret.paillier.p, share.secret.paillier.q, level);
   if (sk.N !== me.N) throw new InvalidInputError('share', 'Paillier key does not match the aux data');
@@ -188,8 +190,8 @@ export async function presign(s: Session, input: PresignInput): Promise<Presigna
     (j) => {
       const Rj = view.get(j)!.R;
       return {
-        psi0: encElgValue(proveEncElg(level, ctx(sid, self), Rj, { N0: sk.N, C: K, A: Y, B: mine.A1, X: mine.A2 }, { x: k, rho, b: a }, sk)),
-        psi1: encElgValue(proveEncElg(level, ctx(sid, self), Rj, { N0: sk.N, C: Gc, A: Y, B: mine.B1, X: mine.B2 }, { x: gamma, rho: v, b }, sk)),
+        psi0: encElgValue(proveEncElg(level, presignProofContext(sid, self), Rj, { N0: sk.N, C: K, A: Y, B: mine.A1, X: mine.A2 }, { x: k, rho, b: a }, sk)),
+        psi1: encElgValue(proveEncElg(level, presignProofContext(sid, self), Rj, { N0: sk.N, C: Gc, A: Y, B: mine.B1, X: mine.B2 }, { x: gamma, rho: v, b }, sk)),
       };
     },
   );
@@ -208,30 +210,30 @@ export async function presign(s: Session, input: PresignInput): Promise<Presigna
     const Nj = view.get(j)!.N;
     s.blame(P.commit, j, () => ({ check: 'presign-enc-elg', envelopes: [p.envelope, r1.broadcast.get(j)!.envelope] }), () => {
       const r = exactRecord(p.value, 'presign r1 p2p', ['psi0', 'psi1']);
-      verifyEncElg(level, ctx(sid, j), me.R, { N0: Nj, C: d.K, A: d.Y, B: d.A1, X: d.A2 }, readEncElg(r.psi0));
-      verifyEncElg(level, ctx(sid, j), me.R, { N0: Nj, C: d.Gc, A: d.Y, B: d.B1, X: d.B2 }, readEncElg(r.psi1));
+      verifyEncElg(level, presignProofContext(sid, j), me.R, { N0: Nj, C: d.K, A: d.Y, B: d.A1, X: d.A2 }, readEncElg(r.psi0));
+      verifyEncElg(level, presignProofContext(sid, j), me.R, { N0: Nj, C: d.Gc, A: d.Y, B: d.B1, X: d.B2 }, readEncElg(r.psi1));
     });
   }
 
   // Round 3 (spec Round 2, second half): Γ_i with Π^elog; the two MtA's per peer with Π^aff-g.
   const Gamma_i = mulG(gamma);
-  const psiTilde = proveElog(ctx(sid, self), { L: mine.B1, M: mine.B2, X: Y, Y: Gamma_i, H: G }, gamma, b);
-  const betas = new Map<PartyIndex, { beta: bigint; betaHat: bigint }>();
+  const psiTilde = proveElog(presignProofContext(sid, self), { L: mine.B1, M: mine.B2, X: Y, Y: Gamma_i, H: G }, gamma, b);
+  const betas = new Map<PartyIndex, { beta: bigint; betaHat: bigint; s: bigint }>();
   const xiC = centred(xi);
   await s.send(P.mta, { Gamma: Gamma_i, psi: elogValue(psiTilde) }, (j) => {
     const pj = view.get(j)!;
     const Kj = peers.get(j)!.K;
     const beta = randomPlusMinus(ell);
     const betaHat = randomPlusMinus(ell);
-    betas.set(j, { beta, betaHat });
     const [sij, sHat, rij, rHat] = [randomZnStar(pj.N), randomZnStar(pj.N), randomZnStar(sk.N), randomZnStar(sk.N)];
+    betas.set(j, { beta, betaHat, s: sij });
     const bound = 1n << BigInt(level.ell);
     const D = add(pj.pk, mulSecret(pj.pk, gamma, Kj, bound), encrypt(pj.pk, -beta, sij));
     const F = encryptCrt(sk, -beta, rij);
     const DHat = add(pj.pk, mulSecret(pj.pk, xiC, Kj, bound), encrypt(pj.pk, -betaHat, sHat));
     const FHat = encryptCrt(sk, -betaHat, rHat);
-    const psi = proveAffG(level, ctx(sid, self), pj.R, { Nj: pj.N, Ni: sk.N, C: Kj, D, Y: F, X: Gamma_i }, { x: gamma, y: -beta, rho: sij, rhoY: rij }, sk);
-    const psiHat = proveAffG(level, ctx(sid, self), pj.R, { Nj: pj.N, Ni: sk.N, C: Kj, D: DHat, Y: FHat, X: me.X }, { x: xiC, y: -betaHat, rho: sHat, rhoY: rHat }, sk);
+    const psi = proveAffG(level, presignProofContext(sid, self), pj.R, { Nj: pj.N, Ni: sk.N, C: Kj, D, Y: F, X: Gamma_i }, { x: gamma, y: -beta, rho: sij, rhoY: rij }, sk);
+    const psiHat = proveAffG(level, presignProofContext(sid, self), pj.R, { Nj: pj.N, Ni: sk.N, C: Kj, D: DHat, Y: FHat, X: me.X }, { x: xiC, y: -betaHat, rho: sHat, rhoY: rHat }, sk);
     return { D, F, DHat, FHat, psi: affGValue(psi), psiHat: affGValue(psiHat) };
   });
   const r3 = await s.collect(P.mta);
@@ -245,7 +247,7 @@ export async function presign(s: Session, input: PresignInput): Promise<Presigna
     const Gj = s.blame(P.mta, j, () => ({ check: 'presign-elog', envelopes: [b3.envelope, r1.broadcast.get(j)!.envelope] }), () => {
       const r = exactRecord(b3.value, 'presign r3', ['Gamma', 'psi']);
       const Gamma = point(r, 'Gamma');
-      verifyElog(ctx(sid, j), { L: d.B1, M: d.B2, X: d.Y, Y: Gamma, H: G }, readElog(r.psi));
+      verifyElog(presignProofContext(sid, j), { L: d.B1, M: d.B2, X: d.Y, Y: Gamma, H: G }, readElog(r.psi));
       return Gamma;
     });
     Gammas.set(j, Gj);
@@ -256,8 +258,8 @@ export async function presign(s: Session, input: PresignInput): Promise<Presigna
       () => {
         const r = exactRecord(p3.value, 'presign r3 p2p', ['D', 'F', 'DHat', 'FHat', 'psi', 'psiHat']);
         const [D, F, DHat, FHat] = [int(r, 'D'), int(r, 'F'), int(r, 'DHat'), int(r, 'FHat')];
-        verifyAffG(level, ctx(sid, j), me.R, { Nj: sk.N, Ni: pj.N, C: K, D, Y: F, X: Gj }, readAffG(r.psi), sk);
-        verifyAffG(level, ctx(sid, j), me.R, { Nj: sk.N, Ni: pj.N, C: K, D: DHat, Y: FHat, X: pj.X }, readAffG(r.psiHat), sk);
+        verifyAffG(level, presignProofContext(sid, j), me.R, { Nj: sk.N, Ni: pj.N, C: K, D, Y: F, X: Gj }, readAffG(r.psi), sk);
+        verifyAffG(level, presignProofContext(sid, j), me.R, { Nj: sk.N, Ni: pj.N, C: K, D: DHat, Y: FHat, X: pj.X }, readAffG(r.psiHat), sk);
         return { D, DHat };
       },
     );
@@ -267,7 +269,7 @@ export async function presign(s: Session, input: PresignInput): Promise<Presigna
   // Round 4 (spec Round 3): Γ, Δ_i with Π^elog, δ_i, χ_i, S_i.
   const Gamma = signers.reduce((acc, j) => acc.add(Gammas.get(j)!), IDENTITY);
   const Delta_i = mulPoint(Gamma, k);
-  const psiPrime = proveElog(ctx(sid, self), { L: mine.A1, M: mine.A2, X: Y, Y: Delta_i, H: Gamma }, k, a);
+  const psiPrime = proveElog(presignProofContext(sid, self), { L: mine.A1, M: mine.A2, X: Y, Y: Delta_i, H: Gamma }, k, a);
   let delta_i = mod(gamma * k, q);
   let chi_i = mod(xi * k, q);
   for (const j of s.others) {
@@ -279,7 +281,11 @@ export async function presign(s: Session, input: PresignInput): Promise<Presigna
   const S_i = mulPoint(Gamma, chi_i);
   await s.send(P.reveal, { delta: delta_i, S: S_i, Delta: Delta_i, psi: elogValue(psiPrime) });
   const r4 = await s.collect(P.reveal);
-  const reveals = new Map<PartyIndex, { delta: bigint; S: Point; Delta: Point }>([[self, { delta: delta_i, S: S_i, Delta: Delta_i }]]);
+  // Own values as broadcast (what everyone else sees), not as computed: all signers check the same sums.
+  const ownReveal = exactRecord(r4.broadcast.get(self)!.value, 'presign r4', ['delta', 'S', 'Delta', 'psi']);
+  const reveals = new Map<PartyIndex, { delta: bigint; S: Point; Delta: Point }>([
+    [self, { delta: int(ownReveal, 'delta'), S: point(ownReveal, 'S'), Delta: point(ownReveal, 'Delta') }],
+  ]);
   for (const j of s.others) {
     const m = r4.broadcast.get(j)!;
     const d = peers.get(j)!;
@@ -292,7 +298,7 @@ export async function presign(s: Session, input: PresignInput): Promise<Presigna
       const delta = int(r, 'delta');
       assertScalar(delta, q, 'delta');
       const Delta = point(r, 'Delta');
-      verifyElog(ctx(sid, j), { L: d.A1, M: d.A2, X: d.Y, Y: Delta, H: Gamma }, readElog(r.psi));
+      verifyElog(presignProofContext(sid, j), { L: d.A1, M: d.A2, X: d.Y, Y: Delta, H: Gamma }, readElog(r.psi));
       return { delta, S: point(r, 'S'), Delta };
     }));
   }
@@ -301,9 +307,31 @@ export async function presign(s: Session, input: PresignInput): Promise<Presigna
   const delta = signers.reduce((acc, j) => (acc + reveals.get(j)!.delta) % q, 0n);
   const sumDelta = signers.reduce((acc, j) => acc.add(reveals.get(j)!.Delta), IDENTITY);
   const sumS = signers.reduce((acc, j) => acc.add(reveals.get(j)!.S), IDENTITY);
-  if (delta === 0n || !mulG(delta).equals(sumDelta) || !mulPointPublic(derived.publicKey, delta).equals(sumS)) {
-    // Identifying the culprit needs the 2024 revision's extra proofs (not yet built): say so honestly.
-    s.abort({ round: P.reveal, culprits: [], reason: 'unattributed', detail: 'δ·G ≠ ΣΔ_j or δ·X ≠ ΣS_j; the culprit is not identified' });
+  if (delta === 0n || !mulG(delta).equals(sumDelta)) {
+    // The presignature is dead: open the δ multiplication so everyone can name who broke it.
+    const opening: DeltaOpening = {
+      k,
+      rho,
+      gamma,
+      v,
+      masks: new Map(s.others.map((j) => [j, { beta: betas.get(j)!.beta, s: betas.get(j)!.s }] as const)),
+      received: new Map(s.others.map((j) => [j, r3.p2p.get(j)!.envelope] as const)),
+    };
+    await s.send(P.identify, deltaOpeningValue(opening));
+    const r6 = await s.collect(P.identify);
+    const transcript = deltaTranscript(s, level, view, r1, r4, r6, P.mta);
+    const verdict = identifyDeltaCulprit(transcript);
+    s.abort({
+      round: P.reveal,
+      culprits: verdict ? [verdict.culprit] : [],
+      reason: verdict ? 'delta-share' : 'unattributed',
+      detail: verdict?.detail ?? 'δ·G ≠ ΣΔ_j and every opening adds up',
+      ...(verdict ? { evidence: deltaEvidence(verdict.culprit, signers, r1, r4, r6) } : {}),
+    });
+  }
+  if (!mulPointPublic(derived.publicKey, delta).equals(sumS)) {
+    // The χ side involves the key shares and is never opened: this failure stays unattributed.
+    s.abort({ round: P.reveal, culprits: [], reason: 'unattributed', detail: 'δ·X ≠ ΣS_j; the culprit is not identified' });
   }
   const deltaInv = modInverseQ(delta);
   return {
@@ -323,4 +351,44 @@ export async function presign(s: Session, input: PresignInput): Promise<Presigna
     DeltaTilde: signers.map((j) => mulPointPublic(reveals.get(j)!.Delta, deltaInv)),
     STilde: signers.map((j) => mulPointPublic(reveals.get(j)!.S, deltaInv)),
   };
+}
+
+/** The δ-identification inputs, all from signed broadcasts of this session. */
+export function deltaTranscript(
+  s: Session,
+  level: SecurityLevel,
+  view: ReadonlyMap<PartyIndex, SignerData>,
+  r1: RoundInbox,
+  r4: RoundInbox,
+  r6: RoundInbox,
+  mtaRound: number,
+): DeltaTranscript {
+  const { sid, parties: signers, identities } = s.params;
+  const read = <T>(inbox: RoundInbox, j: PartyIndex, f: (v: Decoded) => T): T => f(inbox.broadcast.get(j)!.value);
+  return {
+    level,
+    sid,
+    signers,
+    identities,
+    mtaRound,
+    paillier: new Map(signers.map((j) => [j, view.get(j)!.pk] as const)),
+    K: new Map(signers.map((j) => [j, read(r1, j, readRound1).K] as const)),
+    G: new Map(signers.map((j) => [j, read(r1, j, readRound1).Gc] as const)),
+    delta: new Map(signers.map((j) => [j, read(r4, j, (v) => int(exactRecord(v, 'presign r4', ['delta', 'S', 'Delta', 'psi']), 'delta'))] as const)),
+    openings: new Map<PartyIndex, DeltaOpening | Error>(
+      signers.map((j): readonly [PartyIndex, DeltaOpening | Error] => {
+        try {
+          return [j, readDeltaOpening(r6.broadcast.get(j)!.value, signers.filter((p) => p !== j))] as const;
+        } catch (e) {
+          return [j, e as Error] as const;
+        }
+      }),
+    ),
+  };
+}
+
+function deltaEvidence(culprit: PartyIndex, signers: readonly PartyIndex[], r1: RoundInbox, r4: RoundInbox, r6: RoundInbox): AbortEvidence {
+  const all = (inbox: RoundInbox) => signers.map((p) => inbox.broadcast.get(p)!.envelope);
+  const first = r6.broadcast.get(culprit)!.envelope;
+  return { check: 'presign-delta', envelopes: [first, ...all(r1), ...all(r4), ...all(r6).filter((e) => e !== first)] };
 }

@@ -13,7 +13,8 @@ import { CURVE_ORDER, mulPointPublic, type Point } from '../curve/index.ts';
 import { CggmpError, InvalidInputError } from '../errors.ts';
 import { assertScalar } from '../validate.ts';
 import { sameBytes, type PartyIndex } from './channel.ts';
-import { exactRecord, int } from './fields.ts';
+import { bytes, exactRecord, int } from './fields.ts';
+import type { Decoded } from '../transcript/index.ts';
 import type { Presignature } from './presign.ts';
 import type { Session } from './session.ts';
 
@@ -60,6 +61,22 @@ export function digestScalar(digest: Uint8Array): bigint {
   return mod(fromBytesBE(digest), q);
 }
 
+export function readPartial(v: Decoded): { sigma: bigint; digest: Uint8Array } {
+  const r = exactRecord(v, 'partial signature', ['sigma', 'digest']);
+  const sigma = int(r, 'sigma');
+  assertScalar(sigma, q, 'sigma');
+  return { sigma, digest: bytes(r, 'digest', 32) };
+}
+
+/** combine_partial_signatures' check for one signer: σ_j·Γ = m·Δ̃_j + r·S̃_j. */
+export function checkPartial(Gamma: Point, DeltaTilde: Point, STilde: Point, p: { sigma: bigint; digest: Uint8Array }): void {
+  const m = digestScalar(p.digest);
+  const r = mod(Gamma.x, q);
+  if (!mulPointPublic(Gamma, p.sigma).equals(mulPointPublic(DeltaTilde, m).add(mulPointPublic(STilde, r)))) {
+    throw new InvalidInputError('sigma', 'σ_j·Γ ≠ m·Δ̃_j + r·S̃_j');
+  }
+}
+
 // Presignatures that have released a partial signature: a second use would reveal the key.
 const spent = new WeakSet<Presignature>();
 
@@ -98,22 +115,21 @@ export async function sign(s: Session, presig: Presignature, request: SignReques
     throw new PresignatureError('presignature belongs to another session or signer set');
   }
   const { sigma, digest } = issuePartialSignature(presig, request);
-  await s.send(SIGN_ROUND, { sigma });
+  // The digest travels with σ_i: signers that were asked to sign different messages stop here.
+  await s.send(SIGN_ROUND, { sigma, digest });
   const inbox = await s.collect(SIGN_ROUND);
-  const m = digestScalar(digest);
   const r = mod(presig.Gamma.x, q);
   let total = 0n;
   signers.forEach((j, at) => {
     const msg = inbox.broadcast.get(j)!;
-    const sj = s.blame(SIGN_ROUND, j, () => ({ check: 'sign-partial', envelopes: [msg.envelope] }), () => {
-      const v = int(exactRecord(msg.value, 'partial signature', ['sigma']), 'sigma');
-      assertScalar(v, q, 'sigma');
-      if (!mulPointPublic(presig.Gamma, v).equals(mulPointPublic(presig.DeltaTilde[at]!, m).add(mulPointPublic(presig.STilde[at]!, r)))) {
-        throw new InvalidInputError('sigma', 'σ_j·Γ ≠ m·Δ̃_j + r·S̃_j');
-      }
-      return v;
-    });
-    total = (total + sj) % q;
+    const partial = s.blame(SIGN_ROUND, j, () => ({ check: 'sign-partial', envelopes: [msg.envelope] }), () => readPartial(msg.value));
+    if (!sameBytes(partial.digest, digest)) {
+      s.abort({ round: SIGN_ROUND, culprits: [], reason: 'unattributed', detail: `party ${j} signs a different digest` });
+    }
+    s.blame(SIGN_ROUND, j, () => ({ check: 'sign-partial', envelopes: [msg.envelope] }), () =>
+      checkPartial(presig.Gamma, presig.DeltaTilde[at]!, presig.STilde[at]!, partial),
+    );
+    total = (total + partial.sigma) % q;
   });
   return finishSignature(presig, r, total, digest, signers);
 }

@@ -8,6 +8,7 @@ import { BROADCAST, sealEnvelope, type Channel, type Envelope, type PartyIndex }
 import type { Signer } from '../protocols/identity.ts';
 import { decodeValue, encodeValue, type Decoded, type Encodable } from '../transcript/index.ts';
 import type { MemoryNetwork } from './memory-network.ts';
+import type { Session } from '../protocols/session.ts';
 
 export interface OutgoingMessage {
   readonly round: number;
@@ -75,6 +76,26 @@ export function adversarialChannel(opts: {
     },
     collect(round) {
       return inner.collect(round);
+    },
+  };
+}
+
+/**
+ * A corrupt party that lies in what it sends but otherwise follows the protocol with the lie
+ * (it believes its own altered broadcast, e.g. a wrong δ share that it then opens honestly):
+ * the change is made before the message is sealed, below the protocol code.
+ */
+export type SessionTamper = (round: number, recipient: PartyIndex, value: Encodable) => Encodable | undefined;
+
+export function corruptSession(session: Session, tamper: SessionTamper): Session {
+  return {
+    ...session,
+    send(round, broadcast, p2p) {
+      const b = tamper(round, BROADCAST, broadcast) ?? broadcast;
+      return session.send(round, b, p2p ? (to) => {
+        const v = p2p(to);
+        return tamper(round, to, v) ?? v;
+      } : undefined);
     },
   };
 }

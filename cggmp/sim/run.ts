@@ -28,8 +28,10 @@ export interface RunOptions {
   readonly parties: readonly PartyIndex[];
   readonly sid?: Uint8Array;
   readonly timeoutMs?: number;
-  /** Parties whose outcome decides when the run ends (default: all); the rest are then cut off. */
+  /** Parties whose outcome decides the run (default: all); if one of them aborts, the rest are cut off. */
   readonly awaitParties?: readonly PartyIndex[];
+  /** Wraps a party's session (a corrupt party that believes its own lies, adversary.ts). */
+  readonly wrapSession?: (party: PartyIndex, session: Session) => Session;
   /** Wraps a party's channel (the adversary's hook); `net` gives raw delivery. */
   readonly wrap?: (party: PartyIndex, channel: Channel, net: MemoryNetwork, sid: Uint8Array) => Channel;
 }
@@ -50,20 +52,27 @@ export async function runSession<T>(opts: RunOptions, run: (s: Session) => Promi
         signer: opts.group.signers.get(p)!,
         channel,
       });
+      const wrapped = opts.wrapSession ? opts.wrapSession(p, session) : session;
       try {
-        return [p, { ok: true, value: await run(session) }];
+        return [p, { ok: true, value: await run(wrapped) }];
       } catch (error) {
         return [p, { ok: false, error }];
       }
   });
   const awaited = new Set(opts.awaitParties ?? parties);
-  await Promise.all(runs.filter((_, i) => awaited.has(parties[i]!)));
-  net.close();
+  const first = await Promise.all(runs.filter((_, i) => awaited.has(parties[i]!)));
+  // Once an awaited party has aborted, the others are cut off rather than left to time out.
+  if (first.some(([, o]) => !o.ok)) net.close();
   return new Map(await Promise.all(runs));
 }
 
 /** The `wrap` option that puts party `corrupt` behind an adversarial channel with `behaviour`. */
-export function corruptWrap(group: SimGroup, parties: readonly PartyIndex[], corrupt: PartyIndex, behaviour: Behaviour): RunOptions['wrap'] {
+export function corruptWrap(
+  group: SimGroup,
+  parties: readonly PartyIndex[],
+  corrupt: PartyIndex,
+  behaviour: Behaviour,
+): NonNullable<RunOptions['wrap']> {
   return (party, channel, net, sid) =>
     party !== corrupt
       ? channel
