@@ -24,6 +24,8 @@ export interface BenchCase {
   readonly backend: string;
   readonly params: BenchParams;
   readonly budget?: Partial<Budget>;
+  /** For protocol rows run in one process: the party count, to report CPU time per party. */
+  readonly parties?: number;
   /** Prepares inputs (untimed) and returns the operation to time. */
   setup(): (() => unknown) | Promise<() => unknown>;
 }
@@ -37,6 +39,9 @@ export interface BenchResult {
   readonly params: BenchParams;
   /** Median wall time of one run, milliseconds. */
   readonly ms: number;
+  /** Median process CPU time (user + system) of one run, milliseconds. */
+  readonly cpuMs: number;
+  readonly parties?: number;
   readonly runs: number;
 }
 
@@ -51,21 +56,36 @@ export async function measure(c: BenchCase): Promise<BenchResult> {
   const run = await c.setup();
   if (budget.warmup) await run();
   const times: number[] = [];
+  const cpu: number[] = [];
   const start = performance.now();
   while (
     times.length < budget.maxRuns &&
     (times.length < budget.minRuns || performance.now() - start < budget.timeMs)
   ) {
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     await run();
     times.push(performance.now() - t0);
+    const c = process.cpuUsage(c0);
+    cpu.push((c.user + c.system) / 1000);
   }
-  return { op: c.op, backend: c.backend, params: c.params, ms: Math.round(median(times) * 1000) / 1000, runs: times.length };
+  const round3 = (x: number): number => Math.round(x * 1000) / 1000;
+  return {
+    op: c.op,
+    backend: c.backend,
+    params: c.params,
+    ms: round3(median(times)),
+    cpuMs: round3(median(cpu)),
+    ...(c.parties ? { parties: c.parties } : {}),
+    runs: times.length,
+  };
 }
 
 /** One JSON object per line: { op, backend, params, ms }. */
 export function jsonLine(r: BenchResult): string {
-  return JSON.stringify({ op: r.op, backend: r.backend, params: r.params, ms: r.ms });
+  // Protocol rows run every party in this one process: their CPU time is shared out per party.
+  const perParty = r.parties ? { cpuMsPerParty: Math.round((r.cpuMs / r.parties) * 1000) / 1000 } : {};
+  return JSON.stringify({ op: r.op, backend: r.backend, params: r.params, ms: r.ms, ...perParty });
 }
 
 const COLUMNS = [

@@ -13,6 +13,7 @@ const SUITES: readonly (() => Promise<{ default: BenchSuite }>)[] = [
   () => import('./arith.bench.ts'),
   () => import('./paillier.bench.ts'),
   () => import('./zk.bench.ts'),
+  () => import('./protocols.bench.ts'),
 ];
 
 const { values } = parseArgs({

@@ -1,0 +1,136 @@
+/**
+ * The protocols at the 128-bit level with every party in this process over the in-memory
+ * network: wall-clock median of one session, and CPU time per party (the process's CPU time
+ * over the party count; the parties share this machine's two cores). Aux-info runs cold (fresh
+ * safe primes) and pooled (primes precomputed).
+ */
+import { freshPrimes, getBackend, type PrimeSource } from '../cggmp/arith/index.ts';
+import { SECURITY_LEVEL_128 as L } from '../cggmp/params.ts';
+import { auxInfo, generateAuxKeys } from '../cggmp/protocols/aux-info.ts';
+import { keygen } from '../cggmp/protocols/keygen.ts';
+import { withAux, type KeyShare } from '../cggmp/protocols/key-share.ts';
+import { presign, type Presignature } from '../cggmp/protocols/presign.ts';
+import { refresh } from '../cggmp/protocols/refresh.ts';
+import { reshare, reshareParticipants } from '../cggmp/protocols/reshare.ts';
+import { sign } from '../cggmp/protocols/sign.ts';
+import { runSession, simGroup, type Outcome } from '../cggmp/sim/run.ts';
+import { fixturePrimeSource } from '../test/support/primes.ts';
+import type { BenchCase, BenchSuite } from './harness.ts';
+
+function unwrap<T>(m: Map<number, Outcome<T>>): Map<number, T> {
+  return new Map([...m].map(([p, o]) => {
+    if (!o.ok) throw o.error;
+    return [p, o.value] as const;
+  }));
+}
+
+const ONE_SHOT = { minRuns: 1, maxRuns: 1, timeMs: 0, warmup: false };
+const FEW = { minRuns: 3, maxRuns: 10, timeMs: 8_000, warmup: false };
+
+interface Fixture {
+  readonly parties: number[];
+  readonly group: ReturnType<typeof simGroup>;
+  readonly shares: Map<number, KeyShare>;
+}
+
+// Shares are built once per (n, t) and reused by the later rows.
+const fixtures = new Map<string, Promise<Fixture>>();
+const pooled: PrimeSource = fixturePrimeSource();
+
+function fixture(n: number, t: number): Promise<Fixture> {
+  const key = `${n}/${t}`;
+  let f = fixtures.get(key);
+  if (!f) {
+    f = (async () => {
+      const parties = Array.from({ length: n }, (_, i) => i + 1);
+      const group = simGroup(parties);
+      const base = unwrap(await runSession({ protocol: 'keygen', group, parties }, (s) => keygen(s, { keyId: 'bench', threshold: t })));
+      const aux = unwrap(await runSession({ protocol: 'aux-info', group, parties }, (s) => auxInfo(s, { level: L, primes: pooled })));
+      return { parties, group, shares: new Map(parties.map((p) => [p, withAux(base.get(p)!, aux.get(p)!)] as const)) };
+    })();
+    fixtures.set(key, f);
+  }
+  return f;
+}
+
+function rows(n: number, t: number): BenchCase[] {
+  const params = { n, t, modBits: L.modulusBits };
+  const backend = getBackend().name;
+  const row = (op: string, budget: typeof FEW, setup: BenchCase['setup']): BenchCase => ({ op, backend, params, parties: n, budget, setup });
+  return [
+    row('keygen', FEW, () => {
+      const parties = Array.from({ length: n }, (_, i) => i + 1);
+      const group = simGroup(parties);
+      return async () => unwrap(await runSession({ protocol: 'keygen', group, parties }, (s) => keygen(s, { keyId: 'bench', threshold: t })));
+    }),
+    row('aux-info-pooled', ONE_SHOT, async () => {
+      const { parties, group } = await fixture(n, t);
+      // Keys from precomputed primes are made before timing: the pool's whole point.
+      const pool = fixturePrimeSource();
+      const keys = new Map<number, Awaited<ReturnType<typeof generateAuxKeys>>>();
+      for (const p of parties) keys.set(p, await generateAuxKeys(L, pool));
+      return async () => unwrap(await runSession({ protocol: 'aux-info', group, parties }, (s) => auxInfo(s, { level: L }, keys.get(s.params.self))));
+    }),
+    row('aux-info-cold', ONE_SHOT, async () => {
+      const { parties, group } = await fixture(n, t);
+      return async () => unwrap(await runSession({ protocol: 'aux-info', group, parties }, (s) => auxInfo(s, { level: L, primes: freshPrimes })));
+    }),
+    row('presign', FEW, async () => {
+      const { parties, group, shares } = await fixture(n, t);
+      const signers = parties.slice(0, t);
+      return async () => unwrap(await runSession({ protocol: 'presign', group, parties: signers }, (s) => presign(s, { level: L, share: shares.get(s.params.self)! })));
+    }),
+    {
+      ...row('sign', FEW, async () => {
+        const { parties, group, shares } = await fixture(n, t);
+        const signers = parties.slice(0, t);
+        // A stock of presignatures made before timing; each timed run consumes one set.
+        const stock: Map<number, Presignature>[] = [];
+        for (let i = 0; i < 12; i++) {
+          stock.push(unwrap(await runSession({ protocol: 'presign', group, parties: signers }, (s) => presign(s, { level: L, share: shares.get(s.params.self)! }))));
+        }
+        const message = new TextEncoder().encode('bench');
+        return async () => {
+          const presigs = stock.pop();
+          if (!presigs) throw new Error('presignature stock exhausted');
+          const sid = presigs.get(signers[0]!)!.binding.sid;
+          return unwrap(await runSession({ protocol: 'sign', group, parties: signers, sid }, (s) => sign(s, presigs.get(s.params.self)!, { message, hash: 'sha256' })));
+        };
+      }),
+      parties: t,
+    },
+    row('refresh', FEW, async () => {
+      const { parties, group, shares } = await fixture(n, t);
+      return async () => unwrap(await runSession({ protocol: 'refresh', group, parties }, (s) => refresh(s, shares.get(s.params.self)!)));
+    }),
+    row('reshare', FEW, async () => {
+      const { parties, group, shares } = await fixture(n, t);
+      const pub = shares.get(1)!.public;
+      const newParty = n + 1;
+      const bigger = simGroup([newParty]);
+      const identities = new Map([...group.identities, ...bigger.identities]);
+      const signers = new Map([...group.signers, ...bigger.signers]);
+      const plan = {
+        keyId: pub.keyId,
+        oldEpoch: pub.epoch,
+        publicKey: pub.publicKey,
+        chainCode: pub.chainCode,
+        oldThreshold: t,
+        oldParties: parties,
+        oldPublicShares: pub.publicShares,
+        dealers: parties.slice(0, t),
+        newParties: [...parties, newParty],
+        newThreshold: t,
+      };
+      return async () =>
+        unwrap(
+          await runSession({ protocol: 'reshare', group: { identities, signers }, parties: reshareParticipants(plan) }, (s) =>
+            reshare(s, { ...plan, ...(plan.dealers.includes(s.params.self) ? { share: shares.get(s.params.self)! } : {}) }),
+          ),
+        );
+    }),
+  ];
+}
+
+const cases: BenchCase[] = [...rows(3, 2), ...rows(5, 3)];
+export default cases satisfies BenchSuite;
