@@ -87,3 +87,16 @@ describe('presign and sign (2-of-3, test level)', async () => {
     }
   });
 });
+
+describe('presign and sign (3-of-5, test level): a sample of signer subsets', async () => {
+  const key = await simKey(TEST_LEVEL, 5, 3);
+  for (const signers of [[1, 2, 3], [1, 3, 5], [2, 4, 5], [3, 4, 5], [1, 2, 4, 5]]) {
+    it(`signers ${signers.join(',')} sign under the group key`, async () => {
+      const message = new TextEncoder().encode(`3-of-5 by ${signers}`);
+      const { sigs } = await presignAndSign(key, signers, { message, hash: 'sha256' });
+      const sig = sigs.get(signers[0]!)!;
+      expect(sig.publicKey.equals(key.shares.get(1)!.public.publicKey)).toBe(true);
+      expectValid(sig, message, 'sha256');
+    });
+  }
+});
