@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { BEHAVIOUR_NAMES } from './behaviours.ts';
 import { simulate, SimulationAborted } from './flow.ts';
+import { verifyAbortEvidence } from '../protocols/evidence.ts';
 import { fixturePrimeSource } from '../../test/support/primes.ts';
 import { TEST_LEVEL } from '../../test/support/test-level.ts';
 
@@ -35,6 +36,11 @@ describe('simulate flow', () => {
       expect(e, `${behaviour} went undetected`).toBeInstanceOf(SimulationAborted);
       const abort = e as SimulationAborted;
       expect(abort.culprits, abort.message).toEqual([party]);
+      // Every honest abort names the party and carries evidence a third party re-checks.
+      for (const a of abort.aborts) {
+        expect(a.culprits).toEqual([party]);
+        expect(verifyAbortEvidence(a, abort.evidenceContext), `${behaviour}: evidence of ${a.reason}`).toBe(true);
+      }
     });
   }
 });

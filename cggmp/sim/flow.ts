@@ -21,6 +21,7 @@ import { sign, type EcdsaSignature, type MessageHash } from '../protocols/sign.t
 import type { Session } from '../protocols/session.ts';
 import { corruptSession } from './adversary.ts';
 import type { Encodable } from '../transcript/index.ts';
+import type { EvidenceContext } from '../protocols/evidence.ts';
 import { BEHAVIOURS, type ProtocolName } from './behaviours.ts';
 import { corruptWrap, runSession, simGroup, type Outcome, type SimGroup } from './run.ts';
 
@@ -65,7 +66,10 @@ export class SimulationAborted extends Error {
   readonly round: number;
   readonly culprits: readonly PartyIndex[];
   readonly reason: string;
-  constructor(aborts: readonly ProtocolAbort[]) {
+  /** Each honest party's abort, and what a checker of their evidence knows. */
+  readonly aborts: readonly ProtocolAbort[];
+  readonly evidenceContext: EvidenceContext;
+  constructor(aborts: readonly ProtocolAbort[], evidenceContext: EvidenceContext) {
     const first = aborts[0]!;
     const culprits = [...new Set(aborts.flatMap((a) => a.culprits))].sort((a, b) => a - b);
     super(`${first.protocol} aborted in round ${first.round}: ${first.reason}, culprits [${culprits.join(', ')}]`);
@@ -73,6 +77,8 @@ export class SimulationAborted extends Error {
     this.round = first.round;
     this.culprits = culprits;
     this.reason = first.reason;
+    this.aborts = aborts;
+    this.evidenceContext = evidenceContext;
   }
 }
 
@@ -97,7 +103,7 @@ export async function simulate(opts: FlowOptions): Promise<FlowReport> {
     protocol: ProtocolName,
     members: readonly PartyIndex[],
     run: (s: Session) => Promise<T>,
-    ctx: { sid?: Uint8Array; reshare?: ResharePlan } = {},
+    ctx: { sid?: Uint8Array; reshare?: ResharePlan; evidence?: Partial<EvidenceContext> } = {},
   ): Promise<Map<PartyIndex, T>> {
     progress(`${name}…`);
     const started = Date.now();
@@ -129,7 +135,8 @@ export async function simulate(opts: FlowOptions): Promise<FlowReport> {
       const errors = aborts.map((a) => a.error);
       const protocolAborts = errors.filter((e): e is ProtocolAbort => e instanceof ProtocolAbort);
       if (protocolAborts.length !== errors.length) throw errors.find((e) => !(e instanceof ProtocolAbort));
-      throw new SimulationAborted(protocolAborts);
+      const identities = new Map(members.map((p) => [p, group.identities.get(p)!] as const));
+      throw new SimulationAborted(protocolAborts, { identities, level, threshold: t, signers: members, ...(ctx.reshare ? { reshare: ctx.reshare } : {}), ...ctx.evidence });
     }
     // Every party that finished, the corrupt one included when it did (it may go on deviating).
     const done = new Map<PartyIndex, T>();
@@ -154,7 +161,10 @@ export async function simulate(opts: FlowOptions): Promise<FlowReport> {
 
   const signatures: SignatureReport[] = [];
   async function signOnce(shares: Map<PartyIndex, KeyShare>, who: readonly PartyIndex[], message: string, hash: MessageHash, path = 'm'): Promise<void> {
-    const presigs = await step('presign', 'presign', who, (s) => presign(s, { level, share: shares.get(s.params.self)!, derivationPath: path }));
+    const key = shares.get(who[0]!)!.public;
+    const presigs = await step('presign', 'presign', who, (s) => presign(s, { level, share: shares.get(s.params.self)!, derivationPath: path }), {
+      evidence: { key, derivationPath: path },
+    });
     const sid = presigs.values().next().value!.binding.sid;
     const bytes = new TextEncoder().encode(message);
     const sigs = await step('sign', 'sign', who, (s) => sign(s, presigs.get(s.params.self)!, { message: bytes, hash }), { sid });
@@ -169,7 +179,9 @@ export async function simulate(opts: FlowOptions): Promise<FlowReport> {
   await signOnce(shares, signers, 'vilna-mpc simulate: first signature', 'sha256');
 
   // Refresh, fresh aux-info, sign again.
-  const refreshed = await step('refresh', 'refresh', parties, (s) => refresh(s, shares.get(s.params.self)!));
+  const refreshed = await step('refresh', 'refresh', parties, (s) => refresh(s, shares.get(s.params.self)!), {
+    evidence: { refresh: shares.get(parties[0]!)!.public },
+  });
   shares = await provision(parties, refreshed, 'refreshAuxInfo');
   const pub1 = shares.get(parties[0]!)!.public;
   await signOnce(shares, signers, 'vilna-mpc simulate: after refresh', 'keccak256');
