@@ -3,16 +3,15 @@
  * each re-reads the culprit's signed messages and re-runs the same proof or opening check,
  * taking keys, signer set and path from the checker's own state.
  */
-import { CggmpError } from '../errors.ts';
 import { G, IDENTITY } from '../curve/index.ts';
 import { deriveShift } from '../hd/index.ts';
 import type { SecurityLevel } from '../params.ts';
-import { decodeValue, type Decoded } from '../transcript/index.ts';
 import { assertScalar } from '../validate.ts';
 import { verifyAffG, verifyElog, verifyEncElg } from '../zk/index.ts';
 import { CURVE_ORDER } from '../curve/index.ts';
 import type { AbortEvidence } from './abort.ts';
-import { BROADCAST, sameBytes, type Envelope, type PartyIndex } from './channel.ts';
+import { decode, env, fails, isRound, need } from './evidence-support.ts';
+import { sameBytes, type Envelope, type PartyIndex } from './channel.ts';
 import { exactRecord, int, point } from './fields.ts';
 import type { KeySharePublic } from './key-share.ts';
 import { identifyDeltaCulprit, readDeltaOpening, type DeltaOpening } from './presign-identify.ts';
@@ -34,28 +33,6 @@ export interface PresignEvidenceContext {
 
 type Check = (ev: AbortEvidence, ctx: PresignEvidenceContext) => boolean;
 
-function fails(fn: () => unknown): boolean {
-  try {
-    fn();
-    return false;
-  } catch (e) {
-    if (e instanceof CggmpError) return true;
-    throw e;
-  }
-}
-
-const decode = (e: Envelope): Decoded => decodeValue(e.payload);
-function env(ev: AbortEvidence, i: number): Envelope {
-  const e = ev.envelopes[i];
-  if (!e) throw new Error('evidence: envelope missing');
-  return e;
-}
-const isRound = (e: Envelope, round: number, broadcast: boolean): boolean => e.round === round && (e.recipient === BROADCAST) === broadcast;
-
-function need<T>(v: T | undefined, what: string): T {
-  if (v === undefined) throw new Error(`evidence: ${what} needed`);
-  return v;
-}
 
 function signersOf(ctx: PresignEvidenceContext): readonly PartyIndex[] {
   return ctx.signers ?? [...ctx.identities.keys()].sort((a, b) => a - b);

@@ -6,11 +6,9 @@
  * evidence.
  */
 import { mulG } from '../curve/index.ts';
-import { CggmpError } from '../errors.ts';
-import { decodeValue, type Decoded } from '../transcript/index.ts';
 import { verifySch } from '../zk/index.ts';
 import type { AbortEvidence } from './abort.ts';
-import { BROADCAST, sameBytes, type Envelope, type PartyIndex } from './channel.ts';
+import { sameBytes, type Envelope, type PartyIndex } from './channel.ts';
 import { xorAll } from './hash-commit.ts';
 import { evaluateCommitment } from './polynomial.ts';
 import {
@@ -38,6 +36,7 @@ import {
   type ResharePlan,
 } from './reshare.ts';
 import { readSchResponse } from './keygen.ts';
+import { decode, env, fails, isRound, participants } from './evidence-support.ts';
 
 export interface RotationEvidenceContext {
   readonly identities: ReadonlyMap<PartyIndex, Uint8Array>;
@@ -49,25 +48,7 @@ export interface RotationEvidenceContext {
 
 type Check = (ev: AbortEvidence, ctx: RotationEvidenceContext) => boolean;
 
-/** True when `fn` fails with a protocol-level error, as the accuser claims it did. */
-function fails(fn: () => unknown): boolean {
-  try {
-    fn();
-    return false;
-  } catch (e) {
-    if (e instanceof CggmpError) return true;
-    throw e;
-  }
-}
 
-const decode = (e: Envelope): Decoded => decodeValue(e.payload);
-const env = (ev: AbortEvidence, i: number): Envelope => {
-  const e = ev.envelopes[i];
-  if (!e) throw new Error('evidence: envelope missing');
-  return e;
-};
-const isRound = (e: Envelope, round: number, broadcast: boolean): boolean => e.round === round && (e.recipient === BROADCAST) === broadcast;
-const participants = (ctx: RotationEvidenceContext): PartyIndex[] => [...ctx.identities.keys()].sort((a, b) => a - b);
 const sameList = (a: readonly PartyIndex[], b: readonly PartyIndex[]): boolean => a.length === b.length && a.every((p, k) => p === b[k]);
 
 /** The round-`round` broadcasts of exactly `senders`, one each, in the order of `senders`. */

@@ -4,10 +4,8 @@
  * culprit's own, and the named check, re-run on those signed messages and on the checker's own
  * public data, must fail exactly as claimed. Returns false for anything else.
  */
-import { CggmpError } from '../errors.ts';
 import { mulG } from '../curve/index.ts';
 import type { SecurityLevel } from '../params.ts';
-import { decodeValue, type Decoded } from '../transcript/index.ts';
 import { verifyFac, verifyMod, verifyPrm, verifySch } from '../zk/index.ts';
 import type { ProtocolAbort, AbortEvidence } from './abort.ts';
 import {
@@ -28,6 +26,7 @@ import { evaluateCommitment } from './polynomial.ts';
 import { readEcho } from './session.ts';
 import { PRESIGN_CHECKS, type PresignEvidenceContext } from './evidence-presign.ts';
 import { ROTATION_CHECKS, type RotationEvidenceContext } from './evidence-rotation.ts';
+import { decode, env, fails, isRound, participants } from './evidence-support.ts';
 
 export interface EvidenceContext extends PresignEvidenceContext, RotationEvidenceContext {
   /** Identity keys of the session's participants, as the checker knows them. */
@@ -40,25 +39,7 @@ export interface EvidenceContext extends PresignEvidenceContext, RotationEvidenc
 
 type Check = (ev: AbortEvidence, ctx: EvidenceContext) => boolean;
 
-/** True when `fn` fails with a protocol-level error, as the accuser claims it did. */
-function fails(fn: () => unknown): boolean {
-  try {
-    fn();
-    return false;
-  } catch (e) {
-    if (e instanceof CggmpError) return true;
-    throw e;
-  }
-}
 
-const decode = (e: Envelope): Decoded => decodeValue(e.payload);
-const env = (ev: AbortEvidence, i: number): Envelope => {
-  const e = ev.envelopes[i];
-  if (!e) throw new Error('evidence: envelope missing');
-  return e;
-};
-const isRound = (e: Envelope, round: number, broadcast: boolean): boolean => e.round === round && (e.recipient === BROADCAST) === broadcast;
-const participants = (ctx: EvidenceContext): PartyIndex[] => [...ctx.identities.keys()].sort((a, b) => a - b);
 const num = (d: unknown): number => {
   if (typeof d !== 'number') throw new Error('evidence: detail missing');
   return d;
