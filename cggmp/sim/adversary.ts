@@ -21,14 +21,17 @@ export interface OutgoingMessage {
 /**
  * What the adversary does with one outgoing message: `undefined` passes it unchanged; a value
  * replaces the payload (re-signed); `{ perRecipient }` sends each recipient its own version of a
- * broadcast (equivocation); `{ drop: true }` drops it; `{ raw }` sends envelopes as they are
- * (replays, wrong signatures, other sessions).
+ * broadcast (equivocation); `{ drop: true }` drops it; `{ delayMs }` holds it back (reordering);
+ * `{ raw }` sends envelopes as they are (replays, wrong signatures, other sessions).
  */
 export type Tamper =
   | undefined
   | { readonly value: Encodable }
   | { readonly perRecipient: (to: PartyIndex) => Encodable }
   | { readonly drop: true }
+  | { readonly delayMs: number }
+  /** Arbitrary payload bytes, signed: e.g. something that is not the canonical encoding. */
+  | { readonly payload: Uint8Array }
   | { readonly raw: readonly { to: PartyIndex; envelope: Envelope }[] };
 
 export type Behaviour = (m: OutgoingMessage) => Tamper;
@@ -54,14 +57,19 @@ export function adversarialChannel(opts: {
       const t = behaviour({ round: e.round, recipient: e.recipient, value: decodeValue(e.payload), envelope: e });
       if (t === undefined) return defaultSend();
       if ('drop' in t) return;
+      if ('delayMs' in t) {
+        // Held back, then sent unchanged: later messages of this party overtake it.
+        setTimeout(defaultSend, t.delayMs);
+        return;
+      }
       if ('raw' in t) {
         for (const r of t.raw) net.deliver(r.to, r.envelope);
         return;
       }
       const targets = e.recipient === BROADCAST ? parties.filter((p) => p !== self) : [e.recipient];
       for (const to of targets) {
-        const value = 'value' in t ? t.value : t.perRecipient(to);
-        const resealed = await sealEnvelope(signer, sid, e.round, self, e.recipient, encodeValue(value));
+        const payload = 'payload' in t ? t.payload : encodeValue('value' in t ? t.value : t.perRecipient(to));
+        const resealed = await sealEnvelope(signer, sid, e.round, self, e.recipient, payload);
         net.deliver(to, resealed);
       }
     });
