@@ -69,11 +69,19 @@ export async function sealEnvelope(
   return { sid, round, sender, recipient, payload, signature };
 }
 
+// Envelopes already verified, with the key that verified them: the transport checks an envelope
+// on arrival and the session again on use; the second check is then free.
+const verified = new WeakMap<Envelope, Uint8Array>();
+
 /** Whether the envelope's signature is its claimed sender's over its own fields. */
 export function envelopeSignatureValid(e: Envelope, identities: ReadonlyMap<PartyIndex, Uint8Array>): boolean {
   const key = identities.get(e.sender);
   if (!key || !(e.payload instanceof Uint8Array)) return false;
-  return verifyIdentitySignature(key, envelopeSigningBytes(e.sid, e.round, e.sender, e.recipient, payloadDigest(e.payload)), e.signature);
+  const known = verified.get(e);
+  if (known && sameBytes(known, key)) return true;
+  const ok = verifyIdentitySignature(key, envelopeSigningBytes(e.sid, e.round, e.sender, e.recipient, payloadDigest(e.payload)), e.signature);
+  if (ok) verified.set(e, key);
+  return ok;
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
