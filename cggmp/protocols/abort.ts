@@ -57,6 +57,18 @@ export class ProtocolAbort extends CggmpError {
   }
 }
 
+/**
+ * Raised by a Channel's collect when another participant announced an abort (an envelope of
+ * ABORT_ROUND): the session then checks the announced evidence itself (session.ts).
+ */
+export class PeerAbortNotice extends CggmpError {
+  readonly envelope: Envelope;
+  constructor(envelope: Envelope) {
+    super('E_PROTOCOL_ABORT', `party ${envelope.sender} announced an abort`);
+    this.envelope = envelope;
+  }
+}
+
 /** Raised by a Channel whose round did not complete in time: never a reason to blame anyone. */
 export class RoundTimeout extends CggmpError {
   readonly round: number;

@@ -16,6 +16,13 @@ export type PartyIndex = number;
 /** Recipient number of a broadcast envelope. */
 export const BROADCAST = 0;
 
+/**
+ * Round number of an abort announcement: a participant that aborts broadcasts its ProtocolAbort
+ * (with evidence) on this round, and every Channel's pending and later collects of that session
+ * fail with PeerAbortNotice, so no honest party waits for a round that will never complete.
+ */
+export const ABORT_ROUND = 0xffff;
+
 export interface Envelope {
   readonly sid: Uint8Array;
   readonly round: number;
@@ -36,6 +43,8 @@ export interface Channel {
   /**
    * Resolves once every other party of the session has delivered, for `round`, one broadcast
    * and one point-to-point message addressed here that passed the transport's envelope check.
+   * Rejects with RoundTimeout when the round does not complete in time, and with
+   * PeerAbortNotice once a participant's abort announcement (ABORT_ROUND) has arrived.
    */
   collect(round: number): Promise<Map<PartyIndex, { broadcast?: Msg; p2p?: Msg }>>;
 }
@@ -108,3 +117,8 @@ export function envelopeAcceptable(
 }
 
 export { sameBytes };
+
+/** An envelope as a value (to carry signed envelopes inside another message, e.g. as evidence). */
+export function envelopeValue(e: Envelope): { [k: string]: number | Uint8Array } {
+  return { sid: e.sid, round: e.round, sender: e.sender, recipient: e.recipient, payload: e.payload, signature: e.signature };
+}

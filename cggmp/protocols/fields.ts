@@ -6,6 +6,7 @@
 import { InvalidInputError } from '../errors.ts';
 import { Point } from '../curve/index.ts';
 import type { Decoded } from '../transcript/index.ts';
+import type { Envelope } from './channel.ts';
 import { MAX_INTEGER_BITS } from '../validate.ts';
 import { bitLength } from '../arith/index.ts';
 
@@ -82,4 +83,10 @@ export function ints(r: Rec, key: string, length: number): bigint[] {
     if (typeof x !== 'bigint' || bitLength(x) > MAX_INTEGER_BITS) throw new InvalidInputError(`${key}[${i}]`, 'not an integer');
     return x;
   });
+}
+
+/** An envelope carried as a value inside another message (channel.ts envelopeValue). */
+export function readEnvelope(v: Decoded | undefined): Envelope {
+  const r = exactRecord(v, 'envelope', ['sid', 'round', 'sender', 'recipient', 'payload', 'signature']);
+  return { sid: bytes(r, 'sid'), round: num(r, 'round'), sender: num(r, 'sender'), recipient: num(r, 'recipient'), payload: bytes(r, 'payload'), signature: bytes(r, 'signature') };
 }

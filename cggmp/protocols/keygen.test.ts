@@ -13,7 +13,8 @@ async function runKeygen(n: number, t: number, corrupt?: { party: number; behavi
   const group = simGroup(parties);
   const wrap = corrupt ? corruptWrap(group, parties, corrupt.party, corrupt.behaviour) : undefined;
   const honest = parties.filter((p) => p !== corrupt?.party);
-  const outcomes = await runSession({ protocol: 'keygen', group, parties, timeoutMs: 20_000, awaitParties: honest, ...(wrap ? { wrap } : {}) }, (s) =>
+  const verifyAbort = (a: ProtocolAbort) => verifyAbortEvidence(a, { identities: group.identities, threshold: t });
+  const outcomes = await runSession({ protocol: 'keygen', group, parties, timeoutMs: 20_000, awaitParties: honest, verifyAbort, ...(wrap ? { wrap } : {}) }, (s) =>
     keygen(s, { keyId: 'test-key', threshold: t }),
   );
   return { parties, group, outcomes };
@@ -97,6 +98,12 @@ describe('keygen under a corrupt party', () => {
           ? { perRecipient: (to) => (to === 1 ? (m.value as never) : { V: new Uint8Array(32).fill(to) }) }
           : undefined,
       'equivocation',
+    ));
+
+  it('names a party that deals a wrong share to one party only: the others adopt the announced, re-checked abort', () =>
+    expectCulprit(
+      (m) => (m.round === KEYGEN_ROUNDS.decommit && m.recipient === 1 ? { value: { sigma: ((m.value as { sigma: bigint }).sigma + 1n) % CURVE_ORDER } } : undefined),
+      'vss-share',
     ));
 
   it('names a party that sends a malformed message', () =>

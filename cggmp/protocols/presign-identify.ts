@@ -15,8 +15,8 @@ import { add, encrypt, mulPublic, type PaillierPublicKey } from '../paillier/ind
 import type { SecurityLevel } from '../params.ts';
 import { decodeValue, encodeValue, type Decoded, type Encodable } from '../transcript/index.ts';
 import { assertInZnStar } from '../validate.ts';
-import { envelopeSignatureValid, sameBytes, type Envelope, type PartyIndex } from './channel.ts';
-import { bytes, exactRecord, int, list, num } from './fields.ts';
+import { envelopeSignatureValid, envelopeValue, sameBytes, type Envelope, type PartyIndex } from './channel.ts';
+import { exactRecord, int, list, readEnvelope } from './fields.ts';
 
 const q = CURVE_ORDER;
 
@@ -29,15 +29,6 @@ export interface DeltaOpening {
   readonly masks: ReadonlyMap<PartyIndex, { readonly beta: bigint; readonly s: bigint }>;
   /** The signed round-3 point-to-point envelopes this signer received, by sender. */
   readonly received: ReadonlyMap<PartyIndex, Envelope>;
-}
-
-export function envelopeValue(e: Envelope): Encodable {
-  return { sid: e.sid, round: e.round, sender: e.sender, recipient: e.recipient, payload: e.payload, signature: e.signature };
-}
-
-function readEnvelope(v: Decoded | undefined): Envelope {
-  const r = exactRecord(v, 'envelope', ['sid', 'round', 'sender', 'recipient', 'payload', 'signature']);
-  return { sid: bytes(r, 'sid'), round: num(r, 'round'), sender: num(r, 'sender'), recipient: num(r, 'recipient'), payload: bytes(r, 'payload'), signature: bytes(r, 'signature') };
 }
 
 export function deltaOpeningValue(o: DeltaOpening): Encodable {

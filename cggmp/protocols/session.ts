@@ -6,9 +6,11 @@
  */
 import { CggmpError } from '../errors.ts';
 import { decodeValue, encodeValue, type Decoded, type Encodable } from '../transcript/index.ts';
-import { ProtocolAbort, RoundTimeout, type AbortEvidence, type AbortReason } from './abort.ts';
+import { PeerAbortNotice, ProtocolAbort, RoundTimeout, type AbortEvidence, type AbortReason } from './abort.ts';
 import {
+  ABORT_ROUND,
   BROADCAST,
+  envelopeValue,
   envelopeSignatureValid,
   envelopeSigningBytes,
   payloadDigest,
@@ -19,7 +21,7 @@ import {
   type PartyIndex,
 } from './channel.ts';
 import { verifyIdentitySignature, type Signer } from './identity.ts';
-import { bytes, exactRecord, list, num } from './fields.ts';
+import { bytes, exactRecord, list, num, readEnvelope, record } from './fields.ts';
 import { InvalidInputError } from '../errors.ts';
 
 export interface SessionParams {
@@ -33,6 +35,11 @@ export interface SessionParams {
   readonly identities: ReadonlyMap<PartyIndex, Uint8Array>;
   readonly signer: Signer;
   readonly channel: Channel;
+  /**
+   * Re-checks the evidence of an abort another participant announced (evidence.ts with this
+   * party's own context). Without it an announced abort is adopted as unattributed.
+   */
+  readonly verifyAbort?: (announced: ProtocolAbort) => boolean;
 }
 
 export interface Received {
@@ -71,9 +78,51 @@ export function openSession(params: SessionParams): Session {
   const others = parties.filter((p) => p !== self);
   const ownBroadcasts = new Map<number, Received>();
 
-  const abort: Session['abort'] = (args) => {
-    throw new ProtocolAbort({ protocol, ...args });
+  const announce = (a: ProtocolAbort): void => {
+    // Best effort: tell the others so that nobody waits for a round that will not complete.
+    const value = {
+      protocol: a.protocol,
+      round: a.round,
+      culprits: [...a.culprits],
+      reason: a.reason,
+      detail: a.detail,
+      ...(a.evidence
+        ? { evidence: { check: a.evidence.check, envelopes: a.evidence.envelopes.map(envelopeValue), ...(a.evidence.detail !== undefined ? { detail: a.evidence.detail } : {}) } }
+        : {}),
+    };
+    void Promise.resolve(sealEnvelope(signer, sid, ABORT_ROUND, self, BROADCAST, encodeValue(value)))
+      .then((e) => channel.broadcast(ABORT_ROUND, e))
+      .catch(() => undefined);
   };
+
+  const abort: Session['abort'] = (args) => {
+    const a = new ProtocolAbort({ protocol, ...args });
+    announce(a);
+    throw a;
+  };
+
+  /** Adopts another participant's announced abort: its culprits if its evidence re-checks here. */
+  function adopt(notice: Envelope, round: number): never {
+    let announced: ProtocolAbort | undefined;
+    try {
+      announced = readAnnouncedAbort(decodeValue(notice.payload));
+    } catch {
+      announced = undefined;
+    }
+    const verified = announced !== undefined && params.verifyAbort?.(announced) === true;
+    throw new ProtocolAbort(
+      verified
+        ? {
+            protocol: announced!.protocol,
+            round: announced!.round,
+            culprits: announced!.culprits,
+            reason: announced!.reason,
+            detail: `party ${notice.sender} aborted: ${announced!.detail}`,
+            ...(announced!.evidence ? { evidence: announced!.evidence } : {}),
+          }
+        : { protocol, round, culprits: [], reason: 'unattributed', detail: `party ${notice.sender} aborted; its evidence did not re-check here` },
+    );
+  }
 
   function decodeFrom(round: number, envelope: Envelope): Decoded {
     try {
@@ -110,6 +159,7 @@ export function openSession(params: SessionParams): Session {
       try {
         got = await channel.collect(round);
       } catch (e) {
+        if (e instanceof PeerAbortNotice) adopt(e.envelope, round);
         if (e instanceof RoundTimeout) {
           return abort({ round, culprits: [], reason: 'timeout', detail: e.message, evidence: { check: 'none', envelopes: [], detail: [...e.missing] } });
         }
@@ -185,6 +235,27 @@ export function openSession(params: SessionParams): Session {
 
     abort,
   };
+}
+
+/** Reads an abort announcement back into a ProtocolAbort (its evidence still to be re-checked). */
+export function readAnnouncedAbort(value: Decoded): ProtocolAbort {
+  const r0 = record(value, 'abort');
+  const keys = ['protocol', 'round', 'culprits', 'reason', 'detail'];
+  const r = exactRecord(value, 'abort', 'evidence' in r0 ? [...keys, 'evidence'] : keys);
+  const culprits = list(r, 'culprits').map((c) => {
+    if (typeof c !== 'number') throw new InvalidInputError('culprits', 'not party numbers');
+    return c;
+  });
+  if (typeof r.protocol !== 'string' || typeof r.reason !== 'string' || typeof r.detail !== 'string') throw new InvalidInputError('abort', 'malformed');
+  let evidence: AbortEvidence | undefined;
+  if ('evidence' in r) {
+    const e0 = record(r.evidence, 'evidence');
+    const ek = ['check', 'envelopes'];
+    const e = exactRecord(r.evidence, 'evidence', 'detail' in e0 ? [...ek, 'detail'] : ek);
+    if (typeof e.check !== 'string') throw new InvalidInputError('evidence.check', 'not a string');
+    evidence = { check: e.check, envelopes: list(e, 'envelopes').map((x) => readEnvelope(x)), ...(e.detail !== undefined ? { detail: e.detail as Encodable } : {}) };
+  }
+  return new ProtocolAbort({ protocol: r.protocol, round: num(r, 'round'), culprits, reason: r.reason as AbortReason, detail: r.detail, ...(evidence ? { evidence } : {}) });
 }
 
 /** Reads an echo message: the round it echoes and, for every party in order, (party, digest, signature). */

@@ -21,7 +21,7 @@ import { sign, type EcdsaSignature, type MessageHash } from '../protocols/sign.t
 import type { Session } from '../protocols/session.ts';
 import { corruptSession } from './adversary.ts';
 import type { Encodable } from '../transcript/index.ts';
-import type { EvidenceContext } from '../protocols/evidence.ts';
+import { verifyAbortEvidence, type EvidenceContext } from '../protocols/evidence.ts';
 import { BEHAVIOURS, type ProtocolName } from './behaviours.ts';
 import { corruptWrap, runSession, simGroup, type Outcome, type SimGroup } from './run.ts';
 
@@ -116,9 +116,19 @@ export async function simulate(opts: FlowOptions): Promise<FlowReport> {
         : undefined;
     const tamper =
       hit !== undefined && corruption?.session ? corruption.session(sid, { party: hit, ...(ctx.reshare ? { reshare: ctx.reshare } : {}) }) : undefined;
+    const identities = new Map(members.map((p) => [p, group.identities.get(p)!] as const));
+    const evidenceContext: EvidenceContext = {
+      identities,
+      level,
+      threshold: t,
+      signers: members,
+      ...(ctx.reshare ? { reshare: ctx.reshare } : {}),
+      ...ctx.evidence,
+    };
     const outcomes: Map<PartyIndex, Outcome<T>> = await runSession(
       {
         protocol,
+        verifyAbort: (a) => verifyAbortEvidence(a, evidenceContext),
         group,
         parties: members,
         sid,
@@ -135,8 +145,7 @@ export async function simulate(opts: FlowOptions): Promise<FlowReport> {
       const errors = aborts.map((a) => a.error);
       const protocolAborts = errors.filter((e): e is ProtocolAbort => e instanceof ProtocolAbort);
       if (protocolAborts.length !== errors.length) throw errors.find((e) => !(e instanceof ProtocolAbort));
-      const identities = new Map(members.map((p) => [p, group.identities.get(p)!] as const));
-      throw new SimulationAborted(protocolAborts, { identities, level, threshold: t, signers: members, ...(ctx.reshare ? { reshare: ctx.reshare } : {}), ...ctx.evidence });
+      throw new SimulationAborted(protocolAborts, evidenceContext);
     }
     // Every party that finished, the corrupt one included when it did (it may go on deviating).
     const done = new Map<PartyIndex, T>();

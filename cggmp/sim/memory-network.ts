@@ -4,8 +4,8 @@
  * applies (wrong session, round, recipient or signature: rejected and recorded, never
  * delivered), and a round timeout that reports who was missing.
  */
-import { envelopeAcceptable, type Channel, type Envelope, type Msg, type PartyIndex } from '../protocols/channel.ts';
-import { RoundTimeout } from '../protocols/abort.ts';
+import { ABORT_ROUND, envelopeAcceptable, type Channel, type Envelope, type Msg, type PartyIndex } from '../protocols/channel.ts';
+import { PeerAbortNotice, RoundTimeout } from '../protocols/abort.ts';
 
 export interface MemoryNetwork {
   /** The channel of party `self`. */
@@ -35,6 +35,9 @@ export function memoryNetwork(opts: {
   const inbox = new Map<PartyIndex, Map<number, Map<PartyIndex, Slot>>>();
   const waiters = new Map<PartyIndex, Map<number, () => void>>();
   const cancels = new Set<() => void>();
+  // The first abort announcement each party received, and the collects it must fail.
+  const notices = new Map<PartyIndex, Envelope>();
+  const failPending = new Map<PartyIndex, Set<(notice: Envelope) => void>>();
   for (const p of opts.parties) {
     inbox.set(p, new Map());
     waiters.set(p, new Map());
@@ -52,6 +55,12 @@ export function memoryNetwork(opts: {
       const kind = e.recipient === 0 ? 'broadcast' : 'p2p';
       if (!envelopeAcceptable(e, { sid: opts.sid, round: e.round, self: to, kind }, opts.identities)) {
         rejected.push({ to, envelope: e });
+        return;
+      }
+      if (e.round === ABORT_ROUND) {
+        if (kind !== 'broadcast' || notices.has(to)) return;
+        notices.set(to, e);
+        for (const fail of [...(failPending.get(to) ?? [])]) fail(e);
         return;
       }
       let round = box.get(e.round);
@@ -78,6 +87,15 @@ export function memoryNetwork(opts: {
       },
       collect(round) {
         return new Promise((resolve, reject) => {
+          const announced = notices.get(self);
+          if (announced) return reject(new PeerAbortNotice(announced));
+          const onNotice = (notice: Envelope): void => {
+            if (timer) clearTimeout(timer);
+            waiters.get(self)?.delete(round);
+            cancels.delete(cancel);
+            failPending.get(self)?.delete(onNotice);
+            reject(new PeerAbortNotice(notice));
+          };
           const missing = (): PartyIndex[] => {
             const r = inbox.get(self)?.get(round);
             return opts.parties.filter((p) => p !== self && !(r?.get(p)?.broadcast && r.get(p)?.p2p));
@@ -86,11 +104,13 @@ export function memoryNetwork(opts: {
             if (timer) clearTimeout(timer);
             waiters.get(self)?.delete(round);
             cancels.delete(cancel);
+            failPending.get(self)?.delete(onNotice);
             reject(new RoundTimeout(round, missing()));
           };
           const done = (): void => {
             if (timer) clearTimeout(timer);
             cancels.delete(cancel);
+            failPending.get(self)?.delete(onNotice);
             waiters.get(self)?.delete(round);
             const r = inbox.get(self)?.get(round) ?? new Map<PartyIndex, Slot>();
             resolve(new Map([...r.entries()].map(([k, v]) => [k, { ...v }])));
@@ -103,6 +123,9 @@ export function memoryNetwork(opts: {
           else {
             waiters.get(self)?.set(round, done);
             cancels.add(cancel);
+            let set = failPending.get(self);
+            if (!set) failPending.set(self, (set = new Set()));
+            set.add(onNotice);
           }
         });
       },

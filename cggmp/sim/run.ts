@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { Channel, PartyIndex } from '../protocols/channel.ts';
 import { developmentSigner, type Signer } from '../protocols/identity.ts';
 import { openSession, type Session } from '../protocols/session.ts';
+import type { ProtocolAbort } from '../protocols/abort.ts';
 import { memoryNetwork, type MemoryNetwork } from './memory-network.ts';
 import { adversarialChannel, type Behaviour } from './adversary.ts';
 
@@ -28,6 +29,8 @@ export interface RunOptions {
   readonly parties: readonly PartyIndex[];
   readonly sid?: Uint8Array;
   readonly timeoutMs?: number;
+  /** Re-checks an abort another party announced (verifyAbortEvidence with a checker's context). */
+  readonly verifyAbort?: (announced: ProtocolAbort) => boolean;
   /** Parties whose outcome decides the run (default: all); if one of them aborts, the rest are cut off. */
   readonly awaitParties?: readonly PartyIndex[];
   /** Wraps a party's session (a corrupt party that believes its own lies, adversary.ts). */
@@ -51,6 +54,7 @@ export async function runSession<T>(opts: RunOptions, run: (s: Session) => Promi
         identities: opts.group.identities,
         signer: opts.group.signers.get(p)!,
         channel,
+        ...(opts.verifyAbort ? { verifyAbort: opts.verifyAbort } : {}),
       });
       const wrapped = opts.wrapSession ? opts.wrapSession(p, session) : session;
       try {
