@@ -20,6 +20,47 @@ export type AbortReason =
   | 'timeout'
   | 'unattributed';
 
+/**
+ * Checks whose claim rests only on the culprit's own signed messages and on the checker's own
+ * state. The others (e.g. a Schnorr proof checked against public shares computed from everyone's
+ * broadcasts) also read broadcasts of other parties from the evidence, and a corrupt accuser can
+ * sign a second version of its own: until those inputs are anchored to the accused's echo, such
+ * evidence convinces only a checker that trusts the accuser, and an announced abort resting on it
+ * is adopted as unattributed, never with its culprit (session.ts).
+ */
+export const SELF_CONTAINED_CHECKS: ReadonlySet<string> = new Set([
+  'decodable',
+  'echo-shape',
+  'echo-signatures',
+  'equivocation',
+  'keygen-commit-shape',
+  'keygen-decommit-shape',
+  'keygen-share-shape',
+  'keygen-commitment',
+  'keygen-vss-share',
+  'aux-commit-shape',
+  'aux-opening',
+  'aux-commitment',
+  'aux-prm',
+  'presign-r1-shape',
+  'presign-enc-elg',
+  'presign-elog',
+  'sign-partial',
+  'refresh-commit-shape',
+  'refresh-decommit-shape',
+  'refresh-share-shape',
+  'refresh-commitment',
+  'refresh-zero-constant',
+  'refresh-vss-share',
+  'reshare-commit-shape',
+  'reshare-deal-shape',
+  'reshare-share-shape',
+  'reshare-confirm-shape',
+  'reshare-commitment',
+  'reshare-constant',
+  'reshare-vss-share',
+]);
+
 export interface AbortEvidence {
   /** Name of the re-runnable check (see evidence.ts). */
   readonly check: string;

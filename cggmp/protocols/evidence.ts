@@ -35,6 +35,8 @@ export interface EvidenceContext extends PresignEvidenceContext, RotationEvidenc
   readonly level?: SecurityLevel;
   /** The threshold of the key being made (keygen checks). */
   readonly threshold?: number;
+  /** The session the abort is claimed for: evidence from any other session is refused. */
+  readonly sid?: Uint8Array;
 }
 
 type Check = (ev: AbortEvidence, ctx: EvidenceContext) => boolean;
@@ -173,6 +175,7 @@ export function verifyAbortEvidence(abort: ProtocolAbort, ctx: EvidenceContext):
   const first = ev.envelopes[0];
   if (!first || first.sender !== abort.culprits[0]) return false;
   if (!ev.envelopes.every((e) => envelopeSignatureValid(e, ctx.identities) && sameBytes(e.sid, first.sid))) return false;
+  if (ctx.sid && !sameBytes(first.sid, ctx.sid)) return false;
   const check = CHECKS[ev.check];
   if (!check) return false;
   try {

@@ -3,6 +3,8 @@ import { CURVE_ORDER, mulG } from '../curve/index.ts';
 import { corruptWrap, runSession, simGroup, type Outcome } from '../sim/run.ts';
 import type { Behaviour } from '../sim/adversary.ts';
 import { ProtocolAbort } from './abort.ts';
+import { ABORT_ROUND, BROADCAST, envelopeSigningBytes, envelopeValue, payloadDigest } from './channel.ts';
+import { encodeValue } from '../transcript/index.ts';
 import { keygen, KEYGEN_ROUNDS } from './keygen.ts';
 import type { KeyShare } from './key-share.ts';
 import { lagrangeAtZero } from './polynomial.ts';
@@ -108,4 +110,45 @@ describe('keygen under a corrupt party', () => {
 
   it('names a party that sends a malformed message', () =>
     expectCulprit((m) => (m.round === KEYGEN_ROUNDS.commit && m.recipient === 0 ? { value: { V: 'not bytes' } } : undefined), 'malformed-message'));
+});
+
+describe('announced aborts cannot frame an honest party', () => {
+  it('adopts an announcement whose evidence leans on others’ broadcasts only as unattributed', async () => {
+    const parties = [1, 2, 3];
+    const group = simGroup(parties);
+    const signer = group.signers.get(3)!;
+    const verifyAbort = (a: ProtocolAbort) => verifyAbortEvidence(a, { identities: group.identities, threshold: 2 });
+    const outcomes = await runSession(
+      {
+        protocol: 'keygen',
+        group,
+        parties,
+        timeoutMs: 20_000,
+        awaitParties: [1, 2],
+        verifyAbort,
+        wrap: corruptWrap(group, parties, 3, (m) => {
+          if (m.round !== KEYGEN_ROUNDS.prove || m.recipient !== 0) return undefined;
+          // Party 3 withholds its proof and claims party 1's was bad, citing its own round-4 message.
+          const claim = encodeValue({
+            protocol: 'keygen',
+            round: KEYGEN_ROUNDS.prove,
+            culprits: [1],
+            reason: 'invalid-proof',
+            detail: 'forged',
+            evidence: { check: 'keygen-sch', envelopes: [envelopeValue(m.envelope)] },
+          });
+          const sid = m.envelope.sid;
+          const notice = { sid, round: ABORT_ROUND, sender: 3, recipient: BROADCAST, payload: claim, signature: signer.sign(envelopeSigningBytes(sid, ABORT_ROUND, 3, BROADCAST, payloadDigest(claim))) as Uint8Array };
+          return { raw: [1, 2].map((to) => ({ to, envelope: notice })) };
+        }),
+      },
+      (s) => keygen(s, { keyId: 'k', threshold: 2 }),
+    );
+    for (const p of [1, 2]) {
+      const abort = (outcomes.get(p) as { error: unknown }).error as ProtocolAbort;
+      expect(abort).toBeInstanceOf(ProtocolAbort);
+      expect(abort.culprits).toEqual([]);
+      expect(abort.reason).toBe('unattributed');
+    }
+  });
 });

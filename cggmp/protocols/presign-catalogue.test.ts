@@ -64,7 +64,8 @@ describe('presign and sign under a corrupt signer (2-of-3 and 3-of-3 signers)', 
 
   it('names a signer with a tampered Π^elog', () =>
     expectNamed(
-      { behaviour: (m) => (m.round === PRESIGN_ROUNDS.reveal && m.recipient === 0 ? { value: { ...(m.value as Rec), psi: { ...((m.value as Rec).psi as Rec), u: (bump(((m.value as Rec).psi as Rec).u!) % CURVE_ORDER) } } } : undefined) },
+      // A lie the signer stands by (round 4 is echoed: a channel-level change would show as equivocation).
+      { tamper: (round, to, v) => (round === PRESIGN_ROUNDS.reveal && to === 0 ? { ...(v as Rec), psi: { ...((v as Rec).psi as Rec), u: bump(((v as Rec).psi as Rec).u!) % CURVE_ORDER } } : undefined) },
       'invalid-proof',
     ));
 

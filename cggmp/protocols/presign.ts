@@ -44,8 +44,11 @@ import type { AbortEvidence } from './abort.ts';
 import { deltaOpeningValue, identifyDeltaCulprit, readDeltaOpening, type DeltaOpening, type DeltaTranscript } from './presign-identify.ts';
 
 export const PRESIGN = 'presign';
-/** Round 5 is the online signing round (sign.ts); round 6 identifies a δ culprit. */
-export const PRESIGN_ROUNDS = { commit: 1, echo: 2, mta: 3, reveal: 4, identify: 6 } as const;
+/**
+ * Round 5 echoes round 4, so every honest signer checks the same δ_j, S_j, Δ_j and all succeed
+ * or all open; round 6 identifies a δ culprit; round 7 is the online signing round (sign.ts).
+ */
+export const PRESIGN_ROUNDS = { commit: 1, echo: 2, mta: 3, reveal: 4, revealEcho: 5, identify: 6 } as const;
 
 const q = CURVE_ORDER;
 /** Centred representative in (−q/2, q/2]: the spec's ±2^ℓ form of a scalar. */
@@ -281,6 +284,7 @@ export async function presign(s: Session, input: PresignInput): Promise<Presigna
   const S_i = mulPoint(Gamma, chi_i);
   await s.send(P.reveal, { delta: delta_i, S: S_i, Delta: Delta_i, psi: elogValue(psiPrime) });
   const r4 = await s.collect(P.reveal);
+  await s.echo(r4, P.revealEcho);
   // Own values as broadcast (what everyone else sees), not as computed: all signers check the same sums.
   const ownReveal = exactRecord(r4.broadcast.get(self)!.value, 'presign r4', ['delta', 'S', 'Delta', 'psi']);
   const reveals = new Map<PartyIndex, { delta: bigint; S: Point; Delta: Point }>([

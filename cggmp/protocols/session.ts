@@ -6,7 +6,7 @@
  */
 import { CggmpError } from '../errors.ts';
 import { decodeValue, encodeValue, type Decoded, type Encodable } from '../transcript/index.ts';
-import { PeerAbortNotice, ProtocolAbort, RoundTimeout, type AbortEvidence, type AbortReason } from './abort.ts';
+import { PeerAbortNotice, ProtocolAbort, RoundTimeout, SELF_CONTAINED_CHECKS, type AbortEvidence, type AbortReason } from './abort.ts';
 import {
   ABORT_ROUND,
   BROADCAST,
@@ -109,7 +109,15 @@ export function openSession(params: SessionParams): Session {
     } catch {
       announced = undefined;
     }
-    const verified = announced !== undefined && params.verifyAbort?.(announced) === true;
+    // Adopted only when it is about this very session and rests on the culprit's own signed
+    // messages alone (SELF_CONTAINED_CHECKS): otherwise a corrupt party could frame an honest one.
+    const verified =
+      announced !== undefined &&
+      announced.protocol === protocol &&
+      announced.evidence !== undefined &&
+      SELF_CONTAINED_CHECKS.has(announced.evidence.check) &&
+      announced.evidence.envelopes.every((e) => sameBytes(e.sid, sid)) &&
+      params.verifyAbort?.(announced) === true;
     throw new ProtocolAbort(
       verified
         ? {
@@ -120,7 +128,7 @@ export function openSession(params: SessionParams): Session {
             detail: `party ${notice.sender} aborted: ${announced!.detail}`,
             ...(announced!.evidence ? { evidence: announced!.evidence } : {}),
           }
-        : { protocol, round, culprits: [], reason: 'unattributed', detail: `party ${notice.sender} aborted; its evidence did not re-check here` },
+        : { protocol, round, culprits: [], reason: 'unattributed', detail: `party ${notice.sender} aborted; its evidence does not stand on its own here` },
     );
   }
 

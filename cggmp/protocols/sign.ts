@@ -18,7 +18,8 @@ import type { Decoded } from '../transcript/index.ts';
 import type { Presignature } from './presign.ts';
 import type { Session } from './session.ts';
 
-export const SIGN_ROUND = 5;
+/** The online round continues the presigning session after its rounds 1–6. */
+export const SIGN_ROUND = 7;
 const q = CURVE_ORDER;
 
 export type MessageHash = 'sha256' | 'sha256d' | 'keccak256';

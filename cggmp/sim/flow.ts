@@ -119,6 +119,7 @@ export async function simulate(opts: FlowOptions): Promise<FlowReport> {
     const identities = new Map(members.map((p) => [p, group.identities.get(p)!] as const));
     const evidenceContext: EvidenceContext = {
       identities,
+      sid,
       level,
       threshold: t,
       signers: members,
