@@ -108,7 +108,7 @@ const CHECKS: Record<string, Check> = {
     const [open, commit] = [env(ev, 0), env(ev, 1)];
     if (!isRound(open, KEYGEN_ROUNDS.decommit, true) || !isRound(commit, KEYGEN_ROUNDS.commit, true) || open.sender !== commit.sender) return false;
     const d = readDecommitment(decode(open), threshold(ctx));
-    return !sameBytes(keygenCommitment(open.sid, open.sender, d), readCommit(decode(commit)));
+    return !sameBytes(keygenCommitment(open.sid, open.sender, d), readCommit(decode(commit)).V);
   },
   'keygen-vss-share': (ev, ctx) => {
     const [share, open] = [env(ev, 0), env(ev, 1)];

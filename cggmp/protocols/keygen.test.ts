@@ -54,6 +54,20 @@ describe('threshold keygen', () => {
     });
   }
 
+  it('stops before dealing when parties are configured with different thresholds, naming nobody', async () => {
+    const parties = [1, 2, 3];
+    const group = simGroup(parties);
+    const outcomes = await runSession({ protocol: 'keygen', group, parties, timeoutMs: 20_000 }, (s) =>
+      keygen(s, { keyId: 'test-key', threshold: s.params.self === 3 ? 3 : 2 }),
+    );
+    for (const o of outcomes.values()) {
+      expect(o.ok).toBe(false);
+      const abort = (o as { error: unknown }).error as ProtocolAbort;
+      expect(abort.culprits).toEqual([]);
+      expect(abort.reason).toBe('unattributed');
+    }
+  });
+
   it('refuses t = 1 and t > n', async () => {
     await expect(runKeygen(3, 1).then((r) => shares(r.outcomes))).rejects.toThrow(/2 ≤ t ≤ n/);
     await expect(runKeygen(3, 4).then((r) => shares(r.outcomes))).rejects.toThrow(/2 ≤ t ≤ n/);
@@ -97,7 +111,7 @@ describe('keygen under a corrupt party', () => {
     expectCulprit(
       (m) =>
         m.round === KEYGEN_ROUNDS.commit && m.recipient === 0
-          ? { perRecipient: (to) => (to === 1 ? (m.value as never) : { V: new Uint8Array(32).fill(to) }) }
+          ? { perRecipient: (to) => (to === 1 ? (m.value as never) : { ...(m.value as object), V: new Uint8Array(32).fill(to) } as never) }
           : undefined,
       'equivocation',
     ));

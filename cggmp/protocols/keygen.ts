@@ -4,6 +4,7 @@
  * summed polynomial f = Σ f_j; the group key is Y = Σ S_{j,0}.
  */
 import { randomBytes } from 'node:crypto';
+import { sha256 } from '@noble/hashes/sha2.js';
 import { CURVE_ORDER, IDENTITY, mulG, type Point } from '../curve/index.ts';
 import { InvalidInputError } from '../errors.ts';
 import { commitSch, respondSch, verifySch } from '../zk/index.ts';
@@ -14,7 +15,7 @@ import { hashCommit, xorAll } from './hash-commit.ts';
 import { KEY_SHARE_VERSION, type KeyShare } from './key-share.ts';
 import { commitPolynomial, evaluate, evaluateCommitment, randomPolynomial } from './polynomial.ts';
 import type { Session } from './session.ts';
-import type { Decoded } from '../transcript/index.ts';
+import { encode, type Decoded } from '../transcript/index.ts';
 
 export function readSchResponse(value: Decoded): bigint {
   return int(exactRecord(value, 'proof', ['z']), 'z');
@@ -49,8 +50,17 @@ export function keygenCommitment(sid: Uint8Array, party: PartyIndex, d: Decommit
   return hashCommit(KEYGEN, sid, party, [d.rid, d.S, d.A, d.u, d.c]);
 }
 
-export function readCommit(value: Decoded): Uint8Array {
-  return bytes(exactRecord(value, 'commitment', ['V']), 'V', 32);
+/**
+ * Digest of what this keygen is for (session, key id, threshold, parties): broadcast with the
+ * commitment and echoed, so parties configured differently stop before any share is dealt.
+ */
+export function keygenParamsDigest(sid: Uint8Array, keyId: string, t: number, parties: readonly PartyIndex[]): Uint8Array {
+  return sha256(encode('vilna-mpc/cggmp24/keygen/params/v1', [sid, keyId, t, [...parties]]));
+}
+
+export function readCommit(value: Decoded): { V: Uint8Array; params: Uint8Array } {
+  const r = exactRecord(value, 'commitment', ['V', 'params']);
+  return { V: bytes(r, 'V', 32), params: bytes(r, 'params', 32) };
 }
 
 /** Reads σ_{j,i} ∈ Z_q from a round-3 point-to-point message. */
@@ -88,11 +98,17 @@ export async function keygen(s: Session, input: KeygenInput): Promise<KeyShare> 
     u: randomBytes(KAPPA_BYTES),
     c: randomBytes(CHAIN_CODE_BYTES),
   };
-  await s.send(R.commit, { V: keygenCommitment(sid, self, mine) });
+  const params = keygenParamsDigest(sid, input.keyId, t, parties);
+  await s.send(R.commit, { V: keygenCommitment(sid, self, mine), params });
   const r1 = await s.collect(R.commit);
   const V = new Map<PartyIndex, Uint8Array>();
   for (const [j, m] of r1.broadcast) {
-    V.set(j, s.blame(R.commit, j, () => ({ check: 'keygen-commit-shape', envelopes: [m.envelope] }), () => readCommit(m.value)));
+    const c = s.blame(R.commit, j, () => ({ check: 'keygen-commit-shape', envelopes: [m.envelope] }), () => readCommit(m.value));
+    // A different configuration is not provably anyone's fault (ours may be the odd one out).
+    if (!sameBytes(c.params, params)) {
+      s.abort({ round: R.commit, culprits: [], reason: 'unattributed', detail: `party ${j} runs keygen with another key id, threshold or party set` });
+    }
+    V.set(j, c.V);
   }
 
   // Round 2: echo of the commitments (reliability check).

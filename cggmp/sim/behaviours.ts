@@ -84,7 +84,7 @@ export const BEHAVIOURS: Readonly<Record<string, Corruption>> = {
     // The lowest other party gets a different commitment from everyone else.
     channel: (_sid, { party }) => (m) =>
       m.round === 1 && m.recipient === 0
-        ? { perRecipient: (to) => (to === (party === 1 ? 2 : 1) ? { V: new Uint8Array(32).fill(to) } : (m.value as Encodable)) }
+        ? { perRecipient: (to) => (to === (party === 1 ? 2 : 1) ? { ...rec(m.value), V: new Uint8Array(32).fill(to) } : (m.value as Encodable)) }
         : undefined,
   },
   prm: {
