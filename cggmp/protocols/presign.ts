@@ -158,6 +158,18 @@ export function signerView(pub: KeySharePublic, signers: readonly PartyIndex[], 
   return out;
 }
 
+// The Paillier secret key of a share, built (and its primes checked) once rather than on every
+// presignature: the safe-prime checks cost tens of milliseconds each time.
+const paillierKeys = new WeakMap<object, PaillierSecretKey>();
+function paillierKeyOf(primes: { readonly p: bigint; readonly q: bigint }, level: SecurityLevel): PaillierSecretKey {
+  let sk = paillierKeys.get(primes);
+  if (!sk || sk.N.toString(2).length !== level.modulusBits) {
+    sk = paillierSecretKeyFromPrimes(primes.p, primes.q, level);
+    paillierKeys.set(primes, sk);
+  }
+  return sk;
+}
+
 export async function presign(s: Session, input: PresignInput): Promise<Presignature> {
   const { sid, self, parties: signers } = s.params;
   const { level, share } = input;
@@ -167,7 +179,7 @@ export async function presign(s: Session, input: PresignInput): Promise<Presigna
   const derived = deriveShift(pub.publicKey, pub.chainCode, input.derivationPath ?? 'm');
   const view = signerView(pub, signers, derived.shift);
   const me = view.get(self)!;
-  const sk: PaillierSecretKey = paillierSecretKeyFromPrimes(share.secret.paillier.p, share.secret.paillier.q, level);
+  const sk = paillierKeyOf(share.secret.paillier, level);
   if (sk.N !== me.N) throw new InvalidInputError('share', 'Paillier key does not match the aux data');
   // Additive secret share x_i = λ_i·x'_i (+ shift for the lowest signer), centred for Π^aff-g.
   let xi = (lagrangeAtZero(signers.map(BigInt), BigInt(self)) * share.secret.x) % q;
