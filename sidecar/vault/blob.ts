@@ -4,8 +4,8 @@
  *   blob = u32 big-endian header length ‖ header JSON (UTF-8) ‖ AES-GCM ciphertext ‖ tag
  *
  * The header bytes exactly as stored are the AES-GCM additional authenticated data, so every
- * field (format version, sealing key, mechanism, IV, key id, party, epoch, kind, object id) is
- * bound to the ciphertext. A blob file is named by its object id, and reading refuses a blob
+ * field (format version, sealing key, mechanism, IV, key id, party, epoch, kind, object id, and
+ * the hash of the approver set pinned in the token) is bound to the ciphertext. A blob file is named by its object id, and reading refuses a blob
  * whose header names another object id.
  */
 import { randomBytes } from 'node:crypto';
@@ -26,6 +26,8 @@ export const GCM_TAG_BYTES = GCM_TAG_BITS / 8;
 export const GCM_IV_BYTES = 12;
 /** Mechanism name stored in headers. */
 export const SEAL_MECHANISM = 'CKM_AES_GCM';
+/** Length of the approver-set hash (SHA-256). */
+export const APPROVERS_HASH_BYTES = 32;
 /** File name suffix of blob files. */
 const BLOB_SUFFIX = '.blob';
 
@@ -51,6 +53,8 @@ export interface BlobHeader extends SealFields {
   /** The IV the HSM used, hex. */
   readonly iv: string;
   readonly tagBits: number;
+  /** Hex SHA-256 of the approver set pinned in the token when sealing (DESIGN §1 threat model). */
+  readonly approvers: string;
 }
 
 export interface ParsedBlob {
@@ -94,6 +98,7 @@ export function encodeHeader(h: BlobHeader): Uint8Array {
     mechanism: h.mechanism,
     iv: h.iv,
     tagBits: h.tagBits,
+    approvers: h.approvers,
     keyId: h.keyId,
     party: h.party,
     epoch: h.epoch,
@@ -137,6 +142,9 @@ function validateHeader(raw: unknown): BlobHeader {
   if (h.mechanism !== SEAL_MECHANISM) throw new VaultError('E_BLOB_INVALID', 'unsupported sealing mechanism');
   if (h.tagBits !== GCM_TAG_BITS) throw new VaultError('E_BLOB_INVALID', 'unsupported tag length');
   if (typeof h.iv !== 'string' || h.iv.length !== GCM_IV_BYTES * 2 || !HEX_RE.test(h.iv)) throw new VaultError('E_BLOB_INVALID', 'iv must be 12 bytes of lowercase hex');
+  if (typeof h.approvers !== 'string' || h.approvers.length !== APPROVERS_HASH_BYTES * 2 || !HEX_RE.test(h.approvers)) {
+    throw new VaultError('E_BLOB_INVALID', 'approvers must be a 32-byte hash in lowercase hex');
+  }
   const sk = h.sealingKey as Record<string, unknown> | null | undefined;
   if (typeof sk !== 'object' || sk === null || typeof sk.label !== 'string' || typeof sk.id !== 'string' || !HEX_RE.test(sk.id)) {
     throw new VaultError('E_BLOB_INVALID', 'sealingKey must name a label and a hex id');
@@ -150,6 +158,7 @@ function validateHeader(raw: unknown): BlobHeader {
     mechanism: SEAL_MECHANISM,
     iv: h.iv,
     tagBits: GCM_TAG_BITS,
+    approvers: h.approvers,
     ...fields,
   };
 }

@@ -18,7 +18,11 @@ export type VaultErrorCode =
   /** malformed blob, header mismatch, or authentication failure inside the HSM */
   | 'E_BLOB_INVALID'
   /** a blob (or watermark move) older than the token's epoch watermark */
-  | 'E_BLOB_ROLLBACK';
+  | 'E_BLOB_ROLLBACK'
+  /** no approver set is pinned in the token yet (the party was not provisioned) */
+  | 'E_TRUST_ANCHOR_MISSING'
+  /** the approver set differs from the one pinned in the token, or a blob was sealed under another */
+  | 'E_TRUST_ANCHOR_MISMATCH';
 
 export class VaultError extends Error {
   override readonly name = 'VaultError';

@@ -24,6 +24,7 @@ import {
   parseBlob,
   SEAL_MECHANISM,
   sealingKeyLabel,
+  APPROVERS_HASH_BYTES,
   type BlobHeader,
   type SealFields,
 } from './blob.ts';
@@ -44,6 +45,10 @@ const AES_KEY_BYTES = 32;
 const KEY_ID_BYTES = 16;
 /** Watermark value: the epoch as an unsigned 64-bit big-endian integer. */
 const WATERMARK_BYTES = 8;
+/** CKA_LABEL of the approver pin data objects. */
+const APPROVERS_LABEL = 'vilna-approvers';
+/** Approver pin value: u64 big-endian sequence number ‖ SHA-256 of the approver set. */
+const APPROVERS_PIN_BYTES = 8 + APPROVERS_HASH_BYTES;
 /** Default number of PKCS#11 sessions. */
 const DEFAULT_SESSIONS = 4;
 
@@ -58,6 +63,12 @@ export interface VaultOptions {
 
 /** Fields checked on unseal; `epoch` may be left out when the caller takes any current epoch. */
 export type ExpectedFields = Omit<SealFields, 'epoch'> & { readonly epoch?: number };
+
+/** The approver set pinned in the token: its hash and how many times it was replaced. */
+export interface ApproverPin {
+  readonly sequence: number;
+  readonly hash: Uint8Array;
+}
 
 export interface Unsealed {
   readonly header: BlobHeader;
@@ -102,6 +113,10 @@ function findSlot(mod: Module, label: string): Slot {
     if (slot.getToken().label.trim() === label) return slot;
   }
   throw new VaultError('E_HSM_TOKEN', `no token labelled "${label}"`);
+}
+
+function assertApproversHash(hash: Uint8Array): void {
+  if (!(hash instanceof Uint8Array) || hash.length !== APPROVERS_HASH_BYTES) throw new VaultError('E_BLOB_INVALID', 'approver-set hash must be 32 bytes');
 }
 
 function finalizeQuietly(mod: Module): void {
@@ -258,6 +273,81 @@ export class Vault {
     }
   }
 
+  /** The approver set pinned in the token, or undefined before provisioning. */
+  async approverPin(): Promise<ApproverPin | undefined> {
+    return this.#pool.use((s) => this.#readApproverPin(s));
+  }
+
+  /**
+   * Pins the approver-set hash at provisioning (DESIGN §4 "Trust anchors"): a no-op when the same
+   * hash is pinned, E_TRUST_ANCHOR_MISMATCH when another one is. Replacing a pin is
+   * `replaceApproverPin`, which the caller runs only after a quorum of the pinned approvers
+   * signed the change.
+   */
+  async pinApprovers(hash: Uint8Array): Promise<ApproverPin> {
+    assertApproversHash(hash);
+    return this.#pool.use((s) => {
+      const current = this.#readApproverPin(s);
+      if (current !== undefined) {
+        if (!Buffer.from(current.hash).equals(Buffer.from(hash))) throw new VaultError('E_TRUST_ANCHOR_MISMATCH', 'the token already pins a different approver set');
+        return current;
+      }
+      return this.#writeApproverPin(s, { sequence: 1, hash }, []);
+    });
+  }
+
+  /** Replaces the pinned approver set (after the caller verified a quorum of the current one). */
+  async replaceApproverPin(expected: ApproverPin, next: Uint8Array): Promise<ApproverPin> {
+    assertApproversHash(next);
+    return this.#pool.use((s) => {
+      const current = this.#readApproverPin(s);
+      if (current === undefined) throw new VaultError('E_TRUST_ANCHOR_MISSING', 'no approver set is pinned');
+      if (current.sequence !== expected.sequence || !Buffer.from(current.hash).equals(Buffer.from(expected.hash))) {
+        throw new VaultError('E_TRUST_ANCHOR_MISMATCH', 'the pinned approver set changed meanwhile');
+      }
+      const old = s.find({ class: graphene.ObjectClass.DATA, application: WATERMARK_APPLICATION, label: APPROVERS_LABEL });
+      const olds = Array.from({ length: old.length }, (_, i) => old.items(i));
+      return this.#writeApproverPin(s, { sequence: current.sequence + 1, hash: next }, olds);
+    });
+  }
+
+  #writeApproverPin(s: Session, pin: ApproverPin, replaced: readonly SessionObject[]): ApproverPin {
+    const value = Buffer.alloc(APPROVERS_PIN_BYTES);
+    value.writeBigUInt64BE(BigInt(pin.sequence));
+    value.set(pin.hash, 8);
+    try {
+      // modifiable: false, so the value cannot be edited in place, only replaced by this code path.
+      s.create({ class: graphene.ObjectClass.DATA, application: WATERMARK_APPLICATION, label: APPROVERS_LABEL, value, token: true, private: true, modifiable: false });
+      // A crash before this loop leaves two pins; reading takes the highest sequence.
+      for (const o of replaced) s.destroy(o);
+    } catch (e) {
+      throw toVaultError(e, 'approver pin');
+    }
+    return { sequence: pin.sequence, hash: new Uint8Array(pin.hash) };
+  }
+
+  #readApproverPin(s: Session): ApproverPin | undefined {
+    try {
+      const found = s.find({ class: graphene.ObjectClass.DATA, application: WATERMARK_APPLICATION, label: APPROVERS_LABEL });
+      let best: ApproverPin | undefined;
+      for (let i = 0; i < found.length; i++) {
+        const value = found.items(i).getAttribute({ value: null }).value as Buffer;
+        if (value.length !== APPROVERS_PIN_BYTES) throw new VaultError('E_HSM_ERROR', 'approver pin is malformed');
+        const sequence = Number(value.readBigUInt64BE());
+        if (best === undefined || sequence > best.sequence) best = { sequence, hash: new Uint8Array(value.subarray(8)) };
+      }
+      return best;
+    } catch (e) {
+      throw toVaultError(e, 'approver pin');
+    }
+  }
+
+  #requireApproverPin(s: Session): ApproverPin {
+    const pin = this.#readApproverPin(s);
+    if (pin === undefined) throw new VaultError('E_TRUST_ANCHOR_MISSING', 'no approver set is pinned in the token: provision the party first');
+    return pin;
+  }
+
   /** Seals plaintext under the (keyId, epoch) sealing key with AES-GCM inside the token. */
   async seal(fields: SealFields, plaintext: Uint8Array): Promise<Uint8Array> {
     assertSealFields(fields);
@@ -265,12 +355,13 @@ export class Vault {
     return this.#pool.use((s) => {
       const mark = this.#readWatermark(s, fields.keyId);
       if (fields.epoch < mark) throw new VaultError('E_BLOB_ROLLBACK', `refusing to seal epoch ${fields.epoch} of ${fields.keyId} below watermark ${mark}`);
+      const pin = this.#requireApproverPin(s);
       const key = this.#findSealingKey(s, sealing.label, sealing.id);
       // SoftHSM takes the caller's IV; it comes from the token's RNG and is stored as used.
       const iv = s.generateRandom(GCM_IV_BYTES);
       const header: BlobHeader = {
         v: BLOB_FORMAT_VERSION, sealingKey: sealing, mechanism: SEAL_MECHANISM, iv: iv.toString('hex'), tagBits: GCM_TAG_BITS,
-        keyId: fields.keyId, party: fields.party, epoch: fields.epoch, kind: fields.kind, objectId: fields.objectId,
+        approvers: Buffer.from(pin.hash).toString('hex'), keyId: fields.keyId, party: fields.party, epoch: fields.epoch, kind: fields.kind, objectId: fields.objectId,
       };
       const headerBytes = encodeHeader(header);
       try {
@@ -294,6 +385,10 @@ export class Vault {
     return this.#pool.use((s) => {
       const mark = this.#readWatermark(s, header.keyId);
       if (header.epoch < mark) throw new VaultError('E_BLOB_ROLLBACK', `blob ${header.objectId} is from epoch ${header.epoch}, below watermark ${mark}`);
+      // Swapping the pinned approvers makes existing shards unreadable rather than obedient (DESIGN §1).
+      if (header.approvers !== Buffer.from(this.#requireApproverPin(s).hash).toString('hex')) {
+        throw new VaultError('E_TRUST_ANCHOR_MISMATCH', `blob ${header.objectId} was sealed under another approver set`);
+      }
       const key = this.#findSealingKey(s, header.sealingKey.label, header.sealingKey.id);
       try {
         const params = new graphene.AesGcm240Params(Buffer.from(header.iv, 'hex'), Buffer.from(headerBytes), GCM_TAG_BITS);

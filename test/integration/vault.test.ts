@@ -18,6 +18,7 @@ const LABEL = 'vilna-test-p1';
 /** SubjectPublicKeyInfo prefix for a compressed P-256 point (RFC 5480): SEQUENCE, id-ecPublicKey, prime256v1, BIT STRING. */
 const P256_SPKI_PREFIX = Buffer.from('3039301306072a8648ce3d020106082a8648ce3d030107032200', 'hex');
 
+const APPROVERS = new Uint8Array(randomBytes(32));
 let stateDir: string;
 let blobDir: string;
 let token: ProvisionedToken;
@@ -81,6 +82,8 @@ beforeAll(async () => {
   // SoftHSM reads its configuration when the module is initialised: one token config per process.
   process.env.SOFTHSM2_CONF = token.conf;
   vault = await openVault({ modulePath: token.modulePath, tokenLabel: LABEL, pinFile: token.pinFile });
+  expect(await codeOf(vault.seal({ keyId: 'k0', party: 1, epoch: 0, kind: 'other', objectId: 'k0.x' }, secret()))).toBe('E_TRUST_ANCHOR_MISSING');
+  await vault.pinApprovers(APPROVERS);
 });
 
 afterAll(async () => {
@@ -94,6 +97,27 @@ describe('provisioning', () => {
     expect(again).toEqual(token);
     expect((await stat(token.pinFile)).mode & 0o777).toBe(0o600);
     expect((await stat(path.join(path.dirname(token.pinFile), 'so.pin'))).mode & 0o777).toBe(0o600);
+  });
+});
+
+describe('approver pin', () => {
+  it('keeps the pinned approver set and refuses another one without the replace path', async () => {
+    expect(Buffer.from((await vault.pinApprovers(APPROVERS)).hash)).toEqual(Buffer.from(APPROVERS));
+    expect(await codeOf(vault.pinApprovers(new Uint8Array(32)))).toBe('E_TRUST_ANCHOR_MISMATCH');
+  });
+
+  it('binds the approver set into every blob: after a replacement old blobs are refused', async () => {
+    const fields = { keyId: 'kp', party: 1, epoch: 0, kind: 'shard', objectId: 'kp.shard' } as const;
+    const blob = await vault.seal(fields, secret());
+    const before = (await vault.approverPin())!;
+    const other = new Uint8Array(randomBytes(32));
+    const after = await vault.replaceApproverPin(before, other);
+    expect(after.sequence).toBe(before.sequence + 1);
+    expect(await codeOf(vault.unseal(blob, fields))).toBe('E_TRUST_ANCHOR_MISMATCH');
+    // A stale expectation (someone else replaced it meanwhile) is refused.
+    expect(await codeOf(vault.replaceApproverPin(before, APPROVERS))).toBe('E_TRUST_ANCHOR_MISMATCH');
+    await vault.replaceApproverPin(after, APPROVERS);
+    expect((await vault.unseal(blob, fields)).plaintext.length).toBe(48);
   });
 });
 
