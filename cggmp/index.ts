@@ -11,3 +11,4 @@ export * as paillier from './paillier/index.ts';
 export * as ringPedersen from './ring-pedersen/index.ts';
 export * as zk from './zk/index.ts';
 export * as hd from './hd/index.ts';
+export * as protocols from './protocols/index.ts';
