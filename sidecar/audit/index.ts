@@ -1,0 +1,25 @@
+/** The party's signed, hash-chained audit log and its verifier (DESIGN §4 "Audit log"): the public surface of sidecar/audit. */
+export { AuditLog, AUDIT_FILE_NAME, type AuditLogOptions } from './audit-log.ts';
+export {
+  AUDIT_KINDS,
+  canonicalJson,
+  headSigningBytes,
+  isSecretLikeKey,
+  type AuditData,
+  type AuditEntry,
+  type AuditHead,
+  type JsonValue,
+  type SignedAuditHead,
+} from './entry.ts';
+export {
+  verifyAuditBytes,
+  verifyAuditLog,
+  verifyWithPeers,
+  type AuditLogFailure,
+  type AuditVerifyResult,
+  type PeerCheckFailure,
+  type PeerCheckResult,
+  type VerifiedAuditLog,
+  type VerifyOptions,
+} from './verify.ts';
+export { AuditError, type AuditErrorCode } from './errors.ts';
