@@ -93,3 +93,16 @@ if (!onPath('softhsm2-util') || !softhsmModules.some((p) => existsSync(p))) {
     process.exit(1);
   }
 }
+
+// Prometheus (DESIGN §4 "Observability", §6 integration layer): the metrics test scrapes through a
+// real server, /usr/bin/prometheus. Without recommends: they add prometheus-node-exporter, a
+// daemon the tests do not use.
+if (!existsSync('/usr/bin/prometheus')) {
+  if (typeof process.getuid === 'function' && process.getuid() === 0 && onPath('apt-get')) {
+    run('apt-get', ['update']);
+    run('apt-get', ['install', '-y', '--no-install-recommends', 'prometheus']);
+  } else {
+    process.stderr.write('vilna-mpc setup: Prometheus is missing; run: sudo apt-get install -y prometheus\n');
+    process.exit(1);
+  }
+}

@@ -1,0 +1,37 @@
+/** Observability of the party node (DESIGN §4 "Observability"): the public surface of sidecar/observability. */
+export {
+  createMetrics,
+  createMetricsServer,
+  hsmErrorCode,
+  MetricsLabelError,
+  METRIC_PREFIX,
+  PROTOCOLS,
+  SESSION_OUTCOMES,
+  SIGNATURE_OUTCOMES,
+  HSM_OPERATIONS,
+  HSM_ERROR_CODES,
+  HSM_OTHER_ERROR,
+  POLICY_RULES,
+  UNATTRIBUTED,
+  type NodeMetrics,
+  type MetricsOptions,
+  type MetricsServer,
+  type MetricsProtocol,
+  type SessionOutcome,
+  type SignatureOutcome,
+  type HsmOperation,
+  type PolicyRule,
+} from './metrics.ts';
+export { createTracing, TracingConfigError, ATTR_PROTOCOL, ATTR_SID, ATTR_PARTY, ATTR_ROUND, ATTR_ERROR_CODE, ATTR_CULPRITS, type Tracing, type TracingOptions } from './tracing.ts';
+export {
+  createLogger,
+  sessionLogger,
+  serializeError,
+  LoggerConfigError,
+  LOG_LEVELS,
+  REDACT_PATHS,
+  REDACTED,
+  type LoggerOptions,
+  type SerializedError,
+  type SerializedCause,
+} from './logger.ts';

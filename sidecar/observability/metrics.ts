@@ -1,0 +1,400 @@
+/**
+ * Prometheus metrics of the party node (DESIGN §4 "Observability"), prefix `vilna_mpc_`, with
+ * prom-client on a registry of its own (never the global one, so two nodes in one test process
+ * do not share counters) and a dedicated plain-HTTP `/metrics` listener.
+ *
+ * Every label takes values from a small set fixed here or by the deployment (key ids are chosen
+ * by the operator, party numbers by the plan); the typed methods reject anything else with
+ * MetricsLabelError, because an unbounded label set is how a metrics endpoint takes a Prometheus
+ * server down.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Request, Response } from 'express';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { VaultErrorCode } from '../vault/index.ts';
+
+export const METRIC_PREFIX = 'vilna_mpc_';
+
+/** `protocol` label: the CGGMP protocols a session can run (cggmp/protocols). */
+export const PROTOCOLS = ['keygen', 'aux-info', 'presign', 'sign', 'refresh', 'reshare'] as const;
+export type MetricsProtocol = (typeof PROTOCOLS)[number];
+
+/** `outcome` label of sessions: ok, ProtocolAbort, RoundTimeout, anything else. */
+export const SESSION_OUTCOMES = ['ok', 'abort', 'timeout', 'error'] as const;
+export type SessionOutcome = (typeof SESSION_OUTCOMES)[number];
+
+/** `outcome` label of signature requests: signed, refused by this node's policy, failed. */
+export const SIGNATURE_OUTCOMES = ['ok', 'denied', 'error'] as const;
+export type SignatureOutcome = (typeof SIGNATURE_OUTCOMES)[number];
+
+/** `operation` label: what the vault asked the HSM to do. */
+export const HSM_OPERATIONS = ['seal', 'unseal', 'sign', 'keygen', 'watermark', 'destroy', 'pin'] as const;
+export type HsmOperation = (typeof HSM_OPERATIONS)[number];
+
+/** `rule` label: which policy rule refused a signature (DESIGN §4 "Signing API"). */
+export const POLICY_RULES = ['path', 'rate', 'time-window', 'approvals', 'client'] as const;
+export type PolicyRule = (typeof POLICY_RULES)[number];
+
+/**
+ * `code` label of HSM errors: the VaultError codes, plus E_OTHER for a thrown value that carries
+ * none of them (a bug or a foreign error; its own text never becomes a label).
+ */
+export const HSM_ERROR_CODES = [
+  'E_HSM_PIN',
+  'E_HSM_TOKEN',
+  'E_HSM_UNAVAILABLE',
+  'E_HSM_ERROR',
+  'E_SEALING_KEY_MISSING',
+  'E_BLOB_INVALID',
+  'E_BLOB_ROLLBACK',
+  'E_TRUST_ANCHOR_MISSING',
+  'E_TRUST_ANCHOR_MISMATCH',
+] as const satisfies readonly VaultErrorCode[];
+export const HSM_OTHER_ERROR = 'E_OTHER';
+// Fails to compile when the vault gains a code this list does not have.
+const hsmCodesComplete: Exclude<VaultErrorCode, (typeof HSM_ERROR_CODES)[number]> extends never ? true : false = true;
+void hsmCodesComplete;
+
+/** `culprit` label when an abort names nobody (ProtocolAbort with `culprits: []`). */
+export const UNATTRIBUTED = 'unattributed';
+
+/** Key ids as labels: the shape an operator-chosen name has (Kubernetes-like, bounded length). */
+const KEY_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+/** Party numbers are 1-based and small; anything above this is a bug, not a deployment. */
+const MAX_PARTY = 1024;
+/** Rounds per protocol are few; the abort announcement round (0xffff) is not timed. */
+const MAX_ROUND = 64;
+
+// Buckets in seconds. Sessions include aux-info, which waits for safe primes (minutes at worst).
+const SESSION_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
+const ROUND_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+/** One-round signing from a pooled presignature is milliseconds; the slow path is seconds. */
+const SIGNING_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+/** SoftHSM answers in well under a millisecond; network HSMs in tens of milliseconds. */
+const HSM_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+export class MetricsLabelError extends Error {
+  override readonly name = 'MetricsLabelError';
+  readonly code = 'E_METRICS_LABEL';
+}
+
+function assertOneOf<T extends string>(value: string, allowed: readonly T[], label: string): asserts value is T {
+  if (!(allowed as readonly string[]).includes(value)) {
+    throw new MetricsLabelError(`label ${label}: not one of ${allowed.join('|')}`);
+  }
+}
+
+function assertKeyId(keyId: string): void {
+  if (typeof keyId !== 'string' || !KEY_ID_PATTERN.test(keyId)) {
+    throw new MetricsLabelError('label key_id: expected 1..128 characters of [A-Za-z0-9._-], starting alphanumeric');
+  }
+}
+
+function assertParty(party: number, label: string): void {
+  if (!Number.isSafeInteger(party) || party < 1 || party > MAX_PARTY) {
+    throw new MetricsLabelError(`label ${label}: expected a party number 1..${MAX_PARTY}`);
+  }
+}
+
+function assertSeconds(seconds: number, what: string): void {
+  if (!Number.isFinite(seconds) || seconds < 0) throw new MetricsLabelError(`${what}: expected a finite, non-negative duration in seconds`);
+}
+
+/** Seconds since `start` (a process.hrtime.bigint() reading). */
+function secondsSince(start: bigint): number {
+  return Number(process.hrtime.bigint() - start) / 1e9;
+}
+
+/** The code label for an error thrown out of an HSM operation. */
+export function hsmErrorCode(e: unknown): string {
+  const code = typeof e === 'object' && e !== null ? (e as { code?: unknown }).code : undefined;
+  return typeof code === 'string' && (HSM_ERROR_CODES as readonly string[]).includes(code) ? code : HSM_OTHER_ERROR;
+}
+
+export interface NodeMetrics {
+  readonly registry: Registry;
+  /** Content type of `metricsText()` (Prometheus text exposition 0.0.4). */
+  readonly contentType: string;
+  /** Counts a finished session and observes its duration. */
+  sessionEnded(protocol: MetricsProtocol, outcome: SessionOutcome, seconds: number): void;
+  /** Starts timing a session; the returned function records it with its outcome (once). */
+  sessionTimer(protocol: MetricsProtocol): (outcome: SessionOutcome) => void;
+  /** Starts timing one round; `stop()` observes it (once) and returns the seconds. */
+  roundTimer(protocol: MetricsProtocol, round: number): () => number;
+  /** Counts a signature request; latency is observed for produced signatures (`ok`) only, so fast refusals do not pull the quantiles down. */
+  signature(keyId: string, outcome: SignatureOutcome, seconds?: number): void;
+  /** A wrapper that times an HSM call and counts its failure by VaultError code (then rethrows). */
+  hsm(operation: HsmOperation): <T>(fn: () => Promise<T>) => Promise<T>;
+  policyDenied(keyId: string, rule: PolicyRule): void;
+  /** Counts an abort once per named culprit, or once as `unattributed` when nobody is named. */
+  abort(protocol: MetricsProtocol, culprits: readonly number[]): void;
+  presignatures(keyId: string, available: number): void;
+  peerReachable(peer: number, up: boolean): void;
+  epoch(keyId: string, epoch: number): void;
+  /** The exposition text for `/metrics`. */
+  metricsText(): Promise<string>;
+  /** An express handler serving `metricsText()`, for mounting on an existing app. */
+  handler(): (req: Request, res: Response) => Promise<void>;
+}
+
+export interface MetricsOptions {
+  /** This node's party number, added to every series as the `party` label. */
+  readonly party?: number;
+}
+
+/** Builds the node's registry with the process metrics and the metrics of DESIGN §4. */
+export function createMetrics(opts: MetricsOptions = {}): NodeMetrics {
+  const registry = new Registry();
+  if (opts.party !== undefined) {
+    assertParty(opts.party, 'party');
+    registry.setDefaultLabels({ party: String(opts.party) });
+  }
+  collectDefaultMetrics({ register: registry, prefix: METRIC_PREFIX });
+  const registers = [registry];
+
+  const sessionsTotal = new Counter({
+    name: `${METRIC_PREFIX}sessions_total`,
+    help: 'Protocol sessions finished, by protocol and outcome (ok|abort|timeout|error).',
+    labelNames: ['protocol', 'outcome'] as const,
+    registers,
+  });
+  const sessionDuration = new Histogram({
+    name: `${METRIC_PREFIX}session_duration_seconds`,
+    help: 'Wall time of protocol sessions, by protocol and outcome.',
+    labelNames: ['protocol', 'outcome'] as const,
+    buckets: SESSION_BUCKETS,
+    registers,
+  });
+  const roundDuration = new Histogram({
+    name: `${METRIC_PREFIX}round_duration_seconds`,
+    help: 'Wall time of one protocol round at this party, by protocol and round number.',
+    labelNames: ['protocol', 'round'] as const,
+    buckets: ROUND_BUCKETS,
+    registers,
+  });
+  const signaturesTotal = new Counter({
+    name: `${METRIC_PREFIX}signatures_total`,
+    help: 'Signature requests handled by this party, by key id and outcome (ok|denied|error).',
+    labelNames: ['key_id', 'outcome'] as const,
+    registers,
+  });
+  const signingLatency = new Histogram({
+    name: `${METRIC_PREFIX}signing_latency_seconds`,
+    help: 'Time from signature request to signature, by key id (successful signatures only).',
+    labelNames: ['key_id'] as const,
+    buckets: SIGNING_BUCKETS,
+    registers,
+  });
+  const presignaturesAvailable = new Gauge({
+    name: `${METRIC_PREFIX}presignatures_available`,
+    help: 'Presignatures in the pool ready for one-round signing, by key id.',
+    labelNames: ['key_id'] as const,
+    registers,
+  });
+  const hsmDuration = new Histogram({
+    name: `${METRIC_PREFIX}hsm_operation_duration_seconds`,
+    help: 'Latency of HSM operations (seal|unseal|sign|keygen|watermark|destroy|pin), failures included.',
+    labelNames: ['operation'] as const,
+    buckets: HSM_BUCKETS,
+    registers,
+  });
+  const hsmErrors = new Counter({
+    name: `${METRIC_PREFIX}hsm_errors_total`,
+    help: 'Failed HSM operations, by operation and VaultError code.',
+    labelNames: ['operation', 'code'] as const,
+    registers,
+  });
+  const abortsTotal = new Counter({
+    name: `${METRIC_PREFIX}aborts_total`,
+    help: 'Identifiable aborts, by protocol and culprit party number (or "unattributed").',
+    labelNames: ['protocol', 'culprit'] as const,
+    registers,
+  });
+  const policyDenials = new Counter({
+    name: `${METRIC_PREFIX}policy_denials_total`,
+    help: 'Signature requests refused by this party\'s policy, by key id and rule (path|rate|time-window|approvals|client).',
+    labelNames: ['key_id', 'rule'] as const,
+    registers,
+  });
+  const peerReachable = new Gauge({
+    name: `${METRIC_PREFIX}peer_reachable`,
+    help: 'Whether the last contact with a peer party succeeded (1) or failed (0), by peer party number.',
+    labelNames: ['peer'] as const,
+    registers,
+  });
+  const epochGauge = new Gauge({
+    name: `${METRIC_PREFIX}epoch`,
+    help: 'Current shard epoch this party holds, by key id.',
+    labelNames: ['key_id'] as const,
+    registers,
+  });
+
+  function assertProtocol(protocol: string): void {
+    assertOneOf(protocol, PROTOCOLS, 'protocol');
+  }
+
+  const metrics: NodeMetrics = {
+    registry,
+    contentType: registry.contentType,
+
+    sessionEnded(protocol, outcome, seconds) {
+      assertProtocol(protocol);
+      assertOneOf(outcome, SESSION_OUTCOMES, 'outcome');
+      assertSeconds(seconds, 'session duration');
+      sessionsTotal.inc({ protocol, outcome });
+      sessionDuration.observe({ protocol, outcome }, seconds);
+    },
+
+    sessionTimer(protocol) {
+      assertProtocol(protocol);
+      const start = process.hrtime.bigint();
+      let done = false;
+      return (outcome) => {
+        if (done) return;
+        done = true;
+        metrics.sessionEnded(protocol, outcome, secondsSince(start));
+      };
+    },
+
+    roundTimer(protocol, round) {
+      assertProtocol(protocol);
+      if (!Number.isSafeInteger(round) || round < 0 || round > MAX_ROUND) throw new MetricsLabelError(`label round: expected 0..${MAX_ROUND}`);
+      const start = process.hrtime.bigint();
+      let elapsed: number | undefined;
+      return () => {
+        if (elapsed === undefined) {
+          elapsed = secondsSince(start);
+          roundDuration.observe({ protocol, round: String(round) }, elapsed);
+        }
+        return elapsed;
+      };
+    },
+
+    signature(keyId, outcome, seconds) {
+      assertKeyId(keyId);
+      assertOneOf(outcome, SIGNATURE_OUTCOMES, 'outcome');
+      if (seconds !== undefined) assertSeconds(seconds, 'signing latency');
+      signaturesTotal.inc({ key_id: keyId, outcome });
+      if (outcome === 'ok' && seconds !== undefined) signingLatency.observe({ key_id: keyId }, seconds);
+    },
+
+    hsm(operation) {
+      assertOneOf(operation, HSM_OPERATIONS, 'operation');
+      return async <T>(fn: () => Promise<T>): Promise<T> => {
+        const stop = hsmDuration.startTimer({ operation });
+        try {
+          return await fn();
+        } catch (e) {
+          hsmErrors.inc({ operation, code: hsmErrorCode(e) });
+          throw e;
+        } finally {
+          stop();
+        }
+      };
+    },
+
+    policyDenied(keyId, rule) {
+      assertKeyId(keyId);
+      assertOneOf(rule, POLICY_RULES, 'rule');
+      policyDenials.inc({ key_id: keyId, rule });
+    },
+
+    abort(protocol, culprits) {
+      assertProtocol(protocol);
+      for (const c of culprits) assertParty(c, 'culprit');
+      if (culprits.length === 0) {
+        abortsTotal.inc({ protocol, culprit: UNATTRIBUTED });
+        return;
+      }
+      for (const c of new Set(culprits)) abortsTotal.inc({ protocol, culprit: String(c) });
+    },
+
+    presignatures(keyId, available) {
+      assertKeyId(keyId);
+      if (!Number.isSafeInteger(available) || available < 0) throw new MetricsLabelError('presignatures: expected a non-negative integer');
+      presignaturesAvailable.set({ key_id: keyId }, available);
+    },
+
+    peerReachable(peer, up) {
+      assertParty(peer, 'peer');
+      peerReachable.set({ peer: String(peer) }, up ? 1 : 0);
+    },
+
+    epoch(keyId, e) {
+      assertKeyId(keyId);
+      if (!Number.isSafeInteger(e) || e < 0) throw new MetricsLabelError('epoch: expected a non-negative integer');
+      epochGauge.set({ key_id: keyId }, e);
+    },
+
+    metricsText() {
+      return registry.metrics();
+    },
+
+    handler() {
+      return async (_req, res) => {
+        const text = await registry.metrics();
+        res.set('Content-Type', registry.contentType).send(text);
+      };
+    },
+  };
+  return metrics;
+}
+
+export interface MetricsServer {
+  /** `http://host:port/metrics`. */
+  readonly url: string;
+  /** host:port, the form a Prometheus static target takes. */
+  readonly target: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Serves `GET /metrics` (and HEAD) over plain HTTP on a port of its own, apart from the node's
+ * mTLS API: Prometheus then scrapes without a client certificate, and the metrics port carries
+ * nothing but aggregate counters (no key material, no request data). Bind it to the pod or
+ * loopback address; in Kubernetes the NetworkPolicy admits only the monitoring namespace.
+ * Every other path answers 404, every other method 405.
+ */
+export async function createMetricsServer(listen: { host: string; port: number }, metrics: NodeMetrics): Promise<MetricsServer> {
+  const server = http.createServer((req, res) => {
+    const pathname = new URL(req.url ?? '/', 'http://metrics.invalid').pathname;
+    if (pathname !== '/metrics') {
+      res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { 'Content-Type': 'text/plain', Allow: 'GET, HEAD' }).end('method not allowed\n');
+      return;
+    }
+    metrics.metricsText().then(
+      (text) => {
+        res.writeHead(200, { 'Content-Type': metrics.contentType, 'Content-Length': Buffer.byteLength(text) });
+        res.end(req.method === 'HEAD' ? undefined : text);
+      },
+      () => {
+        res.writeHead(500, { 'Content-Type': 'text/plain' }).end('metrics collection failed\n');
+      },
+    );
+  });
+  // Scrapes are short; a stuck client must not hold the listener open at shutdown.
+  server.requestTimeout = 10_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(listen.port, listen.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
+  return {
+    url: `http://${host}:${port}/metrics`,
+    target: `${host}:${port}`,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((err) => (err ? reject(err) : resolve()));
+        server.closeAllConnections();
+      }),
+  };
+}
