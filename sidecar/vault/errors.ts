@@ -9,7 +9,7 @@ export type VaultErrorCode =
   | 'E_HSM_PIN'
   /** no token with the configured label */
   | 'E_HSM_TOKEN'
-  /** module missing, device error, token removed: the HSM cannot be used right now */
+  /** module missing, device error, token removed, no answer in time: the HSM cannot be used right now */
   | 'E_HSM_UNAVAILABLE'
   /** any other PKCS#11 failure */
   | 'E_HSM_ERROR'
@@ -29,12 +29,36 @@ export class VaultError extends Error {
   readonly code: VaultErrorCode;
   /** The PKCS#11 return value name when the error came from the module (e.g. CKR_PIN_INCORRECT). */
   readonly ckr: string | undefined;
+  /** The message without the code prefix. */
+  readonly detail: string;
 
   constructor(code: VaultErrorCode, message: string, opts: { ckr?: string; cause?: unknown } = {}) {
     super(`${code}: ${message}`, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.code = code;
     this.ckr = opts.ckr;
+    this.detail = message;
   }
+}
+
+/** Every code, for checking codes that crossed a process boundary. */
+export const VAULT_ERROR_CODES: ReadonlySet<string> = new Set<VaultErrorCode>([
+  'E_HSM_PIN', 'E_HSM_TOKEN', 'E_HSM_UNAVAILABLE', 'E_HSM_ERROR', 'E_SEALING_KEY_MISSING', 'E_BLOB_INVALID', 'E_BLOB_ROLLBACK',
+  'E_TRUST_ANCHOR_MISSING', 'E_TRUST_ANCHOR_MISMATCH',
+]);
+
+/** Codes whose messages come from the module and so need the vault operation named in front. */
+const HSM_CODES: ReadonlySet<VaultErrorCode> = new Set<VaultErrorCode>(['E_HSM_PIN', 'E_HSM_TOKEN', 'E_HSM_UNAVAILABLE', 'E_HSM_ERROR']);
+
+/** Names the vault operation in front of a module-level message ("seal k1.shard: …: CKR_…"). */
+export function withOperation(e: unknown, operation: string): VaultError {
+  const err = e instanceof VaultError ? e : toVaultError(e, operation);
+  if (!HSM_CODES.has(err.code) || err.detail.startsWith(operation)) return err;
+  return new VaultError(err.code, `${operation}: ${err.detail}`, { ...(err.ckr === undefined ? {} : { ckr: err.ckr }), cause: err });
+}
+
+/** True when the error came back from the PKCS#11 module (it carries a CKR_ value). */
+export function isModuleError(e: unknown): boolean {
+  return e instanceof VaultError ? e.ckr !== undefined : ckrOf(e) !== undefined;
 }
 
 /** PKCS#11 return values the vault distinguishes (PKCS#11 v2.40 §11.1 / pkcs11t.h). */
@@ -50,6 +74,7 @@ const CKR_NAMES: ReadonlyMap<number, string> = new Map([
   [0x41, 'CKR_ENCRYPTED_DATA_LEN_RANGE'],
   [0x60, 'CKR_KEY_HANDLE_INVALID'],
   [0x82, 'CKR_OBJECT_HANDLE_INVALID'],
+  [0x90, 'CKR_OPERATION_ACTIVE'],
   [0xa0, 'CKR_PIN_INCORRECT'],
   [0xa1, 'CKR_PIN_INVALID'],
   [0xa2, 'CKR_PIN_LEN_RANGE'],
@@ -60,6 +85,7 @@ const CKR_NAMES: ReadonlyMap<number, string> = new Map([
   [0xc0, 'CKR_SIGNATURE_INVALID'],
   [0xe0, 'CKR_TOKEN_NOT_PRESENT'],
   [0xe1, 'CKR_TOKEN_NOT_RECOGNIZED'],
+  [0xe2, 'CKR_TOKEN_WRITE_PROTECTED'],
   [0x100, 'CKR_USER_ALREADY_LOGGED_IN'],
   [0x101, 'CKR_USER_NOT_LOGGED_IN'],
   [0x190, 'CKR_CRYPTOKI_NOT_INITIALIZED'],
@@ -76,6 +102,8 @@ const UNAVAILABLE_ERRORS = new Set([
   'CKR_TOKEN_NOT_RECOGNIZED',
   'CKR_SESSION_CLOSED',
   'CKR_SESSION_HANDLE_INVALID',
+  // Login state lost (token re-inserted, sessions closed under us): the pool logs in again.
+  'CKR_USER_NOT_LOGGED_IN',
   'CKR_CRYPTOKI_NOT_INITIALIZED',
 ]);
 

@@ -4,278 +4,169 @@
  * - per (key id, epoch) a non-extractable, sensitive AES-256 sealing key, destroyed when that
  *   epoch is retired (crypto-shredding);
  * - seal / unseal with AES-GCM inside the token, the blob header as AAD (./blob.ts);
- * - a per-key epoch watermark in the token (a CKO_DATA object) that refuses older epochs' blobs.
+ * - a per-key epoch watermark in the token (a CKO_DATA object) that refuses older epochs' blobs;
+ * - the approver-set pin (DESIGN §4 "Trust anchors").
  *
- * One vault per process: SoftHSM reads SOFTHSM2_CONF when the module is initialised, so the
- * caller points it at the party's token configuration before `openVault`.
+ * The PKCS#11 work runs in a host process of its own (./hsm-host.ts, why: see there), so a
+ * blocked module call never blocks this event loop. Every operation has a deadline
+ * (`operationTimeoutMs`, 10 s by default) covering its retries; past it the caller gets
+ * E_HSM_UNAVAILABLE "HSM did not answer within …" and the host is replaced, so the next call
+ * works as soon as the HSM does.
+ *
+ * Retries, on E_HSM_UNAVAILABLE only, with short backoff, within the deadline:
+ * - reads: watermark, approverPin, unseal, signIdentity;
+ * - find-or-create operations, which look for the object before creating it, so a repeat after a
+ *   lost answer finds what the first attempt made: ensureIdentityKey, sealingKey, pinApprovers,
+ *   seal (whose only token write is its sealing key; the encryption itself changes nothing).
+ * Not retried: advanceWatermark, destroySealingKey, replaceApproverPin. After a failure they read
+ * the token back and succeed if the first attempt took effect, else report the failure, saying
+ * when the outcome could not be read back. Each of them leaves the token consistent either way:
+ * new objects are created before old ones are destroyed and readers take the highest.
+ *
+ * Once the token refuses the PIN, the vault makes no further login attempt (tokens lock the PIN
+ * after a few failures); open the vault again after fixing the PIN file.
  */
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import graphene from 'graphene-pk11';
-import type { Key, Module, Session, SessionObject, Slot } from 'graphene-pk11';
-import {
-  assertSealFields,
-  BLOB_FORMAT_VERSION,
-  encodeBlob,
-  encodeHeader,
-  GCM_IV_BYTES,
-  GCM_TAG_BITS,
-  GCM_TAG_BYTES,
-  parseBlob,
-  SEAL_MECHANISM,
-  sealingKeyLabel,
-  APPROVERS_HASH_BYTES,
-  type BlobHeader,
-  type SealFields,
-} from './blob.ts';
-import { toVaultError, VaultError } from './errors.ts';
-import { SessionPool } from './session-pool.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { APPROVERS_HASH_BYTES, assertSealFields, parseBlob, sealingKeyLabel, type SealFields } from './blob.ts';
+import { isUnavailable, VaultError, withOperation } from './errors.ts';
+import { deadlineIn, HsmHost, type Deadline } from './host-client.ts';
+import type { ApproverPin, HostOps, OpName, SealingKeyRef, Unsealed } from './host-protocol.ts';
 
-/** CKA_LABEL of the identity key pair. */
-export const IDENTITY_LABEL = 'vilna-identity';
-/** CKA_APPLICATION of the watermark data objects. */
-const WATERMARK_APPLICATION = 'vilna-mpc';
-/** DER of the P-256 curve OID 1.2.840.10045.3.1.7 (CKA_EC_PARAMS, RFC 5480 §2.1.1.1). */
-const P256_PARAMS = Buffer.from('06082a8648ce3d030107', 'hex');
-/** Uncompressed SEC1 point length for P-256: 0x04 ‖ x ‖ y. */
-const P256_POINT_BYTES = 65;
-/** AES-256 key length in bytes. */
-const AES_KEY_BYTES = 32;
-/** Bytes of the random CKA_ID given to each key. */
-const KEY_ID_BYTES = 16;
-/** Watermark value: the epoch as an unsigned 64-bit big-endian integer. */
-const WATERMARK_BYTES = 8;
-/** CKA_LABEL of the approver pin data objects. */
-const APPROVERS_LABEL = 'vilna-approvers';
-/** Approver pin value: u64 big-endian sequence number ‖ SHA-256 of the approver set. */
-const APPROVERS_PIN_BYTES = 8 + APPROVERS_HASH_BYTES;
-/** Default number of PKCS#11 sessions. */
+export { IDENTITY_LABEL } from './token-ops.ts';
+export type { ApproverPin, Unsealed } from './host-protocol.ts';
+
+/** Default number of idle PKCS#11 sessions the host keeps besides the logged-in anchor. */
 const DEFAULT_SESSIONS = 4;
+/** Default deadline of one vault operation, retries included. */
+const DEFAULT_OPERATION_TIMEOUT_MS = 10_000;
+/** Waits before the 2nd and 3rd attempt of a retried operation: enough for a session to be reopened. */
+const RETRY_DELAYS_MS: readonly number[] = [50, 200];
 
 export interface VaultOptions {
   /** The PKCS#11 module (for SoftHSM, libsofthsm2.so). */
   readonly modulePath: string;
   readonly tokenLabel: string;
-  /** File holding the user PIN. */
+  /** File holding the user PIN; the host process reads it at each login. */
   readonly pinFile: string;
+  /** Idle sessions kept open for reuse. */
   readonly maxSessions?: number;
+  /** Deadline of each operation (and of opening), retries included; 10 s by default. */
+  readonly operationTimeoutMs?: number;
+  /** Extra environment for the PKCS#11 host process, e.g. SOFTHSM2_CONF for this vault's token. */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /** Fields checked on unseal; `epoch` may be left out when the caller takes any current epoch. */
 export type ExpectedFields = Omit<SealFields, 'epoch'> & { readonly epoch?: number };
 
-/** The approver set pinned in the token: its hash and how many times it was replaced. */
-export interface ApproverPin {
-  readonly sequence: number;
-  readonly hash: Uint8Array;
-}
-
-export interface Unsealed {
-  readonly header: BlobHeader;
-  readonly plaintext: Uint8Array;
-}
-
-/** Opens the token by label and logs in. The caller closes the vault. */
-export async function openVault(opts: VaultOptions): Promise<Vault> {
-  let pin: string;
-  try {
-    pin = (await readFile(opts.pinFile, 'utf8')).trim();
-  } catch {
-    throw new VaultError('E_HSM_PIN', `PIN file ${opts.pinFile} cannot be read`);
-  }
-  let mod: Module;
-  try {
-    mod = graphene.Module.load(opts.modulePath, 'pkcs11');
-    mod.initialize();
-  } catch (e) {
-    throw toVaultError(e, `loading PKCS#11 module ${opts.modulePath}`, 'E_HSM_UNAVAILABLE');
-  }
-  try {
-    const slot = findSlot(mod, opts.tokenLabel);
-    const pool = new SessionPool(slot, opts.maxSessions ?? DEFAULT_SESSIONS);
-    pool.login(pin);
-    return new Vault(mod, pool);
-  } catch (e) {
-    finalizeQuietly(mod);
-    throw e;
-  }
-}
-
-function findSlot(mod: Module, label: string): Slot {
-  let slots;
-  try {
-    slots = mod.getSlots(true);
-  } catch (e) {
-    throw toVaultError(e, 'listing slots', 'E_HSM_UNAVAILABLE');
-  }
-  for (let i = 0; i < slots.length; i++) {
-    const slot = slots.items(i);
-    if (slot.getToken().label.trim() === label) return slot;
-  }
-  throw new VaultError('E_HSM_TOKEN', `no token labelled "${label}"`);
+function assertPositiveInt(value: number | undefined, field: string): void {
+  if (value !== undefined && (!Number.isSafeInteger(value) || value < 1)) throw new VaultError('E_HSM_ERROR', `${field} must be a positive integer`);
 }
 
 function assertApproversHash(hash: Uint8Array): void {
   if (!(hash instanceof Uint8Array) || hash.length !== APPROVERS_HASH_BYTES) throw new VaultError('E_BLOB_INVALID', 'approver-set hash must be 32 bytes');
 }
 
-function finalizeQuietly(mod: Module): void {
-  try {
-    mod.finalize();
-  } catch {
-    // already finalized
-  }
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 }
 
-/** Converts a CKA_EC_POINT (DER OCTET STRING around an uncompressed point) to a compressed point. */
-function compressEcPoint(ecPoint: Buffer): Uint8Array {
-  // SoftHSM and most tokens wrap the point in an OCTET STRING (04 41 …); some return it raw.
-  const point = ecPoint.length === P256_POINT_BYTES + 2 && ecPoint[0] === 0x04 && ecPoint[1] === P256_POINT_BYTES ? ecPoint.subarray(2) : ecPoint;
-  if (point.length !== P256_POINT_BYTES || point[0] !== 0x04) throw new VaultError('E_HSM_ERROR', 'identity public key has an unexpected encoding');
-  const out = new Uint8Array(33);
-  out[0] = (point[P256_POINT_BYTES - 1]! & 1) === 1 ? 0x03 : 0x02;
-  out.set(point.subarray(1, 33), 1);
-  return out;
-}
-
-function findOne(session: Session, template: graphene.ITemplate): SessionObject | undefined {
-  const found = session.find(template);
-  return found.length > 0 ? found.items(0) : undefined;
-}
-
-/*
- * PKCS#11 calls are made synchronously: pkcs11js's callback variants (run on libuv's pool)
- * crashed the process (SIGSEGV) intermittently after a failed C_Decrypt under SoftHSM 2.6.1, and
- * sealing a shard takes microseconds. The pool still gives each operation its own session.
+/**
+ * Starts the vault's PKCS#11 host, opens the token by label and logs in. The caller closes the
+ * vault. SoftHSM reads SOFTHSM2_CONF when the module is initialised: pass it in `env` (or set it
+ * in this process's environment before opening).
  */
+export async function openVault(opts: VaultOptions): Promise<Vault> {
+  assertPositiveInt(opts.maxSessions, 'maxSessions');
+  assertPositiveInt(opts.operationTimeoutMs, 'operationTimeoutMs');
+  const timeoutMs = opts.operationTimeoutMs ?? DEFAULT_OPERATION_TIMEOUT_MS;
+  const host = new HsmHost({
+    modulePath: opts.modulePath,
+    tokenLabel: opts.tokenLabel,
+    pinFile: opts.pinFile,
+    maxSessions: opts.maxSessions ?? DEFAULT_SESSIONS,
+    ...(opts.env === undefined ? {} : { env: opts.env }),
+  });
+  try {
+    await host.start(deadlineIn(timeoutMs));
+  } catch (e) {
+    await host.close();
+    throw withOperation(e, `opening token "${opts.tokenLabel}"`);
+  }
+  return new Vault(host, timeoutMs);
+}
 
 export class Vault {
-  readonly #mod: Module;
-  readonly #pool: SessionPool;
-  #closed = false;
+  readonly #host: HsmHost;
+  readonly #timeoutMs: number;
+  /** The token refused the PIN: no more logins until the vault is opened again. */
+  #pinRefused: VaultError | undefined;
 
-  constructor(mod: Module, pool: SessionPool) {
-    this.#mod = mod;
-    this.#pool = pool;
+  constructor(host: HsmHost, operationTimeoutMs: number) {
+    this.#host = host;
+    this.#timeoutMs = operationTimeoutMs;
   }
 
   /** Creates the identity key pair on first use; returns the compressed public key (33 bytes). */
   async ensureIdentityKey(): Promise<Uint8Array> {
-    return this.#pool.use((s) => {
-      try {
-        let pub = findOne(s, { class: graphene.ObjectClass.PUBLIC_KEY, label: IDENTITY_LABEL });
-        if (pub === undefined || findOne(s, { class: graphene.ObjectClass.PRIVATE_KEY, label: IDENTITY_LABEL }) === undefined) {
-          const id = s.generateRandom(KEY_ID_BYTES);
-          const pair = s.generateKeyPair(
-            'EC_KEY_PAIR_GEN',
-            { keyType: graphene.KeyType.EC, token: true, private: false, label: IDENTITY_LABEL, id, paramsEC: P256_PARAMS, verify: true, modifiable: false },
-            {
-              keyType: graphene.KeyType.EC, token: true, private: true, label: IDENTITY_LABEL, id,
-              sign: true, sensitive: true, extractable: false, derive: false, modifiable: false,
-            },
-          );
-          pub = pair.publicKey;
-        }
-        return compressEcPoint(pub.getAttribute({ pointEC: null }).pointEC as Buffer);
-      } catch (e) {
-        throw toVaultError(e, 'identity key');
-      }
-    });
+    return this.#retried('identity key', 'ensureIdentityKey', []);
   }
 
   /** ECDSA P-256 over SHA-256(message) with the identity key: 64 bytes r‖s (IEEE P1363). */
   async signIdentity(message: Uint8Array): Promise<Uint8Array> {
-    const digest = createHash('sha256').update(message).digest();
-    return this.#pool.use((s) => {
-      const key = findOne(s, { class: graphene.ObjectClass.PRIVATE_KEY, label: IDENTITY_LABEL });
-      if (key === undefined) throw new VaultError('E_HSM_ERROR', 'identity key not provisioned (call ensureIdentityKey)');
-      try {
-        return new Uint8Array(s.createSign('ECDSA', key.toType<Key>()).once(digest));
-      } catch (e) {
-        throw toVaultError(e, 'identity signature');
-      }
-    });
+    const digest = new Uint8Array(createHash('sha256').update(message).digest());
+    return this.#retried('identity signature', 'signIdentity', [digest]);
   }
 
   /** Creates (or finds) the sealing key for (keyId, epoch); returns its label and CKA_ID. */
   async sealingKey(keyId: string, epoch: number): Promise<{ label: string; id: string }> {
     assertSealFields({ keyId, epoch, party: 0, kind: 'other', objectId: 'x' });
-    const label = sealingKeyLabel(keyId, epoch);
-    return this.#pool.use((s) => {
-      try {
-        // Find and create run synchronously on this thread, so two callers cannot both create.
-        const existing = findOne(s, { class: graphene.ObjectClass.SECRET_KEY, label });
-        if (existing !== undefined) return { label, id: (existing.getAttribute({ id: null }).id as Buffer).toString('hex') };
-        const id = s.generateRandom(KEY_ID_BYTES);
-        s.generateKey('AES_KEY_GEN', {
-          class: graphene.ObjectClass.SECRET_KEY, keyType: graphene.KeyType.AES, valueLen: AES_KEY_BYTES,
-          token: true, private: true, sensitive: true, extractable: false, modifiable: false,
-          encrypt: true, decrypt: true, wrap: false, unwrap: false, sign: false, verify: false, derive: false,
-          label, id,
-        });
-        return { label, id: id.toString('hex') };
-      } catch (e) {
-        throw toVaultError(e, `sealing key ${label}`);
-      }
-    });
+    const ref: SealingKeyRef = await this.#retried(`sealing key ${sealingKeyLabel(keyId, epoch)}`, 'sealingKey', [keyId, epoch]);
+    return { label: ref.label, id: ref.id };
   }
 
   /** Destroys the sealing key of (keyId, epoch): every blob sealed under it becomes unreadable. */
   async destroySealingKey(keyId: string, epoch: number): Promise<number> {
+    assertSealFields({ keyId, epoch, party: 0, kind: 'other', objectId: 'x' });
     const label = sealingKeyLabel(keyId, epoch);
-    return this.#pool.use((s) => {
-      try {
-        return s.destroy({ class: graphene.ObjectClass.SECRET_KEY, label });
-      } catch (e) {
-        throw toVaultError(e, `destroying ${label}`);
-      }
-    });
+    const what = `destroying ${label}`;
+    const deadline = deadlineIn(this.#timeoutMs);
+    const before = await this.#retried(what, 'countSealingKeys', [label], deadline);
+    if (before === 0) return 0;
+    try {
+      return await this.#call('destroySealingKey', [label], deadline);
+    } catch (e) {
+      if (!isUnavailable(e)) throw withOperation(e, what);
+      const left = await this.#readBack('countSealingKeys', [label], deadline);
+      if (left === 0) return before;
+      throw withOperation(e, `${what} (${left === undefined ? 'outcome unknown: the token could not be read back' : `not done: ${left} of ${before} left`})`);
+    }
   }
 
   /** The lowest epoch of keyId whose blobs are still accepted (0 when never set). */
   async watermark(keyId: string): Promise<number> {
-    return this.#pool.use((s) => this.#readWatermark(s, keyId));
+    return this.#retried(`watermark of ${keyId}`, 'watermark', [keyId]);
   }
 
-  /** Moves keyId's watermark to epoch; refuses to move it back. Crash-safe: create, then destroy. */
+  /** Moves keyId's watermark to epoch; refuses to move it back. */
   async advanceWatermark(keyId: string, epoch: number): Promise<void> {
     assertSealFields({ keyId, epoch, party: 0, kind: 'other', objectId: 'x' });
-    await this.#pool.use((s) => {
-      const current = this.#readWatermark(s, keyId);
-      if (epoch < current) throw new VaultError('E_BLOB_ROLLBACK', `watermark of ${keyId} is at epoch ${current}, refusing ${epoch}`);
-      if (epoch === current) return;
-      const label = `vilna-watermark:${keyId}`;
-      try {
-        const old = s.find({ class: graphene.ObjectClass.DATA, application: WATERMARK_APPLICATION, label });
-        const value = Buffer.alloc(WATERMARK_BYTES);
-        value.writeBigUInt64BE(BigInt(epoch));
-        s.create({ class: graphene.ObjectClass.DATA, application: WATERMARK_APPLICATION, label, value, token: true, private: true, modifiable: false });
-        // A crash before this loop leaves two objects; reading takes the highest.
-        for (let i = 0; i < old.length; i++) s.destroy(old.items(i));
-      } catch (e) {
-        throw toVaultError(e, `watermark of ${keyId}`);
-      }
-    });
-  }
-
-  #readWatermark(s: Session, keyId: string): number {
+    const what = `advancing the watermark of ${keyId} to ${epoch}`;
+    const deadline = deadlineIn(this.#timeoutMs);
     try {
-      const found = s.find({ class: graphene.ObjectClass.DATA, application: WATERMARK_APPLICATION, label: `vilna-watermark:${keyId}` });
-      let highest = 0;
-      for (let i = 0; i < found.length; i++) {
-        const value = found.items(i).getAttribute({ value: null }).value as Buffer;
-        if (value.length !== WATERMARK_BYTES) throw new VaultError('E_HSM_ERROR', `watermark of ${keyId} is malformed`);
-        highest = Math.max(highest, Number(value.readBigUInt64BE()));
-      }
-      return highest;
+      await this.#call('advanceWatermark', [keyId, epoch], deadline);
     } catch (e) {
-      throw toVaultError(e, `watermark of ${keyId}`);
+      if (!isUnavailable(e)) throw withOperation(e, what);
+      const mark = await this.#readBack('watermark', [keyId], deadline);
+      if (mark !== undefined && mark >= epoch) return;
+      throw withOperation(e, `${what} (${mark === undefined ? 'outcome unknown: the token could not be read back' : `not done: still ${mark}`})`);
     }
   }
 
   /** The approver set pinned in the token, or undefined before provisioning. */
   async approverPin(): Promise<ApproverPin | undefined> {
-    return this.#pool.use((s) => this.#readApproverPin(s));
+    return this.#retried('approver pin', 'approverPin', []);
   }
 
   /**
@@ -286,153 +177,82 @@ export class Vault {
    */
   async pinApprovers(hash: Uint8Array): Promise<ApproverPin> {
     assertApproversHash(hash);
-    return this.#pool.use((s) => {
-      const current = this.#readApproverPin(s);
-      if (current !== undefined) {
-        if (!Buffer.from(current.hash).equals(Buffer.from(hash))) throw new VaultError('E_TRUST_ANCHOR_MISMATCH', 'the token already pins a different approver set');
-        return current;
-      }
-      return this.#writeApproverPin(s, { sequence: 1, hash }, []);
-    });
+    return this.#retried('pinning the approver set', 'pinApprovers', [new Uint8Array(hash)]);
   }
 
   /** Replaces the pinned approver set (after the caller verified a quorum of the current one). */
   async replaceApproverPin(expected: ApproverPin, next: Uint8Array): Promise<ApproverPin> {
     assertApproversHash(next);
-    return this.#pool.use((s) => {
-      const current = this.#readApproverPin(s);
-      if (current === undefined) throw new VaultError('E_TRUST_ANCHOR_MISSING', 'no approver set is pinned');
-      if (current.sequence !== expected.sequence || !Buffer.from(current.hash).equals(Buffer.from(expected.hash))) {
-        throw new VaultError('E_TRUST_ANCHOR_MISMATCH', 'the pinned approver set changed meanwhile');
-      }
-      const old = s.find({ class: graphene.ObjectClass.DATA, application: WATERMARK_APPLICATION, label: APPROVERS_LABEL });
-      const olds = Array.from({ length: old.length }, (_, i) => old.items(i));
-      return this.#writeApproverPin(s, { sequence: current.sequence + 1, hash: next }, olds);
-    });
-  }
-
-  #writeApproverPin(s: Session, pin: ApproverPin, replaced: readonly SessionObject[]): ApproverPin {
-    const value = Buffer.alloc(APPROVERS_PIN_BYTES);
-    value.writeBigUInt64BE(BigInt(pin.sequence));
-    value.set(pin.hash, 8);
+    const what = 'replacing the approver set';
+    const deadline = deadlineIn(this.#timeoutMs);
     try {
-      // modifiable: false, so the value cannot be edited in place, only replaced by this code path.
-      s.create({ class: graphene.ObjectClass.DATA, application: WATERMARK_APPLICATION, label: APPROVERS_LABEL, value, token: true, private: true, modifiable: false });
-      // A crash before this loop leaves two pins; reading takes the highest sequence.
-      for (const o of replaced) s.destroy(o);
+      return await this.#call('replaceApproverPin', [{ sequence: expected.sequence, hash: new Uint8Array(expected.hash) }, new Uint8Array(next)], deadline);
     } catch (e) {
-      throw toVaultError(e, 'approver pin');
+      if (!isUnavailable(e)) throw withOperation(e, what);
+      const pin = await this.#readBack('approverPin', [], deadline);
+      if (pin !== undefined && pin.sequence === expected.sequence + 1 && sameBytes(pin.hash, next)) return pin;
+      throw withOperation(e, `${what} (${pin === undefined ? 'outcome unknown: the token could not be read back' : 'not done'})`);
     }
-    return { sequence: pin.sequence, hash: new Uint8Array(pin.hash) };
-  }
-
-  #readApproverPin(s: Session): ApproverPin | undefined {
-    try {
-      const found = s.find({ class: graphene.ObjectClass.DATA, application: WATERMARK_APPLICATION, label: APPROVERS_LABEL });
-      let best: ApproverPin | undefined;
-      for (let i = 0; i < found.length; i++) {
-        const value = found.items(i).getAttribute({ value: null }).value as Buffer;
-        if (value.length !== APPROVERS_PIN_BYTES) throw new VaultError('E_HSM_ERROR', 'approver pin is malformed');
-        const sequence = Number(value.readBigUInt64BE());
-        if (best === undefined || sequence > best.sequence) best = { sequence, hash: new Uint8Array(value.subarray(8)) };
-      }
-      return best;
-    } catch (e) {
-      throw toVaultError(e, 'approver pin');
-    }
-  }
-
-  #requireApproverPin(s: Session): ApproverPin {
-    const pin = this.#readApproverPin(s);
-    if (pin === undefined) throw new VaultError('E_TRUST_ANCHOR_MISSING', 'no approver set is pinned in the token: provision the party first');
-    return pin;
   }
 
   /** Seals plaintext under the (keyId, epoch) sealing key with AES-GCM inside the token. */
   async seal(fields: SealFields, plaintext: Uint8Array): Promise<Uint8Array> {
     assertSealFields(fields);
-    const sealing = await this.sealingKey(fields.keyId, fields.epoch);
-    return this.#pool.use((s) => {
-      const mark = this.#readWatermark(s, fields.keyId);
-      if (fields.epoch < mark) throw new VaultError('E_BLOB_ROLLBACK', `refusing to seal epoch ${fields.epoch} of ${fields.keyId} below watermark ${mark}`);
-      const pin = this.#requireApproverPin(s);
-      const key = this.#findSealingKey(s, sealing.label, sealing.id);
-      // SoftHSM takes the caller's IV; it comes from the token's RNG and is stored as used.
-      const iv = s.generateRandom(GCM_IV_BYTES);
-      const header: BlobHeader = {
-        v: BLOB_FORMAT_VERSION, sealingKey: sealing, mechanism: SEAL_MECHANISM, iv: iv.toString('hex'), tagBits: GCM_TAG_BITS,
-        approvers: Buffer.from(pin.hash).toString('hex'), keyId: fields.keyId, party: fields.party, epoch: fields.epoch, kind: fields.kind, objectId: fields.objectId,
-      };
-      const headerBytes = encodeHeader(header);
-      try {
-        const cipher = s.createCipher({ name: 'AES_GCM', params: new graphene.AesGcm240Params(iv, Buffer.from(headerBytes), GCM_TAG_BITS) }, key);
-        const ct = cipher.once(Buffer.from(plaintext), Buffer.alloc(plaintext.length + GCM_TAG_BYTES));
-        return encodeBlob(headerBytes, ct);
-      } catch (e) {
-        throw toVaultError(e, `sealing ${fields.objectId}`);
-      }
-    });
+    const copy = { keyId: fields.keyId, party: fields.party, epoch: fields.epoch, kind: fields.kind, objectId: fields.objectId };
+    return this.#retried(`sealing ${fields.objectId}`, 'seal', [copy, plaintext]);
   }
 
   /** Authenticates and decrypts a blob inside the token after checking its header against `expected`. */
   async unseal(blob: Uint8Array, expected: ExpectedFields): Promise<Unsealed> {
-    const { header, headerBytes, ciphertext } = parseBlob(blob);
+    const { header } = parseBlob(blob);
     for (const field of ['keyId', 'party', 'kind', 'objectId', 'epoch'] as const) {
       if (expected[field] !== undefined && header[field] !== expected[field]) {
         throw new VaultError('E_BLOB_INVALID', `blob ${header.objectId}: ${field} is not the expected one`);
       }
     }
-    return this.#pool.use((s) => {
-      const mark = this.#readWatermark(s, header.keyId);
-      if (header.epoch < mark) throw new VaultError('E_BLOB_ROLLBACK', `blob ${header.objectId} is from epoch ${header.epoch}, below watermark ${mark}`);
-      // Swapping the pinned approvers makes existing shards unreadable rather than obedient (DESIGN §1).
-      if (header.approvers !== Buffer.from(this.#requireApproverPin(s).hash).toString('hex')) {
-        throw new VaultError('E_TRUST_ANCHOR_MISMATCH', `blob ${header.objectId} was sealed under another approver set`);
-      }
-      const key = this.#findSealingKey(s, header.sealingKey.label, header.sealingKey.id);
-      try {
-        const params = new graphene.AesGcm240Params(Buffer.from(header.iv, 'hex'), Buffer.from(headerBytes), GCM_TAG_BITS);
-        // Single-part C_Decrypt: SoftHSM's multi-part GCM decrypt fails (DESIGN §4).
-        const decipher = s.createDecipher({ name: 'AES_GCM', params }, key);
-        const pt = decipher.once(Buffer.from(ciphertext), Buffer.alloc(ciphertext.length));
-        return { header, plaintext: new Uint8Array(pt) };
-      } catch (e) {
-        throw this.#decryptFailure(s, e, header.objectId);
-      }
-    });
+    return this.#retried(`unsealing ${header.objectId}`, 'unseal', [blob]);
   }
 
-  /**
-   * Tells a failed authentication from an outage: SoftHSM reports a wrong GCM tag as
-   * CKR_GENERAL_ERROR, so a device-level error counts as an outage only when the token also
-   * fails a harmless request (one random byte) right after.
-   */
-  #decryptFailure(s: Session, e: unknown, objectId: string): VaultError {
-    const err = toVaultError(e, `unsealing ${objectId}`, 'E_BLOB_INVALID');
-    if (err.code !== 'E_HSM_UNAVAILABLE') return err;
-    try {
-      s.generateRandom(1);
-    } catch {
-      return err;
+  /** Stops the PKCS#11 host (logout, finalize); resolves when it has exited. */
+  async close(): Promise<void> {
+    await this.#host.close();
+  }
+
+  /** One attempt; remembers a refused PIN so that no later call logs in with it again. */
+  async #call<K extends OpName>(op: K, args: Parameters<HostOps[K]>, deadline: Deadline): Promise<ReturnType<HostOps[K]>> {
+    if (this.#pinRefused !== undefined) {
+      throw new VaultError('E_HSM_PIN', 'the token refused the PIN earlier; no further login is tried (it could lock the PIN): fix the PIN file and open the vault again', {
+        ...(this.#pinRefused.ckr === undefined ? {} : { ckr: this.#pinRefused.ckr }),
+      });
     }
-    return new VaultError('E_BLOB_INVALID', `blob ${objectId} failed authentication inside the HSM`, err.ckr === undefined ? {} : { ckr: err.ckr });
-  }
-
-  #findSealingKey(s: Session, label: string, idHex: string): Key {
     try {
-      const key = findOne(s, { class: graphene.ObjectClass.SECRET_KEY, label, id: Buffer.from(idHex, 'hex') });
-      if (key === undefined) throw new VaultError('E_SEALING_KEY_MISSING', `sealing key ${label} is not in the token`);
-      return key.toType<Key>();
+      return await this.#host.call(op, args, deadline);
     } catch (e) {
-      throw toVaultError(e, `finding ${label}`);
+      if (e instanceof VaultError && e.code === 'E_HSM_PIN') this.#pinRefused = e;
+      throw e;
     }
   }
 
-  /** Closes every session and finalizes the module. */
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#pool.close();
-    finalizeQuietly(this.#mod);
+  /** Attempts op again after E_HSM_UNAVAILABLE while the deadline allows; errors name `what`. */
+  async #retried<K extends OpName>(what: string, op: K, args: Parameters<HostOps[K]>, deadline = deadlineIn(this.#timeoutMs)): Promise<ReturnType<HostOps[K]>> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.#call(op, args, deadline);
+      } catch (e) {
+        const delay = RETRY_DELAYS_MS[attempt];
+        if (!isUnavailable(e) || delay === undefined || Date.now() + delay >= deadline.at) throw withOperation(e, what);
+        await sleep(delay);
+      }
+    }
+  }
+
+  /** A read after a failed write, within what is left of its deadline; undefined when it cannot be had. */
+  async #readBack<K extends OpName>(op: K, args: Parameters<HostOps[K]>, deadline: Deadline): Promise<ReturnType<HostOps[K]> | undefined> {
+    if (Date.now() >= deadline.at) return undefined;
+    try {
+      return await this.#retried(op, op, args, deadline);
+    } catch {
+      return undefined;
+    }
   }
 }
