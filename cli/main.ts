@@ -2,6 +2,8 @@
  * The `vilna-mpc` command (DESIGN §8). Subcommands arrive with the layers they drive.
  */
 import { Command, InvalidArgumentError } from 'commander';
+import { registerApprove } from './approve.ts';
+import { registerAudit } from './audit.ts';
 
 const int = (v: string): number => {
   const n = Number(v);
@@ -23,6 +25,37 @@ program
     const { runSimulate } = await import('./simulate.ts');
     process.exitCode = await runSimulate(opts);
   });
+
+program
+  .command('sidecar')
+  .description('run one party node (YAML configuration, VILNA_* environment overrides)')
+  .requiredOption('--config <file>', 'configuration file (YAML)')
+  .option('--ready-file <file>', 'write the node\'s identity key and URLs here once it listens')
+  .action(async (opts: { config: string; readyFile?: string }) => {
+    const { runSidecar } = await import('./sidecar.ts');
+    try {
+      await runSidecar(opts);
+    } catch (e) {
+      process.stderr.write(`vilna-mpc sidecar: ${(e as Error).message}\n`);
+      process.exitCode = 1;
+    }
+  });
+
+program
+  .command('demo')
+  .description('a local ceremony: party nodes as separate processes, each with its own SoftHSM token')
+  .option('--parties <n>', 'number of parties', int, 3)
+  .option('--threshold <t>', 'signers needed', int, 2)
+  .option('--state-dir <dir>', 'where the parties keep their tokens, blobs and audit logs (default: a new temporary directory)')
+  .option('--primes <file>', 'development only: precomputed safe primes instead of fresh ones (faster, never for real keys)')
+  .option('--json', 'the report as one JSON object on the last line of stdout')
+  .action(async (opts: { parties: number; threshold: number; stateDir?: string; primes?: string; json?: boolean }) => {
+    const { runDemo } = await import('./demo.ts');
+    process.exitCode = await runDemo(opts);
+  });
+
+registerApprove(program);
+registerAudit(program);
 
 program
   .command('bench')

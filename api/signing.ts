@@ -1,0 +1,58 @@
+/**
+ * The signing API's contract (DESIGN §4 "Signing API"): request and response of
+ * `POST /v1/keys/{keyId}/signatures`, and the read endpoints' answers. Shared by the sidecar,
+ * the operator and the CLI; validation only.
+ */
+import { z } from 'zod';
+import { SigningApprovalSchema } from './approval.ts';
+import { UtcTimestampSchema } from './plan.ts';
+import { DerivationPathSchema } from './policy.ts';
+
+/** Largest message accepted for signing (bytes after decoding). */
+export const MAX_MESSAGE_BYTES = 64 * 1024;
+
+export const RequestIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'requestId: 1..128 characters of [A-Za-z0-9._:-]');
+
+export const SignatureRequestSchema = z.strictObject({
+  requestId: RequestIdSchema,
+  message: z.string().max(MAX_MESSAGE_BYTES * 2),
+  encoding: z.enum(['hex', 'base64', 'utf8']),
+  hash: z.enum(['sha256', 'sha256d', 'keccak256']),
+  derivationPath: DerivationPathSchema.optional(),
+  /** Approver signatures over (key, path, digest, requestId, approvalsExpireAt) (api/approval.ts). */
+  approvals: z.array(SigningApprovalSchema).max(32).optional(),
+  approvalsExpireAt: UtcTimestampSchema.optional(),
+});
+export type SignatureRequest = z.infer<typeof SignatureRequestSchema>;
+
+export const SignatureResponseSchema = z.strictObject({
+  keyId: z.string(),
+  requestId: z.string(),
+  message: z.string(),
+  hash: z.string(),
+  digest: z.string(),
+  r: z.string(),
+  s: z.string(),
+  recoveryId: z.number().int().min(0).max(3),
+  v: z.number().int(),
+  der: z.string(),
+  publicKey: z.string(),
+  derivationPath: z.string(),
+  epoch: z.number().int(),
+  signers: z.array(z.number().int()),
+});
+export type SignatureResponse = z.infer<typeof SignatureResponseSchema>;
+
+/** Decodes a request's message; throws on bad hex/base64 or an oversized message. */
+export function decodeMessage(message: string, encoding: SignatureRequest['encoding']): Uint8Array {
+  let bytes: Buffer;
+  if (encoding === 'hex') {
+    if (!/^([0-9a-fA-F]{2})*$/.test(message)) throw new Error('message is not hex');
+    bytes = Buffer.from(message, 'hex');
+  } else if (encoding === 'base64') {
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(message)) throw new Error('message is not base64');
+    bytes = Buffer.from(message, 'base64');
+  } else bytes = Buffer.from(message, 'utf8');
+  if (bytes.length > MAX_MESSAGE_BYTES) throw new Error(`message exceeds ${MAX_MESSAGE_BYTES} bytes`);
+  return new Uint8Array(bytes);
+}

@@ -1,0 +1,102 @@
+/**
+ * The signing API (DESIGN §4 "Signing API"): deny by default — a request needs a bearer token
+ * whose SHA-256 is configured, or a client certificate from the node's CA whose subject CN is
+ * configured. Handlers validate with zod and delegate to the signing service.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { TLSSocket } from 'node:tls';
+import express, { type RequestHandler, type Router } from 'express';
+import { KeyIdSchema } from '../../api/index.ts';
+import { SignatureRequestSchema } from '../../api/signing.ts';
+import type { KeyStateStore } from '../node/key-state.ts';
+import type { SigningService } from '../node/signing-service.ts';
+import { handle, HttpError } from './errors.ts';
+
+export interface ApiClients {
+  readonly tokens: readonly { readonly name: string; readonly tokenSha256: string }[];
+  readonly certificateNames: readonly string[];
+}
+
+/** Authenticates the caller; sets res.locals.client to its configured name. */
+export function authenticate(clients: ApiClients, denied: () => void): RequestHandler {
+  const hashes = clients.tokens.map((c) => ({ name: c.name, hash: Buffer.from(c.tokenSha256, 'hex') }));
+  return (req, res, next) => {
+    const auth = req.headers.authorization;
+    if (typeof auth === 'string' && auth.startsWith('Bearer ')) {
+      const presented = createHash('sha256').update(auth.slice('Bearer '.length)).digest();
+      // Compare against every entry so the time taken does not say which one matched.
+      let name: string | undefined;
+      for (const c of hashes) if (timingSafeEqual(presented, c.hash) && name === undefined) name = c.name;
+      if (name !== undefined) {
+        res.locals.client = name;
+        return next();
+      }
+    }
+    const socket = req.socket as TLSSocket;
+    if (socket.authorized) {
+      const cn = socket.getPeerCertificate()?.subject?.CN;
+      const name = Array.isArray(cn) ? undefined : cn;
+      if (name !== undefined && clients.certificateNames.includes(name)) {
+        res.locals.client = name;
+        return next();
+      }
+    }
+    denied();
+    res.status(401).json({ error: { code: 'E_UNAUTHENTICATED', message: 'a configured bearer token or client certificate is required' } });
+  };
+}
+
+export interface ApiDeps {
+  readonly clients: ApiClients;
+  readonly keys: KeyStateStore;
+  readonly signing: SigningService;
+  readonly health: () => Promise<{ ok: boolean; [k: string]: unknown }>;
+  readonly clientDenied: () => void;
+}
+
+function keyIdOf(value: unknown): string {
+  const r = KeyIdSchema.safeParse(value);
+  if (!r.success) throw new HttpError(400, 'E_MALFORMED', 'key id is malformed');
+  return r.data;
+}
+
+export function apiRouter(d: ApiDeps): Router {
+  const r = express.Router();
+  // Health carries no key material and no detail an attacker could use: liveness only.
+  r.get('/health', handle(async (_req, res) => {
+    const h = await d.health();
+    res.status(h.ok ? 200 : 503).json(h);
+  }));
+  r.use(authenticate(d.clients, d.clientDenied));
+  r.get('/keys', handle(async (_req, res) => {
+    res.json({ keys: (await d.keys.list()).filter((k) => k.current).map((k) => describeKey(k)) });
+  }));
+  r.get('/keys/:keyId', handle(async (req, res) => {
+    const state = await d.keys.get(keyIdOf(req.params.keyId));
+    if (!state?.current) throw new HttpError(404, 'E_UNKNOWN_KEY', 'no such key');
+    res.json(describeKey(state));
+  }));
+  r.post('/keys/:keyId/signatures', handle(async (req, res) => {
+    const keyId = keyIdOf(req.params.keyId);
+    const parsed = SignatureRequestSchema.safeParse(req.body);
+    if (!parsed.success) {
+      const i = parsed.error.issues[0]!;
+      throw new HttpError(400, 'E_SIGNING_REQUEST_INVALID', `${i.path.join('.') || 'body'}: ${i.message}`);
+    }
+    res.status(201).json(await d.signing.sign(keyId, parsed.data));
+  }));
+  return r;
+}
+
+function describeKey(k: Awaited<ReturnType<KeyStateStore['get']>> & object) {
+  const c = k.current!;
+  return {
+    keyId: k.keyId,
+    publicKey: c.publicKey,
+    xpub: c.xpub,
+    epoch: c.epoch,
+    threshold: c.threshold,
+    parties: c.parties.map((p) => ({ index: p.index, identityKey: p.identityKey, endpoint: p.endpoint })),
+    ...(k.pending ? { pendingEpoch: k.pending.epoch } : {}),
+  };
+}

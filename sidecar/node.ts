@@ -1,0 +1,316 @@
+/**
+ * One party node (DESIGN §4): opens the HSM vault, pins the trust anchors, and serves three
+ * listeners — the mutual-TLS peer listener (transport and control), the signing API (TLS, bearer
+ * token or client certificate) and plain-HTTP /metrics. Everything is wired here; the logic lives
+ * in sidecar/node/*, sidecar/transport, sidecar/audit, sidecar/trust and sidecar/vault.
+ */
+import { readFile } from 'node:fs/promises';
+import { createServer as createHttpsServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import express from 'express';
+import { arith, protocols, SECURITY_LEVEL_128 } from '../cggmp/index.ts';
+import { parseApproverSet, planHashHex } from '../api/index.ts';
+import { AuditLog } from './audit/index.ts';
+import type { NodeConfig } from './config.ts';
+import { apiRouter } from './http/api.ts';
+import { errorHandler } from './http/errors.ts';
+import { peerControlRouter } from './http/peer-control.ts';
+import { Coordinator } from './node/coordinator.ts';
+import { KeyStateStore } from './node/key-state.ts';
+import { callPeer } from './node/peer-client.ts';
+import { PlanParticipant, type PlanView } from './node/plan-participant.ts';
+import { EPOCH_TEST_PREFIX, epochTestMessage, PolicyEnforcer } from './node/policy-enforcer.ts';
+import { fixturePrimes, PrimePool } from './node/prime-pool.ts';
+import { PresignPool } from './node/presign-pool.ts';
+import { Presigner } from './node/presigner.ts';
+import { SessionRunner } from './node/session-runner.ts';
+import { ShardStore } from './node/shard-store.ts';
+import { SigningService } from './node/signing-service.ts';
+import { createLogger, createMetrics, createMetricsServer, createTracing, type MetricsProtocol } from './observability/index.ts';
+import { createPeerClient, createPeerTransport, peerServerOptions } from './transport/index.ts';
+import { pinTrustAnchors, verifyPlan } from './trust/index.ts';
+import { openVault } from './vault/index.ts';
+
+export interface RunningNode {
+  readonly identityKey: string;
+  readonly peerUrl: string;
+  readonly apiUrl: string;
+  readonly metricsUrl: string | undefined;
+  close(): Promise<void>;
+}
+
+/** Primes each party may take from a development fixture file (4 per aux-info run). */
+const FIXTURE_PRIMES_PER_PARTY = 16;
+/** Safe primes generated ahead of time: two aux-info runs' worth. */
+const PRIME_POOL_TARGET = 8;
+/** Audit heads are sent to peers at most this often (they are also sent after every plan). */
+const ANCHOR_DEBOUNCE_MS = 1000;
+const REFILL_RETRY_MS = 2000;
+
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+
+function listen(server: Server, host: string, port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      const a = server.address() as AddressInfo;
+      resolve(`https://${host}:${a.port}`);
+    });
+  });
+}
+
+export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
+  const party = cfg.party.index;
+  const log = createLogger({ party, level: cfg.logLevel });
+  const backend = arith.getBackend();
+  if (!backend.constantTime && !(cfg.development?.enabled && cfg.development.allowVariableTimeArithmetic)) {
+    throw new Error('E_BACKEND_UNAVAILABLE: the native constant-time arithmetic addon is not loaded; the variable-time BigInt backend is for development runs only');
+  }
+  const metrics = createMetrics({ party });
+  const tracing = createTracing({ serviceName: 'vilna-mpc-sidecar', party, ...(cfg.otlpEndpoint ? { otlpEndpoint: cfg.otlpEndpoint } : {}) });
+  const approvers = parseApproverSet(cfg.approvers);
+
+  const vault = await metrics.hsm('pin')(() => openVault({ modulePath: cfg.hsm.module, tokenLabel: cfg.hsm.tokenLabel, pinFile: cfg.hsm.pinFile }));
+  const closers: (() => Promise<void> | void)[] = [() => vault.close()];
+  try {
+    const identity = await metrics.hsm('keygen')(() => vault.ensureIdentityKey());
+    await pinTrustAnchors(vault, approvers);
+    const signer: protocols.Signer = { publicKey: identity, sign: (m) => metrics.hsm('sign')(() => vault.signIdentity(m)) };
+    const audit = await AuditLog.open(path.join(cfg.party.stateDir, 'audit'), { party, signer });
+    closers.push(() => audit.close());
+    const auditAppend = (kind: string, data: Record<string, unknown>) => audit.append(kind, data as never);
+
+    const tls = {
+      caPem: await readFile(cfg.tls.caFile, 'utf8'),
+      certPem: await readFile(cfg.tls.certFile, 'utf8'),
+      keyPem: await readFile(cfg.tls.keyFile, 'utf8'),
+    };
+    const peers = createPeerClient(tls);
+    closers.push(() => peers.close());
+    const transport = createPeerTransport({ signer, tls, maxBodyBytes: 4 << 20, client: peers, logger: log.child({ component: 'transport' }) });
+    closers.push(() => transport.close());
+
+    const keys = new KeyStateStore(path.join(cfg.party.stateDir, 'keys'));
+    const shards = new ShardStore(vault, path.join(cfg.party.stateDir, 'blobs'), party, SECURITY_LEVEL_128);
+    const runner = new SessionRunner(transport, signer, cfg.roundTimeoutMs, {
+      trace: (event, data) => log.debug(data, event),
+      ended: (protocol, outcome, seconds, error) => {
+        metrics.sessionEnded(protocol as MetricsProtocol, outcome, seconds);
+        if (error instanceof protocols.ProtocolAbort) metrics.abort(protocol as MetricsProtocol, error.culprits);
+        if (outcome !== 'ok') log.warn({ protocol, outcome, err: error }, 'session ended without a result');
+      },
+    });
+    const pool = new PresignPool((keyId, n) => metrics.presignatures(keyId, n));
+    closers.push(() => pool.close());
+    const primePool = new PrimePool(1536, PRIME_POOL_TARGET);
+    closers.push(() => primePool.close());
+    const primes = cfg.development?.enabled && cfg.development.primesFile
+      ? await fixturePrimes(cfg.development.primesFile, party, FIXTURE_PRIMES_PER_PARTY)
+      : (primePool.fill(), primePool);
+
+    // Audit heads go to the peers of every key after sessions (debounced), so a cut tail shows.
+    let anchorTimer: NodeJS.Timeout | undefined;
+    const sendAnchors = async (): Promise<void> => {
+      const head = await audit.signedHead();
+      const endpoints = new Set<string>();
+      for (const k of await keys.list()) for (const p of k.current?.parties ?? []) if (p.identityKey !== hex(identity)) endpoints.add(p.endpoint);
+      await Promise.all([...endpoints].map((e) => callPeer(peers, e, '/v1/peer/control/audit/heads', { identityKey: hex(identity), head }).catch(() => undefined)));
+    };
+    const scheduleAnchors = (): void => {
+      if (anchorTimer) return;
+      anchorTimer = setTimeout(() => {
+        anchorTimer = undefined;
+        sendAnchors().catch((e: unknown) => log.warn({ err: e }, 'sending audit head failed'));
+      }, ANCHOR_DEBOUNCE_MS);
+    };
+    closers.push(() => clearTimeout(anchorTimer));
+
+    const presigner = new Presigner({ identityKey: identity, signer, keys, shards, runner, pool, peers });
+    const refill = new Map<string, Promise<void>>();
+    let stopping = false;
+    closers.push(() => void (stopping = true));
+    const refillKey = (keyId: string): void => {
+      if (refill.has(keyId) || cfg.presignPool.size === 0) return;
+      const run = (async () => {
+        for (;;) {
+          const state = await keys.get(keyId);
+          const cur = state?.current;
+          const self = cur?.parties.find((p) => p.identityKey === hex(identity))?.index;
+          if (!cur || self === undefined) return;
+          const signers = SigningService.signersFor(cur, self);
+          if (pool.count(keyId, cur.epoch, signers, 'm') >= cfg.presignPool.size) return;
+          await presigner.run({ keyId, epoch: cur.epoch, signers, derivationPath: 'm' });
+        }
+      })().then(
+        () => false,
+        async (e: unknown) => {
+          log.warn({ keyId, err: e }, 'presignature refill failed; retrying later');
+          await new Promise((r) => setTimeout(r, REFILL_RETRY_MS).unref());
+          return true;
+        },
+      ).then((retry) => {
+        refill.delete(keyId);
+        if (retry && !stopping) refillKey(keyId);
+      });
+      refill.set(keyId, run);
+    };
+
+    const participant = new PlanParticipant({
+      identityKey: identity,
+      signer,
+      keys,
+      shards,
+      runner,
+      primes,
+      peers,
+      decisionsDir: path.join(cfg.party.stateDir, 'decisions'),
+      audit: { append: auditAppend },
+      verify: (plan, approvals, current) => {
+        const v = verifyPlan(plan, approvals, {
+          approvers,
+          self: { identityKey: identity },
+          now: new Date(),
+          ...(current?.current ? { current: { keyId: current.keyId, epoch: current.current.epoch, threshold: current.current.threshold, parties: current.current.parties } } : {}),
+        });
+        return { plan: v.plan as PlanView, planHash: v.hash };
+      },
+      epochChanged: (keyId) => {
+        pool.dropKey(keyId);
+        void keys.get(keyId).then((s) => s?.current && metrics.epoch(keyId, s.current.epoch));
+        scheduleAnchors();
+        refillKey(keyId);
+      },
+    });
+    const policy = new PolicyEnforcer(approvers);
+    const signing = new SigningService({
+      identityKey: identity,
+      keys,
+      pool,
+      presigner,
+      peers,
+      policy,
+      hooks: {
+        signed: (keyId, seconds) => metrics.signature(keyId, 'ok', seconds),
+        failed: (keyId, outcome) => metrics.signature(keyId, outcome),
+        denied: (keyId, rule) => metrics.policyDenied(keyId, rule as never),
+        audit: async (kind, data) => {
+          await auditAppend(kind, data);
+          scheduleAnchors();
+          const keyId = typeof data.keyId === 'string' ? data.keyId : undefined;
+          if (keyId && kind === 'signature') refillKey(keyId);
+        },
+      },
+    });
+    const coordinator = new Coordinator({
+      dir: path.join(cfg.party.stateDir, 'coordinator'),
+      identityKey: identity,
+      sign: (m) => Promise.resolve(signer.sign(m)),
+      peers,
+      planHash: (plan) => planHashHex(plan as never),
+      audit: auditAppend,
+      testSignature: async (keyId, epoch) => {
+        const state = await keys.get(keyId);
+        if (!state?.current || state.current.epoch !== epoch) throw new Error(`key ${keyId} is not at epoch ${epoch} here`);
+        const message = epochTestMessage(keyId, epoch, state.current.planHash);
+        await signing.sign(keyId, { requestId: `${EPOCH_TEST_PREFIX}${keyId}:${epoch}`, message, encoding: 'utf8', hash: 'sha256' });
+      },
+    });
+
+    const background = (what: string, p: Promise<unknown>): void => {
+      p.catch((e: unknown) => log.warn({ what, err: e }, 'background task failed'));
+    };
+
+    const peerApp = express();
+    peerApp.disable('x-powered-by');
+    peerApp.use('/v1/peer/transport', transport.router);
+    peerApp.use(
+      '/v1/peer/control',
+      express.json({ limit: 4 << 20 }),
+      peerControlRouter({
+        participant,
+        coordinator,
+        presigner,
+        signing,
+        background,
+        recordPeerHead: async (body) => {
+          const b = body as { identityKey?: unknown; head?: unknown };
+          if (typeof b.identityKey !== 'string' || !/^[0-9a-f]{66}$/.test(b.identityKey)) throw new Error('E_MALFORMED: identityKey');
+          for (const k of await keys.list()) {
+            const p = k.current?.parties.find((x) => x.identityKey === b.identityKey);
+            if (p) {
+              await audit.recordPeerHead(p.index, b.head, new Uint8Array(Buffer.from(b.identityKey, 'hex')));
+              return;
+            }
+          }
+          throw Object.assign(new Error('the sender holds no key with this party'), { code: 'E_FORBIDDEN' });
+        },
+      }),
+    );
+    peerApp.use(errorHandler);
+
+    const apiApp = express();
+    apiApp.disable('x-powered-by');
+    apiApp.use(
+      '/v1',
+      express.json({ limit: cfg.api.maxBodyBytes }),
+      apiRouter({
+        clients: { tokens: cfg.api.clients, certificateNames: cfg.api.clientCertificateNames },
+        keys,
+        signing,
+        clientDenied: () => metrics.policyDenied('-', 'client'),
+        health: async () => {
+          try {
+            await vault.approverPin();
+            return { ok: true, party, identityKey: hex(identity) };
+          } catch {
+            return { ok: false, party, identityKey: hex(identity), hsm: 'unavailable' };
+          }
+        },
+      }),
+    );
+    apiApp.use(errorHandler);
+
+    const peerServer = createHttpsServer(peerServerOptions(tls), peerApp);
+    const apiServer = createHttpsServer({ key: tls.keyPem, cert: tls.certPem, ca: tls.caPem, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.3' }, apiApp);
+    const peerUrl = await listen(peerServer, cfg.listen.peer.host, cfg.listen.peer.port);
+    closers.push(() => new Promise<void>((r) => peerServer.close(() => r())));
+    peerServer.closeIdleConnections?.();
+    const apiUrl = await listen(apiServer, cfg.listen.api.host, cfg.listen.api.port);
+    closers.push(() => new Promise<void>((r) => apiServer.close(() => r())));
+    let metricsUrl: string | undefined;
+    if (cfg.listen.metrics) {
+      const m = await createMetricsServer({ host: cfg.listen.metrics.host, port: cfg.listen.metrics.port }, metrics);
+      metricsUrl = m.url;
+      closers.push(() => m.close());
+    }
+    closers.push(() => tracing.shutdown());
+
+    for (const k of await keys.list()) if (k.current) metrics.epoch(k.keyId, k.current.epoch);
+    // After a crash: learn undecided epochs from peers, resume coordinated plans, refill pools.
+    const recover = async (attempt: number): Promise<void> => {
+      const undecided = await participant.recoverPending();
+      if (undecided.length > 0 && attempt < 1000) {
+        setTimeout(() => void recover(attempt + 1).catch(() => undefined), Math.min(10_000, 500 * 2 ** attempt)).unref();
+      }
+    };
+    background('recover', recover(0));
+    background('resume', coordinator.resume());
+    for (const k of await keys.list()) if (k.current) refillKey(k.keyId);
+    await audit.append('node.start', { party, identityKey: hex(identity), peerUrl, apiUrl });
+    log.info({ peerUrl, apiUrl, metricsUrl, identityKey: hex(identity) }, 'node started');
+
+    return {
+      identityKey: hex(identity),
+      peerUrl,
+      apiUrl,
+      metricsUrl,
+      async close() {
+        for (const c of closers.reverse()) await Promise.resolve(c()).catch(() => undefined);
+      },
+    };
+  } catch (e) {
+    for (const c of closers.reverse()) await Promise.resolve(c()).catch(() => undefined);
+    throw e;
+  }
+}

@@ -1,0 +1,231 @@
+/**
+ * The coordinator of a plan (DESIGN §4 "Epoch switch"): any node can coordinate a plan it is a
+ * party of. It gathers every party's signed nonce, starts the protocol everywhere, collects the
+ * prepared votes, records the decision durably *before* sending it, sends it until every party
+ * acknowledged, checks a test signature under the new epoch, and only then retires the old
+ * epoch everywhere. Restarted, it resumes every recorded decision (commit → resend, undecided →
+ * abort), so a crash at any step ends in one agreed epoch.
+ */
+import path from 'node:path';
+import { readdir } from 'node:fs/promises';
+import { abortBytes } from './statements.ts';
+import { readJson, writeJsonAtomic } from './atomic-json.ts';
+import { callPeer, type PeerRequester } from './peer-client.ts';
+import { describeError, PlanError, type ErrorInfo, type CommitDecision, type PlanStatus, type PlanView, type Vote } from './plan-participant.ts';
+
+const POLL_MS = 300;
+/** How long a plan's protocol may take before the coordinator gives up and aborts it. */
+const RUN_DEADLINE_MS = 20 * 60_000;
+
+export type CeremonyPhase = 'preparing' | 'running' | 'committing' | 'verifying' | 'retiring' | 'done' | 'aborted';
+
+export interface DecisionRecord {
+  readonly planHash: string;
+  readonly plan: PlanView;
+  readonly approvals: unknown;
+  readonly state: 'undecided' | 'commit' | 'abort' | 'done';
+  readonly decision?: CommitDecision;
+  readonly abort?: { readonly coordinator: number; readonly signature: string };
+  readonly error?: ErrorInfo;
+  readonly result?: PlanStatus['result'];
+  readonly epochBefore?: number;
+}
+
+export interface CeremonyStatus {
+  readonly planHash: string;
+  readonly keyId: string;
+  readonly protocol: string;
+  readonly phase: CeremonyPhase;
+  readonly result?: PlanStatus['result'];
+  readonly error?: ErrorInfo;
+  readonly timingsMs: Record<string, number>;
+}
+
+export interface CoordinatorDeps {
+  readonly dir: string;
+  readonly identityKey: Uint8Array;
+  readonly sign: (message: Uint8Array) => Promise<Uint8Array>;
+  readonly peers: PeerRequester;
+  readonly planHash: (plan: unknown) => string;
+  readonly audit: (kind: string, data: Record<string, unknown>) => Promise<unknown>;
+  /** Signs a test message under the key's new epoch through the signing path; throws if it fails. */
+  readonly testSignature: (keyId: string, epoch: number) => Promise<void>;
+}
+
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+
+export class Coordinator {
+  readonly #d: CoordinatorDeps;
+  readonly #status = new Map<string, CeremonyStatus>();
+  readonly #running = new Map<string, Promise<void>>();
+
+  constructor(deps: CoordinatorDeps) {
+    this.#d = deps;
+  }
+
+  #file(planHash: string): string {
+    return path.join(this.#d.dir, `${planHash}.json`);
+  }
+
+  async record(planHash: string): Promise<DecisionRecord | undefined> {
+    if (!/^[0-9a-f]{64}$/.test(planHash)) return undefined;
+    return (await readJson(this.#file(planHash))) as DecisionRecord | undefined;
+  }
+
+  status(planHash: string): CeremonyStatus | undefined {
+    return this.#status.get(planHash);
+  }
+
+  /** Starts driving a plan in the background; the plan is verified by every party, this one included. */
+  async start(plan: PlanView, approvals: unknown): Promise<CeremonyStatus> {
+    const planHash = this.#d.planHash(plan);
+    const self = plan.parties.find((p) => p.identityKey === hex(this.#d.identityKey));
+    if (!self) throw new PlanError('E_IDENTITY_MISMATCH', 'a coordinator must be a party of the plan');
+    const known = this.#status.get(planHash) ?? ((await this.record(planHash)) ? this.#fromRecord((await this.record(planHash))!) : undefined);
+    if (known) return known;
+    const status: CeremonyStatus = { planHash, keyId: plan.keyId, protocol: plan.protocol, phase: 'preparing', timingsMs: {} };
+    this.#status.set(planHash, status);
+    await writeJsonAtomic(this.#file(planHash), { planHash, plan, approvals, state: 'undecided' } satisfies DecisionRecord);
+    this.#launch(planHash, () => this.#drive(planHash, plan, approvals));
+    return status;
+  }
+
+  #fromRecord(r: DecisionRecord): CeremonyStatus {
+    const phase: CeremonyPhase = r.state === 'done' ? 'done' : r.state === 'abort' ? 'aborted' : r.state === 'commit' ? 'committing' : 'running';
+    return { planHash: r.planHash, keyId: r.plan.keyId, protocol: r.plan.protocol, phase, ...(r.result ? { result: r.result } : {}), ...(r.error ? { error: r.error } : {}), timingsMs: {} };
+  }
+
+  #launch(planHash: string, fn: () => Promise<void>): void {
+    const p = fn()
+      .catch(async (e: unknown) => {
+        this.#set(planHash, { phase: 'aborted', error: describeError(e) });
+      })
+      .finally(() => this.#running.delete(planHash));
+    this.#running.set(planHash, p);
+  }
+
+  /** Resumes every recorded plan that is not finished (after a restart). */
+  async resume(): Promise<void> {
+    let files: string[];
+    try {
+      files = await readdir(this.#d.dir);
+    } catch {
+      return;
+    }
+    for (const f of files) {
+      const m = /^([0-9a-f]{64})\.json$/.exec(f);
+      if (!m) continue;
+      const r = await this.record(m[1]!);
+      if (!r || r.state === 'done') continue;
+      this.#status.set(r.planHash, this.#fromRecord(r));
+      if (r.state === 'commit') this.#launch(r.planHash, () => this.#finish(r));
+      else this.#launch(r.planHash, () => this.#abortEverywhere(r.planHash, r.plan, r.approvals, { code: 'E_COORDINATOR_RESTARTED', message: 'the coordinator restarted before deciding' }));
+    }
+  }
+
+  #set(planHash: string, patch: Partial<CeremonyStatus>): void {
+    const s = this.#status.get(planHash);
+    if (s) this.#status.set(planHash, { ...s, ...patch });
+  }
+
+  #time(planHash: string, step: string, ms: number): void {
+    const s = this.#status.get(planHash);
+    if (s) this.#status.set(planHash, { ...s, timingsMs: { ...s.timingsMs, [step]: Math.round(ms) } });
+  }
+
+  async #drive(planHash: string, plan: PlanView, approvals: unknown): Promise<void> {
+    let t0 = performance.now();
+    let nonces: { party: number; nonce: string; signature: string; planHash: string }[];
+    try {
+      nonces = await Promise.all(plan.parties.map((p) => callPeer<{ party: number; nonce: string; signature: string; planHash: string }>(this.#d.peers, p.endpoint, '/v1/peer/control/plans', { plan, approvals })));
+    } catch (e) {
+      // A party refused the plan: nothing was started anywhere.
+      const error = describeError(e);
+      await writeJsonAtomic(this.#file(planHash), { planHash, plan, approvals, state: 'abort', error } satisfies DecisionRecord);
+      this.#set(planHash, { phase: 'aborted', error });
+      return;
+    }
+    if (nonces.some((n) => n.planHash !== planHash)) throw new PlanError('E_PLAN_INVALID', 'parties disagree on the plan hash');
+    this.#time(planHash, 'prepare', performance.now() - t0);
+    t0 = performance.now();
+    this.#set(planHash, { phase: 'running' });
+    const body = { nonces: nonces.map(({ party, nonce, signature }) => ({ party, nonce, signature })) };
+    await Promise.all(plan.parties.map((p) => callPeer(this.#d.peers, p.endpoint, `/v1/peer/control/plans/${planHash}/start`, body)));
+    const votes = await this.#collectVotes(planHash, plan);
+    this.#time(planHash, 'protocol', performance.now() - t0);
+    if ('error' in votes) {
+      await this.#abortEverywhere(planHash, plan, approvals, votes.error);
+      return;
+    }
+    const transcriptHash = votes.votes[0]!.transcriptHash;
+    if (votes.votes.some((v) => v.transcriptHash !== transcriptHash)) {
+      await this.#abortEverywhere(planHash, plan, approvals, { code: 'E_TRANSCRIPT_MISMATCH', message: 'parties voted for different public transcripts' });
+      return;
+    }
+    const decision: CommitDecision = { planHash, transcriptHash, votes: votes.votes };
+    const record: DecisionRecord = { planHash, plan, approvals, state: 'commit', decision, result: votes.result, ...(plan.protocol !== 'keygen' ? { epochBefore: plan.epoch - 1 } : {}) };
+    // Step 2: the decision is durable before anyone hears of it.
+    await writeJsonAtomic(this.#file(planHash), record);
+    await this.#d.audit('epoch.decision', { planHash, keyId: plan.keyId, epoch: plan.epoch, decision: 'commit', transcriptHash });
+    await this.#finish(record);
+  }
+
+  async #collectVotes(planHash: string, plan: PlanView): Promise<{ votes: Vote[]; result: PlanStatus['result'] } | { error: ErrorInfo }> {
+    const deadline = Date.now() + RUN_DEADLINE_MS;
+    for (;;) {
+      const statuses = await Promise.all(
+        plan.parties.map((p) => callPeer<PlanStatus>(this.#d.peers, p.endpoint, `/v1/peer/control/plans/${planHash}`, undefined, { method: 'GET' }).catch((e: unknown) => ({ phase: 'unreachable', error: describeError(e) }) as const)),
+      );
+      const failed = statuses.find((s) => s.phase === 'failed' || s.phase === 'aborted');
+      if (failed) return { error: failed.error ?? { code: 'E_PLAN_FAILED', message: 'a party failed' } };
+      if (statuses.every((s) => s.phase === 'prepared' || s.phase === 'committed')) {
+        const ok = statuses as PlanStatus[];
+        return { votes: ok.map((s) => s.vote!).filter(Boolean), result: ok[0]!.result };
+      }
+      if (Date.now() > deadline) return { error: { code: 'E_ROUND_TIMEOUT', message: 'the plan did not finish in time' } };
+      await new Promise((r) => setTimeout(r, POLL_MS));
+    }
+  }
+
+  async #abortEverywhere(planHash: string, plan: PlanView, approvals: unknown, error: ErrorInfo): Promise<void> {
+    const self = plan.parties.find((p) => p.identityKey === hex(this.#d.identityKey))!.index;
+    const signature = hex(await this.#d.sign(abortBytes(new Uint8Array(Buffer.from(planHash, 'hex')), self)));
+    await writeJsonAtomic(this.#file(planHash), { planHash, plan, approvals, state: 'abort', error, abort: { coordinator: self, signature } } satisfies DecisionRecord);
+    await this.#d.audit('epoch.decision', { planHash, keyId: plan.keyId, decision: 'abort', code: error.code });
+    this.#set(planHash, { phase: 'aborted', error });
+    await Promise.all(
+      plan.parties.map((p) => callPeer(this.#d.peers, p.endpoint, `/v1/peer/control/keys/${plan.keyId}/abort`, { planHash, coordinator: self, signature }).catch(() => undefined)),
+    );
+  }
+
+  /** Steps 3–4 from a recorded commit: send until all acknowledged, test-sign, retire. */
+  async #finish(r: DecisionRecord): Promise<void> {
+    const { plan, planHash } = r;
+    let t0 = performance.now();
+    this.#set(planHash, { phase: 'committing', ...(r.result ? { result: r.result } : {}) });
+    const pending = new Set(plan.parties.map((p) => p.index));
+    for (let attempt = 0; pending.size > 0; attempt++) {
+      await Promise.all(
+        plan.parties
+          .filter((p) => pending.has(p.index))
+          .map((p) => callPeer(this.#d.peers, p.endpoint, `/v1/peer/control/keys/${plan.keyId}/commit`, r.decision).then(() => pending.delete(p.index)).catch(() => undefined)),
+      );
+      if (pending.size > 0) await new Promise((res) => setTimeout(res, Math.min(5000, 200 * 2 ** attempt)));
+    }
+    this.#time(planHash, 'commit', performance.now() - t0);
+    if (plan.protocol !== 'policy') {
+      t0 = performance.now();
+      this.#set(planHash, { phase: 'verifying' });
+      await this.#d.testSignature(plan.keyId, plan.epoch);
+      this.#time(planHash, 'testSignature', performance.now() - t0);
+      t0 = performance.now();
+      this.#set(planHash, { phase: 'retiring' });
+      if (plan.protocol !== 'keygen') {
+        await Promise.all(plan.parties.map((p) => callPeer(this.#d.peers, p.endpoint, `/v1/peer/control/keys/${plan.keyId}/retire`, { planHash })));
+      }
+      this.#time(planHash, 'retire', performance.now() - t0);
+    }
+    await writeJsonAtomic(this.#file(planHash), { ...r, state: 'done' } satisfies DecisionRecord);
+    this.#set(planHash, { phase: 'done' });
+  }
+}

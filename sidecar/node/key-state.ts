@@ -1,0 +1,88 @@
+/**
+ * What this party knows about each key, persisted (DESIGN §4 "Epoch switch"): the committed
+ * (current) epoch with its public data, and at most one pending epoch with the plan and the
+ * transcript hash this party voted for. The secret material is in sealed blobs (shard-store.ts);
+ * this file holds public values only, and the HSM's watermark, not this file, is what refuses a
+ * rolled-back epoch.
+ */
+import path from 'node:path';
+import { z } from 'zod';
+import { readJson, writeJsonAtomic } from './atomic-json.ts';
+
+const hexString = z.string().regex(/^[0-9a-f]*$/);
+
+const EpochInfo = z.strictObject({
+  epoch: z.number().int().min(0),
+  planHash: hexString,
+  publicKey: hexString,
+  xpub: z.string(),
+  threshold: z.number().int(),
+  /** Party numbers of the holders and their identity keys (hex), in order. */
+  parties: z.array(z.strictObject({ index: z.number().int(), identityKey: hexString, endpoint: z.string() })),
+});
+
+const PendingInfo = EpochInfo.extend({
+  /** Hash of the public transcript this party voted for (prepared vote). */
+  transcriptHash: hexString,
+  /** The plan's coordinator and the other parties: where to learn the decision after a crash. */
+  coordinator: z.string().optional(),
+});
+
+export const KeyStateSchema = z.strictObject({
+  keyId: z.string(),
+  current: EpochInfo.optional(),
+  pending: PendingInfo.optional(),
+  /** Epochs below this one are retired (sealing keys destroyed). */
+  retiredBelow: z.number().int().min(0).default(0),
+  /** Signing policy in force (a policy plan's policy), as the plan carried it. */
+  policy: z.unknown().optional(),
+});
+
+export type EpochInfo = z.infer<typeof EpochInfo>;
+export type PendingInfo = z.infer<typeof PendingInfo>;
+export type KeyState = z.infer<typeof KeyStateSchema>;
+
+export class KeyStateStore {
+  readonly #dir: string;
+  readonly #cache = new Map<string, KeyState>();
+
+  constructor(dir: string) {
+    this.#dir = dir;
+  }
+
+  #file(keyId: string): string {
+    return path.join(this.#dir, `${keyId}.json`);
+  }
+
+  async get(keyId: string): Promise<KeyState | undefined> {
+    const cached = this.#cache.get(keyId);
+    if (cached) return cached;
+    const raw = await readJson(this.#file(keyId));
+    if (raw === undefined) return undefined;
+    const state = KeyStateSchema.parse(raw);
+    this.#cache.set(keyId, state);
+    return state;
+  }
+
+  async put(state: KeyState): Promise<void> {
+    const checked = KeyStateSchema.parse(state);
+    await writeJsonAtomic(this.#file(state.keyId), checked);
+    this.#cache.set(state.keyId, checked);
+  }
+
+  async list(): Promise<KeyState[]> {
+    const { readdir } = await import('node:fs/promises');
+    let files: string[];
+    try {
+      files = await readdir(this.#dir);
+    } catch {
+      return [];
+    }
+    const out: KeyState[] = [];
+    for (const f of files) if (f.endsWith('.json') && !f.startsWith('.')) {
+      const s = await this.get(f.slice(0, -'.json'.length));
+      if (s) out.push(s);
+    }
+    return out;
+  }
+}

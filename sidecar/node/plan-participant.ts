@@ -1,0 +1,371 @@
+/**
+ * This party's side of a plan (DESIGN §4 "Plans and approvals", "Epoch switch"): verify the
+ * plan and its approvals, contribute a fresh nonce to the session id, run the protocol, seal the
+ * new share as pending and vote `prepared` over the public transcript; then, on the
+ * coordinator's (self-certifying) commit decision, promote pending → current; on retirement,
+ * shred the old epoch. Every step is persisted before it is acknowledged, so a crash at any point
+ * leaves this party with exactly one usable epoch and enough to learn the decision from a peer.
+ */
+import { randomBytes } from 'node:crypto';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { arith, hd, protocols, SECURITY_LEVEL_128 } from '../../cggmp/index.ts';
+import path from 'node:path';
+import { readJson, writeJsonAtomic } from './atomic-json.ts';
+import { abortBytes, nonceBytes, voteBytes } from './statements.ts';
+import type { KeyState, KeyStateStore, PendingInfo } from './key-state.ts';
+import { callPeer, type PeerRequester } from './peer-client.ts';
+import type { ShardStore } from './shard-store.ts';
+import { deriveSid, subSid, type SessionParty, type SessionRunner } from './session-runner.ts';
+
+type KeyShare = protocols.KeyShare;
+
+/** The plan fields this module uses (api/plan.ts has the full schema). */
+export interface PlanView {
+  readonly protocol: 'keygen' | 'refresh' | 'reshare' | 'policy';
+  readonly keyId: string;
+  readonly epoch: number;
+  readonly threshold: number;
+  readonly parties: readonly { readonly index: number; readonly name: string; readonly identityKey: string; readonly endpoint: string }[];
+  readonly policy?: unknown;
+}
+
+export interface VerifiedPlan {
+  readonly plan: PlanView;
+  readonly planHash: Uint8Array;
+}
+
+/** Verifies a plan with its approvals against the pinned approvers and this party's state. */
+export type PlanVerifier = (plan: unknown, approvals: unknown, current: KeyState | undefined) => VerifiedPlan;
+
+export interface AuditSink {
+  append(kind: string, data: Record<string, unknown>): Promise<unknown>;
+}
+
+export class PlanError extends Error {
+  readonly code: string;
+  override readonly name = 'PlanError';
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+export type PlanPhase = 'accepted' | 'running' | 'prepared' | 'committed' | 'retired' | 'aborted' | 'failed';
+
+export interface PlanStatus {
+  readonly planHash: string;
+  readonly keyId: string;
+  readonly phase: PlanPhase;
+  readonly vote?: Vote;
+  readonly result?: { readonly publicKey: string; readonly xpub: string; readonly epoch: number };
+  readonly error?: ErrorInfo;
+}
+
+/** A prepared vote: this party sealed the new share whose public transcript hashes to transcriptHash. */
+export interface Vote {
+  readonly party: number;
+  readonly transcriptHash: string;
+  readonly signature: string;
+}
+
+/** The commit decision: every party's vote for the same transcript (self-certifying). */
+export interface CommitDecision {
+  readonly planHash: string;
+  readonly transcriptHash: string;
+  readonly votes: readonly Vote[];
+}
+
+/** Hash of the public outcome every holder must agree on: public key, shares, t, parties, epoch, aux. */
+export function publicTranscriptHash(pub: protocols.KeySharePublic): Uint8Array {
+  return sha256(protocols.encodeKeySharePublic(pub));
+}
+
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+const unhex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'hex'));
+
+interface Entry {
+  verified: VerifiedPlan;
+  nonce: Uint8Array;
+  status: PlanStatus;
+  self: number;
+  done?: Promise<void>;
+}
+
+export interface PlanParticipantDeps {
+  readonly identityKey: Uint8Array;
+  readonly signer: protocols.Signer;
+  readonly verify: PlanVerifier;
+  readonly keys: KeyStateStore;
+  readonly shards: ShardStore;
+  readonly runner: SessionRunner;
+  readonly primes: arith.PrimeSource;
+  readonly audit: AuditSink;
+  /** Where committed decisions are kept, so that peers can learn them from this party. */
+  readonly decisionsDir: string;
+  readonly peers: PeerRequester;
+  /** Called after an epoch change (the presignature pool of that key is dropped). */
+  readonly epochChanged?: (keyId: string) => void;
+  readonly policyChanged?: (keyId: string, policy: unknown) => void;
+}
+
+export class PlanParticipant {
+  readonly #d: PlanParticipantDeps;
+  readonly #plans = new Map<string, Entry>();
+  /** One plan per key at a time: the epoch switch is serial. */
+  readonly #busyKeys = new Set<string>();
+
+  constructor(deps: PlanParticipantDeps) {
+    this.#d = deps;
+  }
+
+  /** Step 0: verify the plan and approvals; answer with this party's signed nonce. */
+  async prepare(plan: unknown, approvals: unknown): Promise<{ planHash: string; party: number; nonce: string; signature: string }> {
+    const keyId = typeof plan === 'object' && plan !== null ? (plan as { keyId?: unknown }).keyId : undefined;
+    const current = typeof keyId === 'string' && /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(keyId) ? await this.#d.keys.get(keyId) : undefined;
+    let verified: VerifiedPlan;
+    try {
+      verified = this.#d.verify(plan, approvals, current);
+    } catch (e) {
+      await this.#d.audit.append('plan.refused', { keyId: typeof keyId === 'string' ? keyId.slice(0, 64) : null, code: (e as { code?: string }).code ?? 'E_PLAN_INVALID' });
+      throw e;
+    }
+    const planHash = hex(verified.planHash);
+    const existing = this.#plans.get(planHash);
+    if (existing) return { planHash, party: existing.self, nonce: hex(existing.nonce), signature: await this.#signNonce(verified.planHash, existing.self, existing.nonce) };
+    if (current?.pending && current.pending.planHash !== planHash) {
+      throw new PlanError('E_EPOCH_PENDING', `key ${verified.plan.keyId} has an undecided epoch ${current.pending.epoch}; its decision must be learnt first`);
+    }
+    const self = verified.plan.parties.find((p) => p.identityKey === hex(this.#d.identityKey))?.index;
+    if (self === undefined) throw new PlanError('E_IDENTITY_MISMATCH', 'this party is not in the plan');
+    const nonce = new Uint8Array(randomBytes(32));
+    this.#plans.set(planHash, { verified, nonce, self, status: { planHash, keyId: verified.plan.keyId, phase: 'accepted' } });
+    await this.#d.audit.append('plan.accepted', { planHash, keyId: verified.plan.keyId, protocol: verified.plan.protocol, epoch: verified.plan.epoch });
+    return { planHash, party: self, nonce: hex(nonce), signature: await this.#signNonce(verified.planHash, self, nonce) };
+  }
+
+  async #signNonce(planHash: Uint8Array, party: number, nonce: Uint8Array): Promise<string> {
+    return hex(await this.#d.signer.sign(nonceBytes(planHash, party, nonce)));
+  }
+
+  /** Step 1: every party's signed nonce is known; run the protocol in the background. */
+  start(planHash: string, nonces: readonly { party: number; nonce: string; signature: string }[]): PlanStatus {
+    const entry = this.#plans.get(planHash);
+    if (!entry) throw new PlanError('E_UNKNOWN_PLAN', 'plan was not prepared on this party');
+    if (entry.done) return entry.status;
+    const { plan } = entry.verified;
+    const parsed = this.#checkNonces(entry, nonces);
+    if (this.#busyKeys.has(plan.keyId)) throw new PlanError('E_KEY_BUSY', `another plan for key ${plan.keyId} is running`);
+    this.#busyKeys.add(plan.keyId);
+    const sid = deriveSid(`plan:${plan.protocol}`, entry.verified.planHash, parsed);
+    entry.status = { ...entry.status, phase: 'running' };
+    entry.done = this.#run(entry, sid)
+      .catch(async (e: unknown) => {
+        entry.status = { ...entry.status, phase: 'failed', error: describeError(e) };
+        await this.#d.audit.append('plan.failed', { planHash, keyId: plan.keyId, ...describeError(e) }).catch(() => undefined);
+      })
+      .finally(() => this.#busyKeys.delete(plan.keyId));
+    return entry.status;
+  }
+
+  #checkNonces(entry: Entry, nonces: readonly { party: number; nonce: string; signature: string }[]): { party: number; nonce: Uint8Array }[] {
+    const { plan, planHash } = entry.verified;
+    if (!Array.isArray(nonces) || nonces.length !== plan.parties.length) throw new PlanError('E_PLAN_INVALID', 'one nonce per plan party is needed');
+    const out: { party: number; nonce: Uint8Array }[] = [];
+    for (const p of plan.parties) {
+      const n = nonces.find((x) => x?.party === p.index);
+      if (!n || typeof n.nonce !== 'string' || !/^[0-9a-f]{64}$/.test(n.nonce) || typeof n.signature !== 'string' || !/^[0-9a-f]{128}$/.test(n.signature)) {
+        throw new PlanError('E_PLAN_INVALID', `nonce of party ${p.index} is missing or malformed`);
+      }
+      const nonce = unhex(n.nonce);
+      if (!protocols.verifyIdentitySignature(unhex(p.identityKey), nonceBytes(planHash, p.index, nonce), unhex(n.signature))) {
+        throw new PlanError('E_BAD_SIGNATURE', `nonce of party ${p.index} is not signed by its identity key`);
+      }
+      if (p.index === entry.self && hex(nonce) !== hex(entry.nonce)) throw new PlanError('E_PLAN_INVALID', 'own nonce differs from the one this party gave');
+      out.push({ party: p.index, nonce });
+    }
+    return out;
+  }
+
+  async #run(entry: Entry, sid: Uint8Array): Promise<void> {
+    const { plan, planHash } = entry.verified;
+    const parties: SessionParty[] = plan.parties.map((p) => ({ index: p.index, identityKey: unhex(p.identityKey), endpoint: p.endpoint }));
+    const self = entry.self;
+    const level = SECURITY_LEVEL_128;
+    const state = await this.#d.keys.get(plan.keyId);
+    if (plan.protocol === 'policy') {
+      await this.#d.keys.put({ ...(state ?? { keyId: plan.keyId, retiredBelow: 0 }), policy: plan.policy });
+      this.#d.policyChanged?.(plan.keyId, plan.policy);
+      entry.status = { ...entry.status, phase: 'committed' };
+      await this.#d.audit.append('policy.changed', { planHash: hex(planHash), keyId: plan.keyId });
+      return;
+    }
+    let base: KeyShare;
+    if (plan.protocol === 'keygen') {
+      base = (await this.#d.runner.run({ protocol: 'keygen', sid: subSid(sid, 'keygen'), self, parties, evidence: { threshold: plan.threshold } }, (s) =>
+        protocols.keygen(s, { keyId: plan.keyId, threshold: plan.threshold }),
+      )).value;
+    } else if (plan.protocol === 'refresh') {
+      if (!state?.current) throw new PlanError('E_EPOCH_DISCONTINUITY', `no current epoch of key ${plan.keyId} to refresh`);
+      const old = await this.#d.shards.load(plan.keyId, state.current.epoch);
+      base = (await this.#d.runner.run({ protocol: 'refresh', sid: subSid(sid, 'refresh'), self, parties, evidence: { refresh: old.public } }, (s) => protocols.refresh(s, old))).value;
+    } else {
+      throw new PlanError('E_UNSUPPORTED', `plan protocol ${plan.protocol} is not supported by this node yet`);
+    }
+    if (base.public.epoch !== plan.epoch) throw new PlanError('E_EPOCH_DISCONTINUITY', `protocol produced epoch ${base.public.epoch}, plan says ${plan.epoch}`);
+    const aux = (await this.#d.runner.run({ protocol: 'aux-info', sid: subSid(sid, 'aux-info'), self, parties }, async (s) =>
+      protocols.auxInfo(s, { level, primes: this.#d.primes }, await protocols.generateAuxKeys(level, this.#d.primes)),
+    )).value;
+    const share = protocols.withAux(base, aux);
+    await this.#d.shards.sealPending(share);
+    const transcriptHash = publicTranscriptHash(share.public);
+    const vote: Vote = { party: self, transcriptHash: hex(transcriptHash), signature: hex(await this.#d.signer.sign(voteBytes(planHash, transcriptHash, self))) };
+    const pending: PendingInfo = {
+      ...epochInfo(share, hex(planHash), plan),
+      transcriptHash: hex(transcriptHash),
+    };
+    await this.#d.keys.put({ ...(state ?? { keyId: plan.keyId, retiredBelow: 0 }), pending });
+    await this.#d.audit.append('epoch.prepared', { planHash: hex(planHash), keyId: plan.keyId, epoch: plan.epoch, transcriptHash: vote.transcriptHash });
+    entry.status = { ...entry.status, phase: 'prepared', vote, result: { publicKey: pending.publicKey, xpub: pending.xpub, epoch: pending.epoch } };
+  }
+
+  status(planHash: string): PlanStatus | undefined {
+    return this.#plans.get(planHash)?.status;
+  }
+
+  /**
+   * Step 3: promote pending → current on a commit decision signed by every plan party.
+   * Works after a restart too (the plan is found through the key's pending state).
+   */
+  async commit(keyId: string, decision: CommitDecision): Promise<PlanStatus> {
+    const state = await this.#d.keys.get(keyId);
+    if (state?.current?.planHash === decision.planHash) return { planHash: decision.planHash, keyId, phase: 'committed' };
+    const pending = state?.pending;
+    if (!state || !pending || pending.planHash !== decision.planHash) throw new PlanError('E_UNKNOWN_PLAN', `no pending epoch of ${keyId} for this plan`);
+    verifyDecision(decision, pending);
+    await writeJsonAtomic(path.join(this.#d.decisionsDir, `${decision.planHash}.json`), { state: 'commit', decision });
+    await this.#d.shards.promote(keyId, pending.epoch);
+    const current = { epoch: pending.epoch, planHash: pending.planHash, publicKey: pending.publicKey, xpub: pending.xpub, threshold: pending.threshold, parties: pending.parties };
+    await this.#d.keys.put({ ...state, current, pending: undefined });
+    await this.#d.shards.dropPendingBlob(keyId, pending.epoch);
+    await this.#d.audit.append('epoch.commit', { planHash: decision.planHash, keyId, epoch: pending.epoch, transcriptHash: decision.transcriptHash });
+    this.#d.epochChanged?.(keyId);
+    const entry = this.#plans.get(decision.planHash);
+    const status: PlanStatus = { planHash: decision.planHash, keyId, phase: 'committed', result: { publicKey: current.publicKey, xpub: current.xpub, epoch: current.epoch } };
+    if (entry) entry.status = status;
+    return status;
+  }
+
+  /** A commit decision this party verified (and acted on), for peers recovering from a crash. */
+  async decision(planHash: string): Promise<{ state: 'commit'; decision: CommitDecision } | undefined> {
+    if (!/^[0-9a-f]{64}$/.test(planHash)) return undefined;
+    return (await readJson(path.join(this.#d.decisionsDir, `${planHash}.json`))) as { state: 'commit'; decision: CommitDecision } | undefined;
+  }
+
+  /**
+   * The coordinator decided to abort (a party failed before voting): drop the pending share. The
+   * abort must be signed by the coordinator, a party of the plan: an unauthenticated abort could
+   * make this party drop a share that the others committed.
+   */
+  async abort(keyId: string, a: { planHash: string; coordinator: number; signature: string }): Promise<void> {
+    const { planHash } = a;
+    const state = await this.#d.keys.get(keyId);
+    if (state?.pending?.planHash === planHash) {
+      const coordinator = state.pending.parties.find((p) => p.index === a.coordinator);
+      if (!coordinator || !/^[0-9a-f]{128}$/.test(a.signature) || !protocols.verifyIdentitySignature(unhex(coordinator.identityKey), abortBytes(unhex(planHash), a.coordinator), unhex(a.signature))) {
+        throw new PlanError('E_BAD_SIGNATURE', 'the abort is not signed by a party of the plan');
+      }
+      if (await this.decision(planHash)) throw new PlanError('E_DECISION_INVALID', 'this plan was committed here');
+      await this.#d.shards.discardPending(keyId, state.pending.epoch);
+      await this.#d.keys.put({ ...state, pending: undefined });
+      await this.#d.audit.append('epoch.abort', { planHash, keyId, epoch: state.pending.epoch });
+    }
+    const entry = this.#plans.get(planHash);
+    if (entry && entry.status.phase !== 'failed') entry.status = { ...entry.status, phase: 'aborted' };
+  }
+
+  /**
+   * After a restart: a pending epoch's decision is learnt from any party of the plan (a commit
+   * decision carries every vote, so it does not matter who forwards it). Returns the keys
+   * still undecided.
+   */
+  async recoverPending(): Promise<string[]> {
+    const undecided: string[] = [];
+    for (const state of await this.#d.keys.list()) {
+      const pending = state.pending;
+      if (!pending) continue;
+      let settled = false;
+      for (const p of pending.parties) {
+        try {
+          const d = await callPeer<{ state: string; decision?: CommitDecision; abort?: { coordinator: number; signature: string } }>(
+            this.#d.peers, p.endpoint, `/v1/peer/control/decisions/${pending.planHash}`, undefined, { method: 'GET', timeoutMs: 5000 },
+          );
+          if (d.state === 'commit' && d.decision) {
+            await this.commit(state.keyId, d.decision);
+            settled = true;
+          } else if (d.state === 'abort' && d.abort) {
+            await this.abort(state.keyId, { planHash: pending.planHash, ...d.abort });
+            settled = true;
+          }
+        } catch {
+          // that peer does not know (or is down): ask the next one
+        }
+        if (settled) break;
+      }
+      if (!settled) undecided.push(state.keyId);
+    }
+    return undecided;
+  }
+
+  /** Step 4: shred every epoch below the current one. */
+  async retire(keyId: string, planHash: string): Promise<void> {
+    const state = await this.#d.keys.get(keyId);
+    if (!state?.current || state.current.planHash !== planHash) throw new PlanError('E_UNKNOWN_PLAN', `plan is not the current epoch of ${keyId}`);
+    if (state.retiredBelow >= state.current.epoch) return;
+    await this.#d.shards.retireBelow(keyId, state.current.epoch);
+    await this.#d.keys.put({ ...state, retiredBelow: state.current.epoch });
+    await this.#d.audit.append('epoch.retire', { planHash, keyId, below: state.current.epoch });
+    const entry = this.#plans.get(planHash);
+    if (entry) entry.status = { ...entry.status, phase: 'retired' };
+  }
+}
+
+export function verifyDecision(decision: CommitDecision, pending: PendingInfo): void {
+  if (decision.transcriptHash !== pending.transcriptHash) throw new PlanError('E_DECISION_INVALID', 'the decision is for another transcript than the one this party sealed');
+  const planHash = unhex(decision.planHash);
+  const th = unhex(decision.transcriptHash);
+  for (const p of pending.parties) {
+    const v = decision.votes.find((x) => x.party === p.index);
+    if (!v || v.transcriptHash !== decision.transcriptHash || !/^[0-9a-f]{128}$/.test(v.signature)) throw new PlanError('E_DECISION_INVALID', `vote of party ${p.index} is missing`);
+    if (!protocols.verifyIdentitySignature(unhex(p.identityKey), voteBytes(planHash, th, p.index), unhex(v.signature))) {
+      throw new PlanError('E_DECISION_INVALID', `vote of party ${p.index} is not signed by its identity key`);
+    }
+  }
+}
+
+function epochInfo(share: KeyShare, planHash: string, plan: PlanView) {
+  const pub = share.public;
+  return {
+    epoch: pub.epoch,
+    planHash,
+    publicKey: hex(pub.publicKey.toBytes(true)),
+    xpub: hd.xpub(pub.publicKey, pub.chainCode),
+    threshold: pub.threshold,
+    parties: plan.parties.map((p) => ({ index: p.index, identityKey: p.identityKey, endpoint: p.endpoint })),
+  };
+}
+
+export interface ErrorInfo {
+  readonly code: string;
+  readonly message: string;
+  readonly culprits?: readonly number[];
+  readonly protocol?: string;
+  readonly round?: number;
+}
+
+/** What an error may say to a peer or an API client: its code and message, never values. */
+export function describeError(e: unknown): ErrorInfo {
+  if (e instanceof protocols.ProtocolAbort) return { code: 'E_PROTOCOL_ABORT', message: `${e.protocol} round ${e.round}: ${e.reason}`, culprits: [...e.culprits], protocol: e.protocol, round: e.round };
+  if (e instanceof protocols.RoundTimeout) return { code: 'E_ROUND_TIMEOUT', message: e.message };
+  const code = typeof (e as { code?: unknown })?.code === 'string' ? (e as { code: string }).code : 'E_INTERNAL';
+  return { code, message: e instanceof Error ? e.message : 'failed' };
+}

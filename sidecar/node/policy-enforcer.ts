@@ -1,0 +1,81 @@
+/**
+ * Each signer's own signing policy (DESIGN §4 "Signing API"): allowed derivation paths, rate
+ * limits, time windows and required approver signatures over (key, path, digest, requestId,
+ * expiry), checked before a partial signature leaves this party. The policy in force is the one
+ * from the key's last approved policy plan, else api's default. A denial names its rule.
+ */
+import {
+  defaultPolicy,
+  isApprover,
+  parsePolicy,
+  pathAllowed,
+  verifySigningApproval,
+  withinRateLimits,
+  withinTimeWindow,
+  type ApproverSet,
+  type Policy,
+  type SigningRequest,
+} from '../../api/index.ts';
+import type { KeyState } from './key-state.ts';
+import { PolicyDenied, type SigningPolicyCheck } from './signing-service.ts';
+import type { SignatureRequest } from '../../api/signing.ts';
+
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+/** Release times kept per key: enough for the largest hourly limit. */
+const MAX_RELEASES_KEPT = 100_000;
+const HOUR_MS = 3_600_000;
+
+/** The message a coordinator signs to check a new epoch before retiring the old one. */
+export function epochTestMessage(keyId: string, epoch: number, planHash: string): string {
+  return `vilna-mpc epoch test ${keyId} ${epoch} ${planHash}`;
+}
+export const EPOCH_TEST_PREFIX = 'epoch-test:';
+
+export class PolicyEnforcer implements SigningPolicyCheck {
+  readonly #approvers: ApproverSet;
+  readonly #now: () => Date;
+  readonly #released = new Map<string, number[]>();
+
+  constructor(approvers: ApproverSet, now: () => Date = () => new Date()) {
+    this.#approvers = approvers;
+    this.#now = now;
+  }
+
+  static policyOf(state: KeyState): Policy {
+    return state.policy === undefined ? defaultPolicy() : parsePolicy(state.policy);
+  }
+
+  check(state: KeyState, req: { derivationPath: string; digest: Uint8Array; requestId: string; approvals: SignatureRequest['approvals']; approvalsExpireAt?: string | undefined; message?: Uint8Array }): void {
+    const keyId = state.keyId;
+    // The epoch test signature (coordinator, before retiring an epoch) is a fixed, tagged text
+    // that no chain accepts as a transaction; it is exempt so a strict policy cannot block rotation.
+    if (req.requestId.startsWith(EPOCH_TEST_PREFIX) && state.current && req.message !== undefined && req.derivationPath === 'm'
+      && Buffer.from(req.message).toString('utf8') === epochTestMessage(keyId, state.current.epoch, state.current.planHash)) {
+      return;
+    }
+    const policy = PolicyEnforcer.policyOf(state);
+    const now = this.#now();
+    if (!pathAllowed(policy, req.derivationPath)) throw new PolicyDenied('path', `path ${req.derivationPath} is not allowed for key ${keyId}`);
+    if (!withinTimeWindow(policy, now)) throw new PolicyDenied('time-window', `key ${keyId} signs only inside its time windows (UTC)`);
+    if (policy.requiredApprovals) this.#checkApprovals(policy.requiredApprovals.quorum, keyId, req, now);
+    const released = this.#released.get(keyId) ?? [];
+    if (!withinRateLimits(policy, released, now)) throw new PolicyDenied('rate', `rate limit of key ${keyId} reached`);
+    const t = now.getTime();
+    const kept = released.filter((r) => r > t - HOUR_MS);
+    kept.push(t);
+    if (kept.length > MAX_RELEASES_KEPT) kept.splice(0, kept.length - MAX_RELEASES_KEPT);
+    this.#released.set(keyId, kept);
+  }
+
+  #checkApprovals(quorum: number, keyId: string, req: { derivationPath: string; digest: Uint8Array; requestId: string; approvals: SignatureRequest['approvals']; approvalsExpireAt?: string | undefined }, now: Date): void {
+    const expiresAt = req.approvalsExpireAt;
+    if (!req.approvals?.length || expiresAt === undefined) throw new PolicyDenied('approvals', `key ${keyId} needs ${quorum} approver signature(s)`);
+    if (Date.parse(expiresAt) <= now.getTime()) throw new PolicyDenied('approvals', 'the approvals have expired');
+    const request: SigningRequest = { keyId, derivationPath: req.derivationPath, messageDigest: hex(req.digest), requestId: req.requestId, expiresAt };
+    const valid = new Set<string>();
+    for (const a of req.approvals) {
+      if (isApprover(this.#approvers, a.approver) && verifySigningApproval(a, request)) valid.add(a.approver);
+    }
+    if (valid.size < quorum) throw new PolicyDenied('approvals', `${valid.size} valid approver signature(s), ${quorum} needed`);
+  }
+}

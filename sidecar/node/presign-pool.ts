@@ -1,0 +1,87 @@
+/**
+ * Presignatures in memory only (DESIGN §3 "Presignatures", §4): one pool per key, epoch, signer
+ * set and derivation path. Each entry keeps the live presign session, because the one online
+ * signing round continues that session. Taking an entry removes it synchronously, so two
+ * concurrent requests can never get the same presignature; the whole pool of a key is dropped
+ * at every epoch change.
+ */
+import { protocols } from '../../cggmp/index.ts';
+
+export interface PoolEntry {
+  readonly sid: string;
+  readonly keyId: string;
+  readonly epoch: number;
+  readonly signers: readonly number[];
+  readonly derivationPath: string;
+  readonly presignature: protocols.Presignature;
+  readonly session: protocols.Session;
+  readonly close: () => void;
+  readonly createdAt: number;
+}
+
+export function poolKey(keyId: string, epoch: number, signers: readonly number[], derivationPath: string): string {
+  return `${keyId}|${epoch}|${signers.join(',')}|${derivationPath}`;
+}
+
+export class PresignPool {
+  readonly #bySid = new Map<string, PoolEntry>();
+  readonly #onChange: ((keyId: string, available: number) => void) | undefined;
+
+  constructor(onChange?: (keyId: string, available: number) => void) {
+    this.#onChange = onChange;
+  }
+
+  add(entry: PoolEntry): void {
+    this.#bySid.set(entry.sid, entry);
+    this.#changed(entry.keyId);
+  }
+
+  /** Removes and returns the entry of this presign session (a signer asked to sign with it). */
+  take(sid: string): PoolEntry | undefined {
+    const e = this.#bySid.get(sid);
+    if (e) {
+      this.#bySid.delete(sid);
+      this.#changed(e.keyId);
+    }
+    return e;
+  }
+
+  /** Removes and returns the oldest entry for (key, epoch, signers, path). */
+  takeFor(keyId: string, epoch: number, signers: readonly number[], derivationPath: string): PoolEntry | undefined {
+    const want = poolKey(keyId, epoch, signers, derivationPath);
+    for (const e of this.#bySid.values()) {
+      if (poolKey(e.keyId, e.epoch, e.signers, e.derivationPath) === want) return this.take(e.sid);
+    }
+    return undefined;
+  }
+
+  count(keyId: string, epoch?: number, signers?: readonly number[], derivationPath?: string): number {
+    let n = 0;
+    for (const e of this.#bySid.values()) {
+      if (e.keyId !== keyId) continue;
+      if (epoch !== undefined && signers !== undefined && derivationPath !== undefined && poolKey(e.keyId, e.epoch, e.signers, e.derivationPath) !== poolKey(keyId, epoch, signers, derivationPath)) continue;
+      n++;
+    }
+    return n;
+  }
+
+  /** Drops every presignature of a key (epoch change) and closes their sessions. */
+  dropKey(keyId: string): void {
+    for (const e of [...this.#bySid.values()]) {
+      if (e.keyId === keyId) {
+        this.#bySid.delete(e.sid);
+        e.close();
+      }
+    }
+    this.#changed(keyId);
+  }
+
+  close(): void {
+    for (const e of this.#bySid.values()) e.close();
+    this.#bySid.clear();
+  }
+
+  #changed(keyId: string): void {
+    this.#onChange?.(keyId, this.count(keyId));
+  }
+}

@@ -1,0 +1,154 @@
+/**
+ * Presigning between the signers of one key (DESIGN §3 "Presignatures"): the initiator asks each
+ * signer for a signed fresh nonce, derives the session id from (key id, epoch, ordered signers,
+ * derivation path) and every nonce — so a presignature is bound to all of them — and every
+ * signer runs presign and keeps the result with its live session in its pool.
+ */
+import { randomBytes } from 'node:crypto';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { hd, protocols, SECURITY_LEVEL_128, transcript } from '../../cggmp/index.ts';
+import type { KeyStateStore } from './key-state.ts';
+import { callPeer, type PeerRequester } from './peer-client.ts';
+import { PlanError } from './plan-participant.ts';
+import { nonceBytes } from './statements.ts';
+import type { PresignPool } from './presign-pool.ts';
+import { deriveSid, type SessionRunner } from './session-runner.ts';
+import type { ShardStore } from './shard-store.ts';
+
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+const unhex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'hex'));
+
+/** Outstanding nonces expire: a prepare that is never started costs nothing after this. */
+const NONCE_TTL_MS = 5 * 60_000;
+const MAX_OUTSTANDING_NONCES = 1024;
+
+export interface PresignSubject {
+  readonly keyId: string;
+  readonly epoch: number;
+  readonly signers: readonly number[];
+  readonly derivationPath: string;
+}
+
+export function presignSubject(s: PresignSubject): Uint8Array {
+  return sha256(transcript.encode('vilna-mpc/presign-subject/v1', [s.keyId, s.epoch, [...s.signers], s.derivationPath]));
+}
+
+export interface PresignerDeps {
+  readonly identityKey: Uint8Array;
+  readonly signer: protocols.Signer;
+  readonly keys: KeyStateStore;
+  readonly shards: ShardStore;
+  readonly runner: SessionRunner;
+  readonly pool: PresignPool;
+  readonly peers: PeerRequester;
+}
+
+export class Presigner {
+  readonly #d: PresignerDeps;
+  readonly #nonces = new Map<string, { nonce: Uint8Array; expires: number }>();
+  /** Presign sessions still running here, by sid: a signer asked early waits for its own run. */
+  readonly #inflight = new Map<string, Promise<unknown>>();
+
+  constructor(deps: PresignerDeps) {
+    this.#d = deps;
+  }
+
+  /** Validates a presign subject against this party's current state; returns self and parties. */
+  async #check(s: PresignSubject): Promise<{ self: number; parties: { index: number; identityKey: Uint8Array; endpoint: string }[] }> {
+    const state = await this.#d.keys.get(s.keyId);
+    const cur = state?.current;
+    if (!cur) throw new PlanError('E_UNKNOWN_KEY', `no current epoch of key ${s.keyId}`);
+    if (cur.epoch !== s.epoch) throw new PlanError('E_EPOCH_MISMATCH', `key ${s.keyId} is at epoch ${cur.epoch}, not ${s.epoch}`);
+    const indices = cur.parties.map((p) => p.index);
+    if (!Array.isArray(s.signers) || s.signers.length !== cur.threshold || s.signers.some((p, i) => !indices.includes(p) || (i > 0 && p <= s.signers[i - 1]!))) {
+      throw new PlanError('E_SIGNERS_INVALID', `signers must be ${cur.threshold} distinct holders in ascending order`);
+    }
+    hd.parsePath(s.derivationPath);
+    const self = cur.parties.find((p) => p.identityKey === hex(this.#d.identityKey))?.index;
+    if (self === undefined || !s.signers.includes(self)) throw new PlanError('E_SIGNERS_INVALID', 'this party is not one of the signers');
+    const parties = cur.parties.filter((p) => s.signers.includes(p.index)).map((p) => ({ index: p.index, identityKey: unhex(p.identityKey), endpoint: p.endpoint }));
+    return { self, parties };
+  }
+
+  /** A signer's first step: a fresh nonce, signed, for this subject. */
+  async prepare(s: PresignSubject): Promise<{ party: number; nonce: string; signature: string }> {
+    const { self } = await this.#check(s);
+    this.#expire();
+    if (this.#nonces.size >= MAX_OUTSTANDING_NONCES) throw new PlanError('E_BUSY', 'too many presign sessions being prepared');
+    const nonce = new Uint8Array(randomBytes(32));
+    this.#nonces.set(hex(nonce), { nonce, expires: Date.now() + NONCE_TTL_MS });
+    return { party: self, nonce: hex(nonce), signature: hex(await this.#d.signer.sign(nonceBytes(presignSubject(s), self, nonce))) };
+  }
+
+  #expire(): void {
+    const now = Date.now();
+    for (const [k, v] of this.#nonces) if (v.expires < now) this.#nonces.delete(k);
+  }
+
+  /** A signer's second step: runs presign with every signer's nonce; resolves when pooled. */
+  async start(s: PresignSubject, nonces: readonly { party: number; nonce: string; signature: string }[]): Promise<string> {
+    const { self, parties } = await this.#check(s);
+    const subject = presignSubject(s);
+    const checked = parties.map((p) => {
+      const n = nonces.find((x) => x?.party === p.index);
+      if (!n || !/^[0-9a-f]{64}$/.test(n.nonce ?? '') || !/^[0-9a-f]{128}$/.test(n.signature ?? '')) throw new PlanError('E_PLAN_INVALID', `nonce of signer ${p.index} is missing or malformed`);
+      const nonce = unhex(n.nonce);
+      if (!protocols.verifyIdentitySignature(p.identityKey, nonceBytes(subject, p.index, nonce), unhex(n.signature))) {
+        throw new PlanError('E_BAD_SIGNATURE', `nonce of signer ${p.index} is not signed by its identity key`);
+      }
+      return { party: p.index, nonce };
+    });
+    // Own nonce must be outstanding: it is consumed, so one prepare gives at most one session.
+    const own = hex(checked.find((n) => n.party === self)!.nonce);
+    if (!this.#nonces.delete(own)) throw new PlanError('E_REPLAY', 'own nonce is unknown or already used');
+    const sid = deriveSid('presign', subject, checked);
+    const sidHex = Buffer.from(sid).toString('hex');
+    const run = this.#presign(s, self, parties, sid);
+    this.#inflight.set(sidHex, run.catch(() => undefined));
+    try {
+      await run;
+    } finally {
+      this.#inflight.delete(sidHex);
+    }
+    return sidHex;
+  }
+
+  /** Waits for this party's own presign run of `sid`, if one is in flight. */
+  async settled(sidHex: string): Promise<void> {
+    await this.#inflight.get(sidHex);
+  }
+
+  async #presign(s: PresignSubject, self: number, parties: { index: number; identityKey: Uint8Array; endpoint: string }[], sid: Uint8Array): Promise<void> {
+    const share = await this.#d.shards.load(s.keyId, s.epoch);
+    const opened = await this.#d.runner.run(
+      { protocol: 'presign', sid, self, parties, keepOpen: true, evidence: { key: share.public, derivationPath: s.derivationPath } },
+      (session) => protocols.presign(session, { level: SECURITY_LEVEL_128, share, derivationPath: s.derivationPath }),
+    );
+    const sidHex = hex(sid);
+    this.#d.pool.add({
+      sid: sidHex,
+      keyId: s.keyId,
+      epoch: s.epoch,
+      signers: [...s.signers],
+      derivationPath: opened.value.binding.derivationPath,
+      presignature: opened.value,
+      session: opened.session,
+      close: opened.close,
+      createdAt: Date.now(),
+    });
+  }
+
+  /** The initiator: gathers nonces from every signer, starts them all, waits for its own run. */
+  async run(s: PresignSubject): Promise<string> {
+    const { self, parties } = await this.#check(s);
+    const others = parties.filter((p) => p.index !== self);
+    const own = await this.prepare(s);
+    const theirs = await Promise.all(
+      others.map((p) => callPeer<{ party: number; nonce: string; signature: string }>(this.#d.peers, p.endpoint, '/v1/peer/control/presign/prepare', s)),
+    );
+    const nonces = [own, ...theirs];
+    const starts = others.map((p) => callPeer(this.#d.peers, p.endpoint, '/v1/peer/control/presign/start', { ...s, nonces }));
+    const [sid] = await Promise.all([this.start(s, nonces), ...starts]);
+    return sid as string;
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * Runs one CGGMP protocol session of this party over the peer transport (DESIGN §3 channel, §4
+ * "Peer transport"): opens the encrypted session channel, wraps it in the protocol session
+ * (signed envelopes, echo, identifiable abort with evidence re-checked here), and records
+ * metrics and a trace span. The session id is derived by the caller from the plan (or the
+ * presign request) and every participant's fresh nonce.
+ */
+import { sha256 } from '@noble/hashes/sha2.js';
+import { protocols, SECURITY_LEVEL_128, transcript } from '../../cggmp/index.ts';
+
+type PartyIndex = protocols.PartyIndex;
+
+export interface SessionParty {
+  readonly index: PartyIndex;
+  readonly identityKey: Uint8Array;
+  readonly endpoint: string;
+}
+
+/** The part of the peer transport (sidecar/transport) the runner needs. */
+export interface SessionTransport {
+  openSession(spec: {
+    sid: Uint8Array;
+    self: PartyIndex;
+    parties: readonly SessionParty[];
+    roundTimeoutMs: number;
+  }): Promise<protocols.Channel & { close(): void }>;
+}
+
+export interface SessionHooks {
+  /** Round-level events (debug logs): what was sent and collected, never payloads. */
+  readonly trace?: (event: string, data: Record<string, unknown>) => void;
+  /** Called when the session ends, with its outcome and duration. */
+  readonly ended?: (protocol: string, outcome: 'ok' | 'abort' | 'timeout' | 'error', seconds: number, error?: unknown) => void;
+}
+
+export interface RunSpec {
+  readonly protocol: string;
+  readonly sid: Uint8Array;
+  readonly self: PartyIndex;
+  readonly parties: readonly SessionParty[];
+  /** Extra context for re-checking other parties' abort evidence. */
+  readonly evidence?: Partial<protocols.EvidenceContext>;
+  /** Keep the channel open after `run` returns (presign: signing continues the session). */
+  readonly keepOpen?: boolean;
+}
+
+export interface OpenedSession<T> {
+  readonly value: T;
+  readonly session: protocols.Session;
+  readonly close: () => void;
+}
+
+/** Session id: the hash of what the session is about and every participant's fresh nonce. */
+export function deriveSid(purpose: string, subject: Uint8Array, nonces: readonly { party: number; nonce: Uint8Array }[]): Uint8Array {
+  const ordered = [...nonces].sort((a, b) => a.party - b.party);
+  return sha256(transcript.encode('vilna-mpc/session-id/v1', [purpose, subject, ...ordered.flatMap((n) => [n.party, n.nonce])]));
+}
+
+/** A sub-session id (keygen then aux-info under one plan): distinct per step. */
+export function subSid(sid: Uint8Array, step: string): Uint8Array {
+  return sha256(transcript.encode('vilna-mpc/sub-session/v1', [sid, step]));
+}
+
+export class SessionRunner {
+  readonly #transport: SessionTransport;
+  readonly #signer: protocols.Signer;
+  readonly #roundTimeoutMs: number;
+  readonly #hooks: SessionHooks;
+
+  constructor(transport: SessionTransport, signer: protocols.Signer, roundTimeoutMs: number, hooks: SessionHooks = {}) {
+    this.#transport = transport;
+    this.#signer = signer;
+    this.#roundTimeoutMs = roundTimeoutMs;
+    this.#hooks = hooks;
+  }
+
+  async run<T>(spec: RunSpec, body: (s: protocols.Session) => Promise<T>): Promise<OpenedSession<T>> {
+    const started = performance.now();
+    const identities = new Map(spec.parties.map((p) => [p.index, p.identityKey] as const));
+    const indices = spec.parties.map((p) => p.index);
+    const evidence: protocols.EvidenceContext = {
+      identities,
+      sid: spec.sid,
+      level: SECURITY_LEVEL_128,
+      signers: indices,
+      ...spec.evidence,
+    };
+    const opened = await this.#transport.openSession({ sid: spec.sid, self: spec.self, parties: spec.parties, roundTimeoutMs: this.#roundTimeoutMs });
+    const trace = this.#hooks.trace;
+    const sidHex = Buffer.from(spec.sid).toString('hex').slice(0, 16);
+    const channel: typeof opened = trace
+      ? {
+          broadcast: (round, msg) => (trace('broadcast', { protocol: spec.protocol, sid: sidHex, round }), opened.broadcast(round, msg)),
+          send: (round, to, msg) => (trace('send', { protocol: spec.protocol, sid: sidHex, round, to }), opened.send(round, to, msg)),
+          collect: async (round) => {
+            trace('collect', { protocol: spec.protocol, sid: sidHex, round });
+            const got = await opened.collect(round);
+            trace('collected', { protocol: spec.protocol, sid: sidHex, round });
+            return got;
+          },
+          close: () => opened.close(),
+        }
+      : opened;
+    const session = protocols.openSession({
+      protocol: spec.protocol,
+      sid: spec.sid,
+      self: spec.self,
+      parties: indices,
+      identities,
+      signer: this.#signer,
+      channel,
+      verifyAbort: (a) => protocols.verifyAbortEvidence(a, evidence),
+    });
+    const seconds = (): number => (performance.now() - started) / 1000;
+    try {
+      const value = await body(session);
+      this.#hooks.ended?.(spec.protocol, 'ok', seconds());
+      if (!spec.keepOpen) channel.close();
+      return { value, session, close: () => channel.close() };
+    } catch (e) {
+      const outcome = e instanceof protocols.ProtocolAbort ? 'abort' : e instanceof protocols.RoundTimeout ? 'timeout' : 'error';
+      this.#hooks.ended?.(spec.protocol, outcome, seconds(), e);
+      channel.close();
+      throw e;
+    }
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * Key shares at rest (DESIGN §4 "HSM vault", "Epoch switch"): each epoch's share is sealed in the
+ * party's HSM under that (key, epoch)'s sealing key, first as a `pending-shard` and, once the
+ * epoch is committed, re-sealed as a `shard` (the kind is authenticated, so an uncommitted share
+ * can never be read as a committed one). Retiring an epoch destroys its sealing key and moves the
+ * token's watermark past it, so old blobs and backups become useless.
+ */
+import { readdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { protocols, type SecurityLevel } from '../../cggmp/index.ts';
+import { readBlob, writeBlob, type BlobKind, type Vault } from '../vault/index.ts';
+
+type KeyShare = protocols.KeyShare;
+
+/** u32 big-endian length of the public part ‖ public part ‖ secret part. */
+function encodeShare(share: KeyShare): Uint8Array {
+  const pub = protocols.encodeKeySharePublic(share.public);
+  const sec = protocols.encodeKeyShareSecret(share.secret);
+  const out = new Uint8Array(4 + pub.length + sec.length);
+  new DataView(out.buffer).setUint32(0, pub.length, false);
+  out.set(pub, 4);
+  out.set(sec, 4 + pub.length);
+  return out;
+}
+
+function decodeShare(bytes: Uint8Array, level: SecurityLevel): KeyShare {
+  const n = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0, false);
+  return protocols.decodeKeyShare(bytes.subarray(4, 4 + n), bytes.subarray(4 + n), level);
+}
+
+export class ShardStore {
+  readonly #vault: Vault;
+  readonly #dir: string;
+  readonly #party: number;
+  readonly #level: SecurityLevel;
+
+  constructor(vault: Vault, dir: string, party: number, level: SecurityLevel) {
+    this.#vault = vault;
+    this.#dir = dir;
+    this.#party = party;
+    this.#level = level;
+  }
+
+  static objectId(keyId: string, epoch: number, kind: 'pending-shard' | 'shard'): string {
+    return `${keyId}.e${epoch}${kind === 'pending-shard' ? '.pending' : ''}`;
+  }
+
+  #blobDir(keyId: string): string {
+    return path.join(this.#dir, keyId);
+  }
+
+  async #write(share: KeyShare, kind: BlobKind & ('pending-shard' | 'shard')): Promise<void> {
+    const { keyId, epoch } = share.public;
+    const objectId = ShardStore.objectId(keyId, epoch, kind);
+    const plaintext = encodeShare(share);
+    try {
+      const blob = await this.#vault.seal({ keyId, party: this.#party, epoch, kind, objectId }, plaintext);
+      await writeBlob(this.#blobDir(keyId), objectId, blob);
+    } finally {
+      plaintext.fill(0);
+    }
+  }
+
+  async #read(keyId: string, epoch: number, kind: 'pending-shard' | 'shard'): Promise<KeyShare> {
+    const objectId = ShardStore.objectId(keyId, epoch, kind);
+    const blob = await readBlob(this.#blobDir(keyId), objectId);
+    const { plaintext } = await this.#vault.unseal(blob, { keyId, party: this.#party, epoch, kind, objectId });
+    try {
+      return decodeShare(plaintext, this.#level);
+    } finally {
+      plaintext.fill(0);
+    }
+  }
+
+  sealPending(share: KeyShare): Promise<void> {
+    return this.#write(share, 'pending-shard');
+  }
+
+  loadPending(keyId: string, epoch: number): Promise<KeyShare> {
+    return this.#read(keyId, epoch, 'pending-shard');
+  }
+
+  load(keyId: string, epoch: number): Promise<KeyShare> {
+    return this.#read(keyId, epoch, 'shard');
+  }
+
+  /** Commit step 3: the pending share re-sealed as the epoch's share. Idempotent. */
+  async promote(keyId: string, epoch: number): Promise<KeyShare> {
+    const share = await this.loadPending(keyId, epoch);
+    await this.#write(share, 'shard');
+    return share;
+  }
+
+  /** Drops an uncommitted pending share (aborted plan): its blob and its epoch's sealing key. */
+  async discardPending(keyId: string, epoch: number): Promise<void> {
+    await rm(path.join(this.#blobDir(keyId), `${ShardStore.objectId(keyId, epoch, 'pending-shard')}.blob`), { force: true });
+    await this.#vault.destroySealingKey(keyId, epoch);
+  }
+
+  /** Removes the pending blob of a committed epoch (after promotion). */
+  async dropPendingBlob(keyId: string, epoch: number): Promise<void> {
+    await rm(path.join(this.#blobDir(keyId), `${ShardStore.objectId(keyId, epoch, 'pending-shard')}.blob`), { force: true });
+  }
+
+  /** Step 4: every epoch below `keep` is shredded (sealing key destroyed, watermark moved, files removed). */
+  async retireBelow(keyId: string, keep: number): Promise<void> {
+    await this.#vault.advanceWatermark(keyId, keep);
+    let files: string[] = [];
+    try {
+      files = await readdir(this.#blobDir(keyId));
+    } catch {
+      files = [];
+    }
+    const epochs = new Set<number>();
+    for (const f of files) {
+      const m = /\.e(\d+)(?:\.pending)?\.blob$/.exec(f);
+      if (m && Number(m[1]) < keep) {
+        epochs.add(Number(m[1]));
+        await rm(path.join(this.#blobDir(keyId), f), { force: true });
+      }
+    }
+    if (keep > 0) epochs.add(keep - 1);
+    for (const e of epochs) await this.#vault.destroySealingKey(keyId, e);
+  }
+}

@@ -1,0 +1,207 @@
+/**
+ * Signing (DESIGN §3 "Signing takes a message", §4 "Signing API"): the node that receives a
+ * request assembles t signers (itself first), takes a pooled presignature bound to (key, epoch,
+ * signers, path) — or presigns on demand — and asks the other signers to sign. Every signer
+ * checks its own policy and consumes its presignature before its partial signature leaves, so
+ * a presignature is never used twice. `requestId` makes retries idempotent.
+ */
+import { createHash } from 'node:crypto';
+import { protocols } from '../../cggmp/index.ts';
+import { decodeMessage, type SignatureRequest, type SignatureResponse } from '../../api/signing.ts';
+import type { KeyState, KeyStateStore } from './key-state.ts';
+import { callPeer, PeerCallError, type PeerRequester } from './peer-client.ts';
+import { PlanError } from './plan-participant.ts';
+import type { PoolEntry, PresignPool } from './presign-pool.ts';
+import type { Presigner } from './presigner.ts';
+
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+
+/** A policy refused the request: `rule` names which (path, rate, time-window, approvals). */
+export class PolicyDenied extends Error {
+  readonly code = 'E_POLICY_DENIED';
+  readonly rule: string;
+  readonly party: number | undefined;
+  override readonly name = 'PolicyDenied';
+  constructor(rule: string, message: string, party?: number) {
+    super(message);
+    this.rule = rule;
+    this.party = party;
+  }
+}
+
+export interface SigningPolicyCheck {
+  /** Throws PolicyDenied; records the request against rate limits when it passes. */
+  check(
+    state: KeyState,
+    req: { derivationPath: string; digest: Uint8Array; requestId: string; approvals: SignatureRequest['approvals']; approvalsExpireAt?: string | undefined; message?: Uint8Array },
+  ): void;
+}
+
+export interface SigningHooks {
+  signed?(keyId: string, seconds: number): void;
+  failed?(keyId: string, outcome: 'denied' | 'error'): void;
+  denied?(keyId: string, rule: string): void;
+  audit(kind: string, data: Record<string, unknown>): Promise<unknown>;
+}
+
+/** What a signer receives from the assembling node. */
+export interface PartialRequest {
+  readonly keyId: string;
+  readonly epoch: number;
+  readonly sid: string;
+  readonly signers: readonly number[];
+  readonly derivationPath: string;
+  readonly request: SignatureRequest;
+}
+
+const MAX_IDEMPOTENCY_ENTRIES = 10_000;
+
+export interface SigningServiceDeps {
+  readonly identityKey: Uint8Array;
+  readonly keys: KeyStateStore;
+  readonly pool: PresignPool;
+  readonly presigner: Presigner;
+  readonly peers: PeerRequester;
+  readonly policy: SigningPolicyCheck;
+  readonly hooks: SigningHooks;
+}
+
+export class SigningService {
+  readonly #d: SigningServiceDeps;
+  readonly #requests = new Map<string, { fingerprint: string; result: Promise<SignatureResponse> }>();
+
+  constructor(deps: SigningServiceDeps) {
+    this.#d = deps;
+  }
+
+  /** The API entry: idempotent on (keyId, requestId); a different body under the same id is refused. */
+  sign(keyId: string, req: SignatureRequest): Promise<SignatureResponse> {
+    const id = `${keyId}\u0000${req.requestId}`;
+    const fingerprint = createHash('sha256').update(JSON.stringify([req.message, req.encoding, req.hash, req.derivationPath ?? 'm'])).digest('hex');
+    const known = this.#requests.get(id);
+    if (known) {
+      if (known.fingerprint !== fingerprint) return Promise.reject(new PlanError('E_REQUEST_CONFLICT', `requestId ${req.requestId} was used for another request`));
+      return known.result;
+    }
+    const result = this.#assemble(keyId, req);
+    this.#requests.set(id, { fingerprint, result });
+    // A failed request may be retried under the same id; a signed one answers the same forever (bounded).
+    result.catch(() => this.#requests.delete(id));
+    if (this.#requests.size > MAX_IDEMPOTENCY_ENTRIES) this.#requests.delete(this.#requests.keys().next().value as string);
+    return result;
+  }
+
+  async #current(keyId: string): Promise<{ state: KeyState; current: NonNullable<KeyState['current']>; self: number }> {
+    const state = await this.#d.keys.get(keyId);
+    if (!state?.current) throw new PlanError('E_UNKNOWN_KEY', `key ${keyId} is not known here`);
+    const self = state.current.parties.find((p) => p.identityKey === hex(this.#d.identityKey))?.index;
+    if (self === undefined) throw new PlanError('E_UNKNOWN_KEY', `this party holds no share of ${keyId}`);
+    return { state, current: state.current, self };
+  }
+
+  #checkPolicy(state: KeyState, req: SignatureRequest, digest: Uint8Array, message: Uint8Array): void {
+    try {
+      this.#d.policy.check(state, { derivationPath: req.derivationPath ?? 'm', digest, requestId: req.requestId, approvals: req.approvals, approvalsExpireAt: req.approvalsExpireAt, message });
+    } catch (e) {
+      if (e instanceof PolicyDenied) {
+        this.#d.hooks.denied?.(state.keyId, e.rule);
+        void this.#d.hooks.audit('policy.denied', { keyId: state.keyId, requestId: req.requestId, rule: e.rule, digest: hex(digest) }).catch(() => undefined);
+      }
+      throw e;
+    }
+  }
+
+  /** The default signer set led by `self`: self and the next t−1 holders in ring order. */
+  static signersFor(current: NonNullable<KeyState['current']>, self: number): number[] {
+    const ring = current.parties.map((p) => p.index).sort((a, b) => a - b);
+    const at = ring.indexOf(self);
+    return Array.from({ length: current.threshold }, (_, i) => ring[(at + i) % ring.length]!).sort((a, b) => a - b);
+  }
+
+  async #assemble(keyId: string, req: SignatureRequest): Promise<SignatureResponse> {
+    const started = performance.now();
+    try {
+      const { state, current, self } = await this.#current(keyId);
+      const message = decodeMessage(req.message, req.encoding);
+      const digest = protocols.hashMessage(message, req.hash);
+      this.#checkPolicy(state, req, digest, message);
+      const derivationPath = req.derivationPath ?? 'm';
+      const signers = SigningService.signersFor(current, self);
+      const subject = { keyId, epoch: current.epoch, signers, derivationPath };
+      let entry = this.#d.pool.takeFor(keyId, current.epoch, signers, derivationPath);
+      if (!entry) {
+        const sid = await this.#d.presigner.run(subject);
+        entry = this.#d.pool.take(sid);
+        if (!entry) throw new PlanError('E_PRESIGNATURE_UNAVAILABLE', 'the fresh presignature was taken meanwhile');
+      }
+      const partial: PartialRequest = { keyId, epoch: current.epoch, sid: entry.sid, signers, derivationPath, request: req };
+      const others = current.parties.filter((p) => signers.includes(p.index) && p.index !== self);
+      const local = this.#signWith(entry, message, req);
+      const remote = others.map((p) =>
+        callPeer<unknown>(this.#d.peers, p.endpoint, '/v1/peer/control/sign', partial).catch((e: unknown) => {
+          // One signer refusing ends the session for everyone: the local round would only time out.
+          entry.close();
+          if (e instanceof PeerCallError && e.code === 'E_POLICY_DENIED') throw new PolicyDenied(String(e.details.rule ?? 'unknown'), `party ${p.index} denied: ${e.message}`, p.index);
+          throw e;
+        }),
+      );
+      const [sig] = await Promise.all([local, ...remote]);
+      const out = response(keyId, req, message, sig as protocols.EcdsaSignature, derivationPath, current.epoch);
+      this.#d.hooks.signed?.(keyId, (performance.now() - started) / 1000);
+      await this.#d.hooks.audit('signature', { keyId, requestId: req.requestId, digest: out.digest, r: out.r, s: out.s, epoch: out.epoch, signers: out.signers, derivationPath });
+      return out;
+    } catch (e) {
+      this.#d.hooks.failed?.(keyId, e instanceof PolicyDenied ? 'denied' : 'error');
+      throw e;
+    }
+  }
+
+  async #signWith(entry: PoolEntry, message: Uint8Array, req: SignatureRequest): Promise<protocols.EcdsaSignature> {
+    try {
+      return await protocols.sign(entry.session, entry.presignature, { message, hash: req.hash });
+    } finally {
+      entry.close();
+    }
+  }
+
+  /** A signer's side: policy, then consume the presignature of `sid`, then the online round. */
+  async participate(p: PartialRequest): Promise<{ ok: true }> {
+    const { state, current } = await this.#current(p.keyId);
+    if (current.epoch !== p.epoch) throw new PlanError('E_EPOCH_MISMATCH', `key ${p.keyId} is at epoch ${current.epoch}`);
+    const message = decodeMessage(p.request.message, p.request.encoding);
+    const digest = protocols.hashMessage(message, p.request.hash);
+    if ((p.request.derivationPath ?? 'm') !== p.derivationPath) throw new PlanError('E_BINDING_MISMATCH', 'derivation path differs from the request');
+    this.#checkPolicy(state, p.request, digest, message);
+    // The assembling node may finish presigning a moment before this party does.
+    await this.#d.presigner.settled(p.sid);
+    const entry = this.#d.pool.take(p.sid);
+    if (!entry) throw new PlanError('E_PRESIGNATURE_UNAVAILABLE', 'no such presignature here (used, dropped at an epoch change, or never made)');
+    // The presignature is consumed whatever happens next; it must match what the request says.
+    if (entry.keyId !== p.keyId || entry.epoch !== p.epoch || entry.derivationPath !== p.derivationPath || entry.signers.join(',') !== p.signers.join(',')) {
+      entry.close();
+      throw new PlanError('E_BINDING_MISMATCH', 'the presignature is bound to another key, epoch, signer set or path');
+    }
+    const sig = await this.#signWith(entry, message, p.request);
+    await this.#d.hooks.audit('signature.partial', { keyId: p.keyId, requestId: p.request.requestId, digest: hex(sig.digest), epoch: p.epoch, signers: [...p.signers] });
+    return { ok: true };
+  }
+}
+
+function response(keyId: string, req: SignatureRequest, message: Uint8Array, sig: protocols.EcdsaSignature, derivationPath: string, epoch: number): SignatureResponse {
+  return {
+    keyId,
+    requestId: req.requestId,
+    message: hex(message),
+    hash: req.hash,
+    digest: hex(sig.digest),
+    r: sig.r.toString(16).padStart(64, '0'),
+    s: sig.s.toString(16).padStart(64, '0'),
+    recoveryId: sig.recoveryId,
+    v: 27 + (sig.recoveryId & 1),
+    der: hex(sig.der),
+    publicKey: hex(sig.publicKey.toBytes(true)),
+    derivationPath,
+    epoch,
+    signers: [...sig.signers],
+  };
+}
