@@ -4,12 +4,12 @@
  * listener is up (the demo and the test harness wait for it).
  */
 import { loadNodeConfig } from '../sidecar/config.ts';
-import { startNode } from '../sidecar/node.ts';
+import { startNode, type NodeTestHooks } from '../sidecar/node.ts';
 import { writeJsonAtomic } from '../sidecar/node/atomic-json.ts';
 
-export async function runSidecar(opts: { config: string; readyFile?: string }): Promise<void> {
+export async function runSidecar(opts: { config: string; readyFile?: string }, testHooks?: NodeTestHooks): Promise<void> {
   const cfg = await loadNodeConfig(opts.config, process.env);
-  const node = await startNode(cfg);
+  const node = await startNode(cfg, testHooks);
   if (opts.readyFile) {
     await writeJsonAtomic(opts.readyFile, { identityKey: node.identityKey, peerUrl: node.peerUrl, apiUrl: node.apiUrl, metricsUrl: node.metricsUrl ?? null, pid: process.pid });
   }

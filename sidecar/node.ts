@@ -24,7 +24,7 @@ import { EPOCH_TEST_PREFIX, epochTestMessage, PolicyEnforcer } from './node/poli
 import { fixturePrimes, PrimePool } from './node/prime-pool.ts';
 import { PresignPool } from './node/presign-pool.ts';
 import { Presigner } from './node/presigner.ts';
-import { SessionRunner } from './node/session-runner.ts';
+import { SessionRunner, type SessionHooks } from './node/session-runner.ts';
 import { ShardStore } from './node/shard-store.ts';
 import { SigningService } from './node/signing-service.ts';
 import { createLogger, createMetrics, createMetricsServer, createTracing, type MetricsProtocol } from './observability/index.ts';
@@ -40,8 +40,8 @@ export interface RunningNode {
   close(): Promise<void>;
 }
 
-/** Primes each party may take from a development fixture file (4 per aux-info run). */
-const FIXTURE_PRIMES_PER_PARTY = 16;
+/** Each party's slice of a development fixture file (aux-info takes 4; 48 primes serve 6 parties). */
+const FIXTURE_PRIMES_PER_PARTY = 8;
 /** Safe primes generated ahead of time: two aux-info runs' worth. */
 const PRIME_POOL_TARGET = 8;
 /** Audit heads are sent to peers at most this often (they are also sent after every plan). */
@@ -60,7 +60,20 @@ function listen(server: Server, host: string, port: number): Promise<string> {
   });
 }
 
-export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
+/**
+ * Test-only injection points (DESIGN §7: corruption comes from the test harness, never from a
+ * switch in the production path). `vilna-mpc sidecar` never passes any; a test entry point does.
+ */
+export interface NodeTestHooks {
+  readonly checkpoint?: (name: string) => void;
+  readonly wrapChannel?: SessionHooks['wrapChannel'];
+  readonly wrapSession?: SessionHooks['wrapSession'];
+}
+
+/** How often a node with an undecided epoch asks its peers for the decision. */
+const RECOVERY_INTERVAL_MS = 3000;
+
+export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}): Promise<RunningNode> {
   const party = cfg.party.index;
   const log = createLogger({ party, level: cfg.logLevel });
   const backend = arith.getBackend();
@@ -95,6 +108,8 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
     const shards = new ShardStore(vault, path.join(cfg.party.stateDir, 'blobs'), party, SECURITY_LEVEL_128);
     const runner = new SessionRunner(transport, signer, cfg.roundTimeoutMs, {
       trace: (event, data) => log.debug(data, event),
+      ...(testHooks.wrapChannel ? { wrapChannel: testHooks.wrapChannel } : {}),
+      ...(testHooks.wrapSession ? { wrapSession: testHooks.wrapSession } : {}),
       ended: (protocol, outcome, seconds, error) => {
         metrics.sessionEnded(protocol as MetricsProtocol, outcome, seconds);
         if (error instanceof protocols.ProtocolAbort) metrics.abort(protocol as MetricsProtocol, error.culprits);
@@ -165,6 +180,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
       primes,
       peers,
       decisionsDir: path.join(cfg.party.stateDir, 'decisions'),
+      ...(testHooks.checkpoint ? { checkpoint: testHooks.checkpoint } : {}),
       audit: { append: auditAppend },
       verify: (plan, approvals, current) => {
         const v = verifyPlan(plan, approvals, {
@@ -208,6 +224,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
       sign: (m) => Promise.resolve(signer.sign(m)),
       peers,
       planHash: (plan) => planHashHex(plan as never),
+      ...(testHooks.checkpoint ? { checkpoint: testHooks.checkpoint } : {}),
       audit: auditAppend,
       testSignature: async (keyId, epoch) => {
         const state = await keys.get(keyId);
@@ -258,7 +275,8 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
         clients: { tokens: cfg.api.clients, certificateNames: cfg.api.clientCertificateNames },
         keys,
         signing,
-        clientDenied: () => metrics.policyDenied('-', 'client'),
+        // Not tied to a key: the request never got that far.
+        clientDenied: () => metrics.policyDenied('any', 'client'),
         health: async () => {
           try {
             await vault.approverPin();
@@ -287,17 +305,24 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
     closers.push(() => tracing.shutdown());
 
     for (const k of await keys.list()) if (k.current) metrics.epoch(k.keyId, k.current.epoch);
-    // After a crash: learn undecided epochs from peers, resume coordinated plans, refill pools.
-    const recover = async (attempt: number): Promise<void> => {
-      const undecided = await participant.recoverPending();
-      if (undecided.length > 0 && attempt < 1000) {
-        setTimeout(() => void recover(attempt + 1).catch(() => undefined), Math.min(10_000, 500 * 2 ** attempt)).unref();
-      }
-    };
-    background('recover', recover(0));
+    // After a crash — its own or a coordinator's — an undecided epoch is learnt from the peers.
+    const recovery = setInterval(() => {
+      void keys.list().then((all) => (all.some((k) => k.pending) ? participant.recoverPending() : [])).catch(() => undefined);
+    }, RECOVERY_INTERVAL_MS);
+    recovery.unref();
+    closers.push(() => clearInterval(recovery));
+    background('recover', participant.recoverPending());
     background('resume', coordinator.resume());
     for (const k of await keys.list()) if (k.current) refillKey(k.keyId);
     await audit.append('node.start', { party, identityKey: hex(identity), peerUrl, apiUrl });
+    // Closers run in reverse: this one first, while the listeners still serve. Heads not yet
+    // sent go to the peers, so that the log's tail is anchored before the node stops.
+    closers.push(async () => {
+      if (anchorTimer === undefined) return;
+      clearTimeout(anchorTimer);
+      anchorTimer = undefined;
+      await sendAnchors().catch(() => undefined);
+    });
     log.info({ peerUrl, apiUrl, metricsUrl, identityKey: hex(identity) }, 'node started');
 
     return {

@@ -60,7 +60,7 @@ export function peerControlRouter(d: PeerControlDeps): Router {
     res.status(202).json(d.participant.start(planHash, body.nonces));
   }));
   r.get('/plans/:planHash', handle(async (req, res) => {
-    const status = d.participant.status(parse(hex64, req.params.planHash));
+    const status = await d.participant.status(parse(hex64, req.params.planHash));
     if (!status) throw new HttpError(404, 'E_UNKNOWN_PLAN', 'plan not known here');
     res.json(status);
   }));

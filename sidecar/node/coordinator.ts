@@ -10,10 +10,12 @@ import path from 'node:path';
 import { readdir } from 'node:fs/promises';
 import { abortBytes } from './statements.ts';
 import { readJson, writeJsonAtomic } from './atomic-json.ts';
-import { callPeer, type PeerRequester } from './peer-client.ts';
+import { callPeer, PeerCallError, type PeerRequester } from './peer-client.ts';
 import { describeError, PlanError, type ErrorInfo, type CommitDecision, type PlanStatus, type PlanView, type Vote } from './plan-participant.ts';
 
 const POLL_MS = 300;
+/** Retries of the test signature under a new epoch before the coordinator reports failure. */
+const TEST_SIGNATURE_ATTEMPTS = 12;
 /** How long a plan's protocol may take before the coordinator gives up and aborts it. */
 const RUN_DEADLINE_MS = 20 * 60_000;
 
@@ -50,6 +52,8 @@ export interface CoordinatorDeps {
   readonly audit: (kind: string, data: Record<string, unknown>) => Promise<unknown>;
   /** Signs a test message under the key's new epoch through the signing path; throws if it fails. */
   readonly testSignature: (keyId: string, epoch: number) => Promise<void>;
+  /** Test-only crash points (a test entry point injects them; the sidecar binary never does). */
+  readonly checkpoint?: (name: string) => void;
 }
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -153,6 +157,13 @@ export class Coordinator {
     await Promise.all(plan.parties.map((p) => callPeer(this.#d.peers, p.endpoint, `/v1/peer/control/plans/${planHash}/start`, body)));
     const votes = await this.#collectVotes(planHash, plan);
     this.#time(planHash, 'protocol', performance.now() - t0);
+    if (plan.protocol === 'policy' && !('error' in votes)) {
+      // A policy plan changes no shares: every party applied it on start; nothing to vote on.
+      await writeJsonAtomic(this.#file(planHash), { planHash, plan, approvals, state: 'done' } satisfies DecisionRecord);
+      await this.#d.audit('policy.decision', { planHash, keyId: plan.keyId });
+      this.#set(planHash, { phase: 'done' });
+      return;
+    }
     if ('error' in votes) {
       await this.#abortEverywhere(planHash, plan, approvals, votes.error);
       return;
@@ -166,15 +177,34 @@ export class Coordinator {
     const record: DecisionRecord = { planHash, plan, approvals, state: 'commit', decision, result: votes.result, ...(plan.protocol !== 'keygen' ? { epochBefore: plan.epoch - 1 } : {}) };
     // Step 2: the decision is durable before anyone hears of it.
     await writeJsonAtomic(this.#file(planHash), record);
+    this.#d.checkpoint?.('coordinator.after-decision');
     await this.#d.audit('epoch.decision', { planHash, keyId: plan.keyId, epoch: plan.epoch, decision: 'commit', transcriptHash });
     await this.#finish(record);
+  }
+
+  /** Sends `body` to every party until each acknowledged (parties may be restarting). */
+  async #everyone(plan: PlanView, path: string, body: unknown): Promise<void> {
+    const pending = new Set(plan.parties.map((p) => p.index));
+    for (let attempt = 0; pending.size > 0; attempt++) {
+      await Promise.all(
+        plan.parties.filter((p) => pending.has(p.index)).map((p) => callPeer(this.#d.peers, p.endpoint, path, body).then(() => pending.delete(p.index)).catch(() => undefined)),
+      );
+      if (pending.size > 0) await new Promise((res) => setTimeout(res, Math.min(5000, 200 * 2 ** attempt)));
+    }
   }
 
   async #collectVotes(planHash: string, plan: PlanView): Promise<{ votes: Vote[]; result: PlanStatus['result'] } | { error: ErrorInfo }> {
     const deadline = Date.now() + RUN_DEADLINE_MS;
     for (;;) {
       const statuses = await Promise.all(
-        plan.parties.map((p) => callPeer<PlanStatus>(this.#d.peers, p.endpoint, `/v1/peer/control/plans/${planHash}`, undefined, { method: 'GET' }).catch((e: unknown) => ({ phase: 'unreachable', error: describeError(e) }) as const)),
+        plan.parties.map((p) =>
+          callPeer<PlanStatus>(this.#d.peers, p.endpoint, `/v1/peer/control/plans/${planHash}`, undefined, { method: 'GET' }).catch((e: unknown) => {
+            // A party that answers but no longer knows the plan restarted before voting: it
+            // will never vote, so the plan cannot commit.
+            const lost = e instanceof PeerCallError && e.code === 'E_UNKNOWN_PLAN';
+            return { phase: lost ? 'failed' : 'unreachable', error: lost ? { code: 'E_PARTY_RESTARTED', message: `party ${p.index} restarted before voting` } : describeError(e) } as const;
+          }),
+        ),
       );
       const failed = statuses.find((s) => s.phase === 'failed' || s.phase === 'aborted');
       if (failed) return { error: failed.error ?? { code: 'E_PLAN_FAILED', message: 'a party failed' } };
@@ -208,7 +238,14 @@ export class Coordinator {
       await Promise.all(
         plan.parties
           .filter((p) => pending.has(p.index))
-          .map((p) => callPeer(this.#d.peers, p.endpoint, `/v1/peer/control/keys/${plan.keyId}/commit`, r.decision).then(() => pending.delete(p.index)).catch(() => undefined)),
+          .map((p) =>
+            callPeer(this.#d.peers, p.endpoint, `/v1/peer/control/keys/${plan.keyId}/commit`, r.decision)
+              .then(() => {
+                pending.delete(p.index);
+                if (pending.size === plan.parties.length - 1) this.#d.checkpoint?.('coordinator.after-first-commit');
+              })
+              .catch(() => undefined),
+          ),
       );
       if (pending.size > 0) await new Promise((res) => setTimeout(res, Math.min(5000, 200 * 2 ** attempt)));
     }
@@ -216,13 +253,20 @@ export class Coordinator {
     if (plan.protocol !== 'policy') {
       t0 = performance.now();
       this.#set(planHash, { phase: 'verifying' });
-      await this.#d.testSignature(plan.keyId, plan.epoch);
+      // The old epoch stays until the new one has signed; a party may be restarting meanwhile.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await this.#d.testSignature(plan.keyId, plan.epoch);
+          break;
+        } catch (e) {
+          if (attempt >= TEST_SIGNATURE_ATTEMPTS) throw e;
+          await new Promise((res) => setTimeout(res, Math.min(5000, 250 * 2 ** attempt)));
+        }
+      }
       this.#time(planHash, 'testSignature', performance.now() - t0);
       t0 = performance.now();
       this.#set(planHash, { phase: 'retiring' });
-      if (plan.protocol !== 'keygen') {
-        await Promise.all(plan.parties.map((p) => callPeer(this.#d.peers, p.endpoint, `/v1/peer/control/keys/${plan.keyId}/retire`, { planHash })));
-      }
+      if (plan.protocol !== 'keygen') await this.#everyone(plan, `/v1/peer/control/keys/${plan.keyId}/retire`, { planHash });
       this.#time(planHash, 'retire', performance.now() - t0);
     }
     await writeJsonAtomic(this.#file(planHash), { ...r, state: 'done' } satisfies DecisionRecord);

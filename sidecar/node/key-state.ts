@@ -24,6 +24,8 @@ const EpochInfo = z.strictObject({
 const PendingInfo = EpochInfo.extend({
   /** Hash of the public transcript this party voted for (prepared vote). */
   transcriptHash: hexString,
+  /** This party's signed prepared vote, kept so it can be reported again after a restart. */
+  vote: z.strictObject({ party: z.number().int(), transcriptHash: hexString, signature: hexString }).optional(),
   /** The plan's coordinator and the other parties: where to learn the decision after a crash. */
   coordinator: z.string().optional(),
 });

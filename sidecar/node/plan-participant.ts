@@ -106,6 +106,8 @@ export interface PlanParticipantDeps {
   /** Called after an epoch change (the presignature pool of that key is dropped). */
   readonly epochChanged?: (keyId: string) => void;
   readonly policyChanged?: (keyId: string, policy: unknown) => void;
+  /** Test-only crash points (a test entry point injects them; the sidecar binary never does). */
+  readonly checkpoint?: (name: string) => void;
 }
 
 export class PlanParticipant {
@@ -113,6 +115,19 @@ export class PlanParticipant {
   readonly #plans = new Map<string, Entry>();
   /** One plan per key at a time: the epoch switch is serial. */
   readonly #busyKeys = new Set<string>();
+  /** Commit, abort and retire of one key run one at a time (a decision may arrive twice). */
+  readonly #keyLocks = new Map<string, Promise<unknown>>();
+
+  #serial<T>(keyId: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.#keyLocks.get(keyId) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const tail = next.catch(() => undefined);
+    this.#keyLocks.set(keyId, tail);
+    void tail.then(() => {
+      if (this.#keyLocks.get(keyId) === tail) this.#keyLocks.delete(keyId);
+    });
+    return next;
+  }
 
   constructor(deps: PlanParticipantDeps) {
     this.#d = deps;
@@ -217,26 +232,45 @@ export class PlanParticipant {
     )).value;
     const share = protocols.withAux(base, aux);
     await this.#d.shards.sealPending(share);
+    this.#d.checkpoint?.('participant.after-seal-pending');
     const transcriptHash = publicTranscriptHash(share.public);
     const vote: Vote = { party: self, transcriptHash: hex(transcriptHash), signature: hex(await this.#d.signer.sign(voteBytes(planHash, transcriptHash, self))) };
     const pending: PendingInfo = {
       ...epochInfo(share, hex(planHash), plan),
       transcriptHash: hex(transcriptHash),
+      vote,
     };
     await this.#d.keys.put({ ...(state ?? { keyId: plan.keyId, retiredBelow: 0 }), pending });
+    this.#d.checkpoint?.('participant.after-vote');
     await this.#d.audit.append('epoch.prepared', { planHash: hex(planHash), keyId: plan.keyId, epoch: plan.epoch, transcriptHash: vote.transcriptHash });
     entry.status = { ...entry.status, phase: 'prepared', vote, result: { publicKey: pending.publicKey, xpub: pending.xpub, epoch: pending.epoch } };
   }
 
-  status(planHash: string): PlanStatus | undefined {
-    return this.#plans.get(planHash)?.status;
+  /** The plan's status here; after a restart, a persisted prepared vote is reported again. */
+  async status(planHash: string): Promise<PlanStatus | undefined> {
+    const live = this.#plans.get(planHash)?.status;
+    if (live) return live;
+    for (const k of await this.#d.keys.list()) {
+      const p = k.pending;
+      if (p?.planHash === planHash && p.vote) {
+        return { planHash, keyId: k.keyId, phase: 'prepared', vote: p.vote, result: { publicKey: p.publicKey, xpub: p.xpub, epoch: p.epoch } };
+      }
+      if (k.current?.planHash === planHash) {
+        return { planHash, keyId: k.keyId, phase: k.retiredBelow >= k.current.epoch ? 'retired' : 'committed', result: { publicKey: k.current.publicKey, xpub: k.current.xpub, epoch: k.current.epoch } };
+      }
+    }
+    return undefined;
   }
 
   /**
    * Step 3: promote pending → current on a commit decision signed by every plan party.
    * Works after a restart too (the plan is found through the key's pending state).
    */
-  async commit(keyId: string, decision: CommitDecision): Promise<PlanStatus> {
+  commit(keyId: string, decision: CommitDecision): Promise<PlanStatus> {
+    return this.#serial(keyId, () => this.#commit(keyId, decision));
+  }
+
+  async #commit(keyId: string, decision: CommitDecision): Promise<PlanStatus> {
     const state = await this.#d.keys.get(keyId);
     if (state?.current?.planHash === decision.planHash) return { planHash: decision.planHash, keyId, phase: 'committed' };
     const pending = state?.pending;
@@ -244,6 +278,7 @@ export class PlanParticipant {
     verifyDecision(decision, pending);
     await writeJsonAtomic(path.join(this.#d.decisionsDir, `${decision.planHash}.json`), { state: 'commit', decision });
     await this.#d.shards.promote(keyId, pending.epoch);
+    this.#d.checkpoint?.('participant.after-promote');
     const current = { epoch: pending.epoch, planHash: pending.planHash, publicKey: pending.publicKey, xpub: pending.xpub, threshold: pending.threshold, parties: pending.parties };
     await this.#d.keys.put({ ...state, current, pending: undefined });
     await this.#d.shards.dropPendingBlob(keyId, pending.epoch);
@@ -266,7 +301,11 @@ export class PlanParticipant {
    * abort must be signed by the coordinator, a party of the plan: an unauthenticated abort could
    * make this party drop a share that the others committed.
    */
-  async abort(keyId: string, a: { planHash: string; coordinator: number; signature: string }): Promise<void> {
+  abort(keyId: string, a: { planHash: string; coordinator: number; signature: string }): Promise<void> {
+    return this.#serial(keyId, () => this.#abort(keyId, a));
+  }
+
+  async #abort(keyId: string, a: { planHash: string; coordinator: number; signature: string }): Promise<void> {
     const { planHash } = a;
     const state = await this.#d.keys.get(keyId);
     if (state?.pending?.planHash === planHash) {
@@ -317,10 +356,15 @@ export class PlanParticipant {
   }
 
   /** Step 4: shred every epoch below the current one. */
-  async retire(keyId: string, planHash: string): Promise<void> {
+  retire(keyId: string, planHash: string): Promise<void> {
+    return this.#serial(keyId, () => this.#retire(keyId, planHash));
+  }
+
+  async #retire(keyId: string, planHash: string): Promise<void> {
     const state = await this.#d.keys.get(keyId);
     if (!state?.current || state.current.planHash !== planHash) throw new PlanError('E_UNKNOWN_PLAN', `plan is not the current epoch of ${keyId}`);
     if (state.retiredBelow >= state.current.epoch) return;
+    this.#d.checkpoint?.('participant.before-retire');
     await this.#d.shards.retireBelow(keyId, state.current.epoch);
     await this.#d.keys.put({ ...state, retiredBelow: state.current.epoch });
     await this.#d.audit.append('epoch.retire', { planHash, keyId, below: state.current.epoch });

@@ -4,7 +4,8 @@
  * background, and keeps them in memory only (a prime handed out is removed: never used twice).
  *
  * Development runs may instead take primes from a fixture file (public, the same every run: never
- * for real keys); each party takes its own disjoint slice so that no two parties share a prime.
+ * for real keys); each party takes its own disjoint slice so that no two parties share a prime,
+ * and cycles through it (the factorisations are public anyway, so reuse costs nothing more).
  */
 import { readFile } from 'node:fs/promises';
 import { arith } from '../../cggmp/index.ts';
@@ -58,8 +59,8 @@ export async function fixturePrimes(file: string, party: number, perParty: numbe
     take(bits: number): Promise<bigint> {
       const list = json.primes[String(bits)] ?? [];
       const at = used.get(bits) ?? 0;
-      const hex = at < perParty ? list[(party - 1) * perParty + at] : undefined;
-      if (hex === undefined) return Promise.reject(new Error(`development primes of ${bits} bits exhausted for party ${party}`));
+      const hex = list[(party - 1) * perParty + (at % perParty)];
+      if (hex === undefined) return Promise.reject(new Error(`the development primes file has no ${bits}-bit primes for party ${party}`));
       used.set(bits, at + 1);
       const p = BigInt(`0x${hex}`);
       if (!arith.isSafePrime(p, bits)) return Promise.reject(new Error('development prime file holds a non-safe prime'));

@@ -27,6 +27,19 @@ export interface SessionTransport {
 }
 
 export interface SessionHooks {
+  /**
+   * Test-only: wraps this party's channel or session of a protocol (the corruption behaviours of
+   * DESIGN §7 are injected here by a test entry point; the sidecar binary never sets this).
+   */
+  readonly wrapChannel?: (ctx: {
+    protocol: string;
+    sid: Uint8Array;
+    self: PartyIndex;
+    parties: readonly PartyIndex[];
+    channel: protocols.Channel;
+    signer: protocols.Signer;
+  }) => protocols.Channel | Promise<protocols.Channel>;
+  readonly wrapSession?: (protocol: string, sid: Uint8Array, session: protocols.Session) => protocols.Session;
   /** Round-level events (debug logs): what was sent and collected, never payloads. */
   readonly trace?: (event: string, data: Record<string, unknown>) => void;
   /** Called when the session ends, with its outcome and duration. */
@@ -101,16 +114,18 @@ export class SessionRunner {
           close: () => opened.close(),
         }
       : opened;
-    const session = protocols.openSession({
+    const wrapped = (await this.#hooks.wrapChannel?.({ protocol: spec.protocol, sid: spec.sid, self: spec.self, parties: indices, channel, signer: this.#signer })) ?? channel;
+    const opened2 = protocols.openSession({
       protocol: spec.protocol,
       sid: spec.sid,
       self: spec.self,
       parties: indices,
       identities,
       signer: this.#signer,
-      channel,
+      channel: wrapped,
       verifyAbort: (a) => protocols.verifyAbortEvidence(a, evidence),
     });
+    const session = this.#hooks.wrapSession?.(spec.protocol, spec.sid, opened2) ?? opened2;
     const seconds = (): number => (performance.now() - started) / 1000;
     try {
       const value = await body(session);

@@ -1,0 +1,341 @@
+/**
+ * End to end (DESIGN §6 layer 4, issue 4 acceptance): three party nodes as separate processes on
+ * loopback, each with its own SoftHSM token; plans approved by development approvers; keygen,
+ * signatures through the API, policy, refresh; then what is at rest, the audit logs and the
+ * metrics as Prometheus scraped them. One cluster for the whole file: the steps build on each
+ * other in order.
+ */
+import { spawnSync } from 'node:child_process';
+import { createHash, createPublicKey, verify as osslVerify } from 'node:crypto';
+import { copyFile, cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { keccak_256 } from '@noble/hashes/sha3.js';
+import { HDKey } from '@scure/bip32';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SignatureRequest, SignatureResponse } from '../../api/signing.ts';
+import { LocalCluster, fetchJson } from '../../cli/local-parties.ts';
+import { runAuditVerify } from '../../cli/audit.ts';
+import { SECURITY_LEVEL_128, protocols } from '../../cggmp/index.ts';
+import { openVault, readBlob } from '../../sidecar/vault/index.ts';
+import { startPrometheus } from '../support/prometheus.ts';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const PRIMES = path.join(root, 'test', 'fixtures', 'safe-primes.json');
+const KEY = 'e2e-key';
+const SPKI_PREFIX = Buffer.from('3036301006072a8648ce3d020106052b8104000a032200', 'hex');
+
+let dir: string;
+let c: LocalCluster;
+let xpub: string;
+let publicKey: string;
+
+function digestOf(message: Buffer, hash: string): Buffer {
+  if (hash === 'sha256') return createHash('sha256').update(message).digest();
+  if (hash === 'sha256d') return createHash('sha256').update(createHash('sha256').update(message).digest()).digest();
+  return Buffer.from(keccak_256(message));
+}
+
+/** Checks a signature with two implementations we did not write. */
+function expectValid(sig: SignatureResponse): void {
+  const message = Buffer.from(sig.message, 'hex');
+  expect(sig.digest).toBe(digestOf(message, sig.hash).toString('hex'));
+  const compact = Buffer.concat([Buffer.from(sig.r, 'hex'), Buffer.from(sig.s, 'hex')]);
+  expect(secp256k1.verify(compact, Buffer.from(sig.digest, 'hex'), Buffer.from(sig.publicKey, 'hex'), { prehash: false })).toBe(true);
+  const key = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, Buffer.from(sig.publicKey, 'hex')]), format: 'der', type: 'spki' });
+  if (sig.hash === 'sha256') expect(osslVerify('sha256', message, key, Buffer.from(sig.der, 'hex'))).toBe(true);
+  if (sig.hash === 'sha256d') expect(osslVerify('sha256', createHash('sha256').update(message).digest(), key, Buffer.from(sig.der, 'hex'))).toBe(true);
+}
+
+async function sign(party: number, req: Partial<SignatureRequest> & { requestId: string }): Promise<{ status: number; body: SignatureResponse & { error?: { code: string; rule?: string } } }> {
+  const res = await c.sign(party, KEY, { message: `e2e ${req.requestId}`, encoding: 'utf8', hash: 'sha256', ...req } as SignatureRequest);
+  return res as never;
+}
+
+async function snapshot(partyDir: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const sub of ['keys', 'blobs', 'decisions']) {
+    const base = path.join(partyDir, sub);
+    let entries: string[] = [];
+    try {
+      entries = (await readdir(base, { recursive: true })) as string[];
+    } catch {
+      continue;
+    }
+    for (const e of entries.sort()) {
+      try {
+        out[`${sub}/${e}`] = createHash('sha256').update(await readFile(path.join(base, e))).digest('hex');
+      } catch {
+        out[`${sub}/${e}`] = 'dir';
+      }
+    }
+  }
+  return out;
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'vilna-e2e-'));
+  c = await LocalCluster.create({ dir, parties: 3, primesFile: PRIMES, presignPoolSize: 2 });
+  await c.startAll();
+  const plan = c.plan({ protocol: 'keygen', keyId: KEY, epoch: 0, threshold: 2 });
+  const done = await c.ceremony(1, plan, c.approve(plan));
+  xpub = done.result!.xpub;
+  publicKey = done.result!.publicKey;
+}, 300_000);
+
+afterAll(async () => {
+  await c?.stopAll('SIGKILL');
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe('a 2-of-3 key across three processes', () => {
+  it('gives every party the same key, whose xpub @scure/bip32 reads back', async () => {
+    for (const p of [1, 2, 3]) {
+      const res = await c.getKey(p, KEY);
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ keyId: KEY, publicKey, xpub, epoch: 0, threshold: 2 });
+    }
+    expect(Buffer.from(HDKey.fromExtendedKey(xpub).publicKey!).toString('hex')).toBe(publicKey);
+  });
+
+  it('signs through any party for every hash; OpenSSL and noble verify', async () => {
+    const hashes = ['sha256', 'sha256d', 'keccak256'] as const;
+    for (const [i, p] of [1, 2, 3].entries()) {
+      const res = await sign(p, { requestId: `any-${p}`, hash: hashes[i]! });
+      expect(res.status).toBe(201);
+      expect(res.body.publicKey).toBe(publicKey);
+      expect(res.body.signers).toContain(p);
+      expectValid(res.body);
+    }
+  });
+
+  it('signs under a derived path with the key @scure/bip32 derives from the xpub', async () => {
+    const res = await sign(2, { requestId: 'derived', derivationPath: 'm/0/7' });
+    expect(res.status).toBe(201);
+    expect(res.body.publicKey).toBe(Buffer.from(HDKey.fromExtendedKey(xpub).derive('m/0/7').publicKey!).toString('hex'));
+    expectValid(res.body);
+  });
+
+  it('answers a retried requestId with the same signature and refuses another body under it', async () => {
+    const a = await sign(1, { requestId: 'idem-1' });
+    const b = await sign(1, { requestId: 'idem-1' });
+    expect(a.status).toBe(201);
+    expect(b.body).toEqual(a.body);
+    const other = await sign(1, { requestId: 'idem-1', message: 'something else' });
+    expect(other.status).toBe(409);
+    expect(other.body.error?.code).toBe('E_REQUEST_CONFLICT');
+  });
+
+  it('never uses one presignature twice under concurrent requests', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 9 }, (_, i) => sign((i % 3) + 1, { requestId: `burst-${i}` })),
+    );
+    for (const r of results) {
+      expect(r.status).toBe(201);
+      expectValid(r.body);
+    }
+    // r is the x-coordinate of the presignature's nonce point: a reused presignature repeats it.
+    expect(new Set(results.map((r) => r.body.r)).size).toBe(results.length);
+  });
+
+  it('denies unauthenticated clients', async () => {
+    const res = await c.sign(1, KEY, { requestId: 'anon', message: 'x', encoding: 'utf8', hash: 'sha256' }, { token: 'not-a-configured-token' });
+    expect(res.status).toBe(401);
+    expect((res.body as { error: { code: string } }).error.code).toBe('E_UNAUTHENTICATED');
+  });
+
+  it('refuses, on every node and with nothing changed, plans with too few or forged approvals, t = 1, or a foreign identity key', async () => {
+    const before = await Promise.all(c.parties.map((p) => snapshot(p.dir)));
+    const good = c.plan({ protocol: 'refresh', keyId: KEY, epoch: 1, threshold: 2 });
+    const forged = c.approve(good).map((a, i) => (i === 0 ? { ...a, signature: (a.signature[0] === '0' ? '1' : '0') + a.signature.slice(1) } : a));
+    const otherPlan = c.plan({ protocol: 'refresh', keyId: KEY, epoch: 1, threshold: 2 });
+    const foreignApproval = [c.approve(otherPlan)[0]!, c.approve(good)[1]!];
+    const tOne = { ...good, threshold: 1 };
+    const swapped = { ...good, parties: good.parties.map((p) => (p.index === 3 ? { ...p, identityKey: c.party(1).ready!.identityKey } : p)) };
+    const stranger = Buffer.from(protocols.developmentSigner().publicKey).toString('hex');
+    const impostor = { ...good, parties: good.parties.map((p) => (p.index === 3 ? { ...p, identityKey: stranger } : p)) };
+    const cases: [string, unknown, unknown, string[]][] = [
+      ['too few approvals', good, c.approve(good, 1), ['E_PLAN_UNAPPROVED']],
+      ['a forged approval', good, forged, ['E_APPROVAL_INVALID']],
+      ['an approval of another plan', good, foreignApproval, ['E_APPROVAL_INVALID']],
+      ['t = 1', tOne, c.approve(good), ['E_PLAN_INVALID']],
+      ['a duplicated identity key', swapped, c.approve(good), ['E_PLAN_INVALID', 'E_IDENTITY_MISMATCH']],
+      ['an identity key that is not the pinned one', impostor, c.approve(impostor as never), ['E_IDENTITY_MISMATCH', 'E_PLAN_INVALID']],
+    ];
+    for (const [what, plan, approvals, codes] of cases) {
+      for (const p of c.parties) {
+        const res = await c.client.request(p.ready!.peerUrl, '/v1/peer/control/plans', { plan, approvals }, { retries: 0 });
+        expect(res.status, `${what} at party ${p.index}`).toBeGreaterThanOrEqual(400);
+        expect(res.status).toBeLessThan(500);
+        expect(codes, `${what} at party ${p.index}`).toContain((res.body as { error: { code: string } }).error.code);
+      }
+    }
+    const after = await Promise.all(c.parties.map((p) => snapshot(p.dir)));
+    expect(after).toEqual(before);
+  });
+
+  it('enforces an approved policy: a denial answers 403 naming the rule, is audited and counted', async () => {
+    const plan = c.plan({ protocol: 'policy', keyId: KEY, epoch: 0, threshold: 2, policy: { version: 1, allowedPaths: ['m', 'm/0/*'] } });
+    await c.ceremony(3, plan, c.approve(plan));
+    const denied = await sign(1, { requestId: 'policy-denied', derivationPath: 'm/1/2' });
+    expect(denied.status).toBe(403);
+    expect(denied.body.error).toMatchObject({ code: 'E_POLICY_DENIED', rule: 'path' });
+    const allowed = await sign(1, { requestId: 'policy-allowed', derivationPath: 'm/0/3' });
+    expect(allowed.status).toBe(201);
+    const log = await readFile(path.join(c.party(1).dir, 'audit', 'audit.jsonl'), 'utf8');
+    expect(log).toContain('"kind":"policy.denied"');
+    expect(log).toContain('"requestId":"policy-denied"');
+    const metrics = await fetch(c.party(1).ready!.metricsUrl!).then((r) => r.text());
+    expect(metrics).toMatch(/vilna_mpc_policy_denials_total\{[^}]*rule="path"[^}]*\} [1-9]/);
+  });
+
+  it('is scraped by a real Prometheus during signing, which reads back vilna_mpc_signatures_total', async () => {
+    const promDir = await mkdtemp(path.join(tmpdir(), 'vilna-prom-'));
+    const prom = await startPrometheus({ targets: c.parties.map((p) => new URL(p.ready!.metricsUrl!).host), dir: promDir });
+    try {
+      for (let i = 0; i < 3; i++) expect((await sign(i + 1, { requestId: `scraped-${i}` })).status).toBe(201);
+      const samples = await prom.waitFor('sum(vilna_mpc_signatures_total{outcome="ok"})', { until: (s) => s.length > 0 && Number(s[0]!.value) >= 3 });
+      expect(Number(samples[0]!.value)).toBeGreaterThanOrEqual(3);
+    } finally {
+      await prom.stop();
+      await rm(promDir, { recursive: true, force: true });
+    }
+  });
+
+  it('refreshes: same public key, every party at epoch 1, epoch 0 shredded, signing goes on', async () => {
+    // Keep party 2's epoch-0 shard to try putting it back later.
+    const blobDir = path.join(c.party(2).dir, 'blobs', KEY);
+    await copyFile(path.join(blobDir, `${KEY}.e0.blob`), path.join(dir, 'party-2-epoch-0.blob'));
+    const plan = c.plan({ protocol: 'refresh', keyId: KEY, epoch: 1, threshold: 2 });
+    const done = await c.ceremony(2, plan, c.approve(plan));
+    expect(done.result).toMatchObject({ publicKey, epoch: 1 });
+    for (const p of [1, 2, 3]) expect((await c.getKey(p, KEY)).body).toMatchObject({ publicKey, epoch: 1 });
+    expect((await readdir(blobDir)).filter((f) => f.endsWith('.blob'))).toEqual([`${KEY}.e1.blob`]);
+    const res = await sign(3, { requestId: 'after-refresh', hash: 'sha256d' });
+    expect(res.status).toBe(201);
+    expect(res.body.epoch).toBe(1);
+    expectValid(res.body);
+  });
+
+  it('passes audit verify, and fails it naming the entry after any tampering', async () => {
+    const copy = await mkdtemp(path.join(tmpdir(), 'vilna-audit-'));
+    // Heads go to the peers shortly after each session (debounced): let the last ones arrive.
+    await new Promise((r) => setTimeout(r, 2500));
+    try {
+      const logs = c.parties.map((p) => path.join(copy, `party-${p.index}`, 'audit'));
+      for (const p of c.parties) await cp(path.join(p.dir, 'audit'), path.join(copy, `party-${p.index}`, 'audit'), { recursive: true });
+      expect((await runAuditVerify(copy)).ok).toBe(true);
+      const file = path.join(logs[0]!, 'audit.jsonl');
+      const original = await readFile(file);
+      const lines = original.toString('utf8').trimEnd().split('\n');
+      const mutations: [string, () => Buffer][] = [
+        ['one byte changed', () => {
+          const b = Buffer.from(original);
+          const at = original.indexOf('"kind"', Math.floor(original.length / 2)) + 3;
+          b[at] = b[at]! ^ 0x01;
+          return b;
+        }],
+        ['a line removed', () => Buffer.from(`${[...lines.slice(0, 5), ...lines.slice(6)].join('\n')}\n`)],
+        ['two lines swapped', () => Buffer.from(`${[...lines.slice(0, 4), lines[5], lines[4], ...lines.slice(6)].join('\n')}\n`)],
+        // Cut back to before the last signature: peers anchored heads past that point.
+        ['the tail cut', () => Buffer.from(`${lines.slice(0, lines.findLastIndex((l) => l.includes('"kind":"signature"'))).join('\n')}\n`)],
+      ];
+      for (const [what, mutate] of mutations) {
+        await writeFile(file, mutate());
+        const r = await runAuditVerify(copy);
+        expect(r.ok, what).toBe(false);
+        const bad = r.reports.find((x) => !x.ok);
+        expect(bad, what).toBeDefined();
+        expect(JSON.stringify(bad)).toMatch(/entry|index/);
+        await writeFile(file, original);
+      }
+      expect((await runAuditVerify(copy)).ok).toBe(true);
+    } finally {
+      await rm(copy, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('what is at rest', () => {
+  beforeAll(async () => {
+    await c.stopAll();
+  }, 60_000);
+
+  it('holds no share or Paillier prime in any file, in raw, hex or base64 form', async () => {
+    for (const p of c.parties) {
+      const vault = await openVault({ modulePath: p.token.modulePath, tokenLabel: p.token.label, pinFile: p.token.pinFile, env: { SOFTHSM2_CONF: p.token.conf } });
+      try {
+        const objectId = `${KEY}.e1`;
+        const blob = await readBlob(path.join(p.dir, 'blobs', KEY), objectId);
+        const { plaintext } = await vault.unseal(blob, { keyId: KEY, party: p.index, epoch: 1, kind: 'shard', objectId });
+        const n = new DataView(plaintext.buffer, plaintext.byteOffset).getUint32(0, false);
+        const share = protocols.decodeKeyShare(plaintext.subarray(4, 4 + n), plaintext.subarray(4 + n), SECURITY_LEVEL_128);
+        const secrets = [share.secret.x, share.secret.paillier!.p, share.secret.paillier!.q].map((v) => {
+          const hex = v.toString(16);
+          return Buffer.from(hex.length % 2 ? `0${hex}` : hex, 'hex');
+        });
+        const hits: string[] = [];
+        for (const file of (await readdir(p.dir, { recursive: true })) as string[]) {
+          let content: Buffer;
+          try {
+            content = await readFile(path.join(p.dir, file));
+          } catch {
+            continue; // a directory
+          }
+          for (const s of secrets) {
+            const forms = [s, Buffer.from(s.toString('hex')), Buffer.from(s.toString('hex').toUpperCase()), Buffer.from(s.toString('base64')), Buffer.from(s.toString('base64url'))];
+            if (forms.some((f) => content.includes(f))) hits.push(file);
+          }
+        }
+        expect(hits, `party ${p.index}`).toEqual([]);
+
+        // A blob under another object id, and the older epoch's blob put back, are refused.
+        const blobDir = path.join(p.dir, 'blobs', KEY);
+        await writeFile(path.join(blobDir, `${KEY}.e9.blob`), blob);
+        await expect(readBlob(blobDir, `${KEY}.e9`)).rejects.toMatchObject({ code: 'E_BLOB_INVALID' });
+        if (p.index === 2) {
+          await copyFile(path.join(dir, 'party-2-epoch-0.blob'), path.join(blobDir, `${KEY}.e0.blob`));
+          const old = await readBlob(blobDir, `${KEY}.e0`);
+          await expect(vault.unseal(old, { keyId: KEY, party: 2, epoch: 0, kind: 'shard', objectId: `${KEY}.e0` })).rejects.toMatchObject({ code: 'E_BLOB_ROLLBACK' });
+        }
+      } finally {
+        await vault.close();
+      }
+    }
+  });
+
+  it('will not reveal a sealing key: reading its value fails with CKR_ATTRIBUTE_SENSITIVE', () => {
+    const p = c.party(1);
+    const graphene = pathToFileURL(path.join(root, 'node_modules', 'graphene-pk11', 'build', 'cjs', 'index.js')).href;
+    const script = `
+      import { readFileSync } from 'node:fs';
+      const g = (await import(${JSON.stringify(graphene)})).default;
+      const mod = g.Module.load(${JSON.stringify(p.token.modulePath)}, 'softhsm');
+      mod.initialize();
+      const slots = mod.getSlots(true);
+      let slot;
+      for (let i = 0; i < slots.length; i++) if (slots.items(i).getToken().label.trim() === ${JSON.stringify(p.token.label)}) slot = slots.items(i);
+      const s = slot.open(6);
+      s.login(readFileSync(${JSON.stringify(p.token.pinFile)}, 'utf8').trim());
+      const keys = s.find({ class: g.ObjectClass.SECRET_KEY });
+      let out = 'no sealing key';
+      for (let i = 0; i < keys.length; i++) {
+        try { keys.items(i).getAttribute({ value: null }); out = 'READ'; } catch (e) { out = String(e.message); }
+      }
+      console.log(keys.length + ' ' + out);
+      s.logout(); s.close(); mod.finalize();`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, SOFTHSM2_CONF: p.token.conf }, encoding: 'utf8', timeout: 30_000 });
+    expect(`${r.stdout}${r.stderr}`).toMatch(/^[1-9]\d* .*CKR_ATTRIBUTE_SENSITIVE/m);
+  });
+
+  it('refuses nothing to a restarted cluster: the nodes come back at epoch 1 and sign', async () => {
+    await c.startAll();
+    const res = await sign(1, { requestId: 'after-restart' });
+    expect(res.status).toBe(201);
+    expect(res.body.epoch).toBe(1);
+    expectValid(res.body);
+    await fetchJson(`${c.party(1).ready!.apiUrl}/v1/health`, { method: 'GET', caPem: await c.caPem() }).then((h) => expect(h.status).toBe(200));
+  });
+});

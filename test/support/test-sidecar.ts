@@ -1,0 +1,68 @@
+/**
+ * The test-only entry point of a party node (DESIGN §7: corruption and crashes are injected by
+ * the test harness, never by a switch in the production binary). Same arguments as
+ * `vilna-mpc sidecar`, plus, from the environment:
+ *   VILNA_TEST_CRASH_AT=<checkpoint>   SIGKILL this process when the node reaches that checkpoint
+ *   VILNA_TEST_CORRUPT=<behaviour>     deviate as cggmp/sim's named behaviour in its protocol
+ * Used by the e2e tests and, through LocalCluster's `entry`, by the operator's tests.
+ */
+import { runSidecar } from '../../cli/sidecar.ts';
+import { adversarialChannel } from '../../cggmp/sim/adversary.ts';
+import { BEHAVIOURS } from '../../cggmp/sim/behaviours.ts';
+import { corruptSession } from '../../cggmp/sim/adversary.ts';
+import type { MemoryNetwork } from '../../cggmp/sim/memory-network.ts';
+import { protocols } from '../../cggmp/index.ts';
+import type { Encodable } from '../../cggmp/transcript/index.ts';
+import type { NodeTestHooks } from '../../sidecar/node.ts';
+
+const argv = process.argv.slice(2);
+const at = (flag: string): string | undefined => {
+  const i = argv.indexOf(flag);
+  return i >= 0 ? argv[i + 1] : undefined;
+};
+const config = at('--config');
+if (argv[0] !== 'sidecar' || config === undefined) {
+  process.stderr.write('usage: test-sidecar.ts sidecar --config FILE [--ready-file FILE]\n');
+  process.exit(2);
+}
+
+const crashAt = process.env.VILNA_TEST_CRASH_AT;
+const corruptName = process.env.VILNA_TEST_CORRUPT;
+const corruption = corruptName ? BEHAVIOURS[corruptName] : undefined;
+if (corruptName && !corruption) {
+  process.stderr.write(`unknown behaviour ${corruptName}\n`);
+  process.exit(2);
+}
+const memory = new Map<string, Encodable>();
+
+const hooks: NodeTestHooks = {
+  ...(crashAt ? { checkpoint: (name: string) => void (name === crashAt && process.kill(process.pid, 'SIGKILL')) } : {}),
+  ...(corruption?.channel
+    ? {
+        wrapChannel: async ({ protocol, sid, self, parties, channel, signer }) => {
+          if (protocol !== corruption.protocol) return channel;
+          const behaviour = await corruption.channel!(sid, { party: self, signer, memory });
+          // Over HTTP a re-signed broadcast goes to every peer once; point-to-point to its recipient.
+          const sentBroadcast = new Set<number>();
+          const net = {
+            deliver(to: number, e: protocols.Envelope) {
+              if (e.recipient !== protocols.BROADCAST) return channel.send(e.round, to, e);
+              if (sentBroadcast.has(e.round)) return;
+              sentBroadcast.add(e.round);
+              channel.broadcast(e.round, e);
+            },
+          } as unknown as MemoryNetwork;
+          return adversarialChannel({ self, parties, signer, sid, inner: channel, net, behaviour });
+        },
+      }
+    : {}),
+  ...(corruption?.session
+    ? {
+        wrapSession: (protocol: string, sid: Uint8Array, session: protocols.Session) =>
+          protocol === corruption.protocol ? corruptSession(session, corruption.session!(sid, { party: session.params.self })) : session,
+      }
+    : {}),
+};
+
+const readyFile = at('--ready-file');
+await runSidecar({ config, ...(readyFile ? { readyFile } : {}) }, hooks);
