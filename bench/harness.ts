@@ -33,6 +33,15 @@ export interface BenchCase {
 /** A suite module's default export. */
 export type BenchSuite = readonly BenchCase[];
 
+/**
+ * A suite that measures a running system as a whole (several processes, percentiles, rates)
+ * rather than a repeatable call: it returns its JSON rows itself, `ms` being the median.
+ */
+export interface ReportSuite {
+  readonly op: string;
+  report(): Promise<readonly ({ op: string; backend: string; params: BenchParams; ms: number } & Record<string, unknown>)[]>;
+}
+
 export interface BenchResult {
   readonly op: string;
   readonly backend: string;

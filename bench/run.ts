@@ -6,14 +6,15 @@
  */
 import { parseArgs } from 'node:util';
 
-import { jsonLine, measure, tableHeader, tableRow, type BenchSuite } from './harness.ts';
+import { jsonLine, measure, tableHeader, tableRow, type BenchSuite, type ReportSuite } from './harness.ts';
 
 // One line per suite; each module's default export is a BenchSuite.
-const SUITES: readonly (() => Promise<{ default: BenchSuite }>)[] = [
+const SUITES: readonly (() => Promise<{ default: BenchSuite | ReportSuite }>)[] = [
   () => import('./arith.bench.ts'),
   () => import('./paillier.bench.ts'),
   () => import('./zk.bench.ts'),
   () => import('./protocols.bench.ts'),
+  () => import('./api.bench.ts'),
 ];
 
 const { values } = parseArgs({
@@ -26,8 +27,19 @@ const { values } = parseArgs({
 let failed = false;
 if (!values.json) console.log(tableHeader());
 for (const load of SUITES) {
-  const { default: cases } = await load();
-  for (const c of cases) {
+  const { default: suite } = await load();
+  if (!Array.isArray(suite)) {
+    const report = suite as ReportSuite;
+    if (values.filter !== undefined && !report.op.includes(values.filter)) continue;
+    try {
+      for (const row of await report.report()) console.log(values.json ? JSON.stringify(row) : `${row.op.padEnd(28)} ${JSON.stringify(row.params)} median ${row.ms} ms ${JSON.stringify(Object.fromEntries(Object.entries(row).filter(([k]) => !['op', 'backend', 'params', 'ms'].includes(k))))}`);
+    } catch (e) {
+      failed = true;
+      console.error(`bench ${report.op} failed: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    continue;
+  }
+  for (const c of suite as BenchSuite) {
     if (values.filter !== undefined && !c.op.includes(values.filter)) continue;
     try {
       const result = await measure(c);

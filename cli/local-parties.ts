@@ -39,6 +39,8 @@ export interface LocalParty {
   readonly ports: { readonly peer: number; readonly api: number; readonly metrics: number };
   proc: ChildProcess | undefined;
   ready: Ready | undefined;
+  /** Resolves with the exit code or signal of the current process. */
+  exited?: Promise<number | string | null>;
 }
 
 export interface LocalClusterOptions {
@@ -157,19 +159,20 @@ export class LocalCluster {
   }
 
   /** Starts party `index`'s node process and waits until it listens. */
-  async start(index: number): Promise<Ready> {
+  async start(index: number, opts: { env?: Record<string, string> } = {}): Promise<Ready> {
     const p = this.party(index);
     await rm(p.readyFile, { force: true });
     const log = createWriteStream(p.logFile, { flags: 'a' });
     const entry = this.#opts.entry;
     const args = entry ? [entry.script, ...(entry.args?.(index) ?? [])] : [MAIN];
     const proc = spawn(process.execPath, [...args, 'sidecar', '--config', p.configFile, '--ready-file', p.readyFile], {
-      env: { ...process.env, ...this.#opts.env, SOFTHSM2_CONF: p.token.conf },
+      env: { ...process.env, ...this.#opts.env, ...opts.env, SOFTHSM2_CONF: p.token.conf },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     proc.stdout?.pipe(log, { end: false });
     proc.stderr?.pipe(log, { end: false });
     p.proc = proc;
+    p.exited = new Promise((resolve) => proc.once('exit', (code, signal) => resolve(code ?? signal)));
     let exited: number | string | null | undefined;
     proc.once('exit', (code, signal) => {
       exited = code ?? signal;
@@ -244,20 +247,30 @@ export class LocalCluster {
     return this.approverKeys.slice(0, count).map((k) => signApproval(hash, k));
   }
 
-  /** Hands a plan to one node to coordinate, and waits until it is done (or failed). */
-  async ceremony(coordinator: number, plan: Plan, approvals: readonly Approval[], timeoutMs = 15 * 60_000): Promise<{ planHash: string; result?: { publicKey: string; xpub: string; epoch: number }; timingsMs: Record<string, number> }> {
+  /** Hands a plan to one node to coordinate; returns its plan hash at once. */
+  async startCeremony(coordinator: number, plan: Plan, approvals: readonly Approval[]): Promise<string> {
     const endpoint = this.party(coordinator).ready!.peerUrl;
-    const started = await this.#call<{ planHash: string }>(endpoint, '/v1/peer/control/ceremonies', { plan, approvals });
+    return (await this.#call<{ planHash: string }>(endpoint, '/v1/peer/control/ceremonies', { plan, approvals })).planHash;
+  }
+
+  /** Waits until the coordinator reports the plan done (throws CeremonyFailed when it aborted). */
+  async waitCeremony(coordinator: number, planHash: string, timeoutMs = 15 * 60_000): Promise<{ planHash: string; result?: { publicKey: string; xpub: string; epoch: number }; timingsMs: Record<string, number> }> {
+    const endpoint = this.party(coordinator).ready!.peerUrl;
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const s = await this.#call<{ phase: string; result?: { publicKey: string; xpub: string; epoch: number }; error?: unknown; timingsMs: Record<string, number> }>(
-        endpoint, `/v1/peer/control/ceremonies/${started.planHash}`, undefined, 'GET',
+      const s = await this.#call<{ phase: string; keyId: string; protocol: string; result?: { publicKey: string; xpub: string; epoch: number }; error?: unknown; timingsMs: Record<string, number> }>(
+        endpoint, `/v1/peer/control/ceremonies/${planHash}`, undefined, 'GET',
       );
-      if (s.phase === 'done') return { planHash: started.planHash, ...(s.result ? { result: s.result } : {}), timingsMs: s.timingsMs };
-      if (s.phase === 'aborted') throw new CeremonyFailed(`${plan.protocol} of ${plan.keyId} aborted: ${JSON.stringify(s.error)}`, s);
-      if (Date.now() > deadline) throw new CeremonyFailed(`${plan.protocol} of ${plan.keyId} did not finish in time (phase ${s.phase})`, s);
+      if (s.phase === 'done') return { planHash, ...(s.result ? { result: s.result } : {}), timingsMs: s.timingsMs };
+      if (s.phase === 'aborted') throw new CeremonyFailed(`${s.protocol} of ${s.keyId} aborted: ${JSON.stringify(s.error)}`, s);
+      if (Date.now() > deadline) throw new CeremonyFailed(`${s.protocol} of ${s.keyId} did not finish in time (phase ${s.phase})`, s);
       await new Promise((r) => setTimeout(r, POLL_MS));
     }
+  }
+
+  /** Hands a plan to one node to coordinate, and waits until it is done (or failed). */
+  async ceremony(coordinator: number, plan: Plan, approvals: readonly Approval[], timeoutMs = 15 * 60_000): Promise<{ planHash: string; result?: { publicKey: string; xpub: string; epoch: number }; timingsMs: Record<string, number> }> {
+    return this.waitCeremony(coordinator, await this.startCeremony(coordinator, plan, approvals), timeoutMs);
   }
 
   async #call<T>(endpoint: string, p: string, body: unknown, method = 'POST'): Promise<T> {

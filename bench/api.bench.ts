@@ -1,0 +1,78 @@
+/**
+ * Signing through the API on loopback (issue 4): three party processes, a 2-of-3 key, requests
+ * over HTTPS with a bearer token. Two figures:
+ *  - warm pool: each request finds a presignature waiting, so it costs one online round among the
+ *    signers plus the HTTPS calls — p50 and p99 latency over sequential requests;
+ *  - sustained: requests keep coming from three clients (one per node) after the pools are empty,
+ *    so the rate is bounded by presigning — signatures per second and latencies.
+ * Keygen uses the fixture primes (signing cost does not depend on them).
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { LocalCluster } from '../cli/local-parties.ts';
+import type { ReportSuite } from './harness.ts';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const POOL = 20;
+const SUSTAINED_MS = 30_000;
+const KEY = 'bench-key';
+
+function percentile(xs: readonly number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
+}
+
+const round3 = (x: number): number => Math.round(x * 1000) / 1000;
+
+async function poolSize(c: LocalCluster, party: number): Promise<number> {
+  const text = await fetch(c.party(party).ready!.metricsUrl!).then((r) => r.text());
+  const m = new RegExp(`vilna_mpc_presignatures_available\\{[^}]*key_id="${KEY}"[^}]*\\} (\\d+)`).exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
+const suite: ReportSuite = {
+  op: 'api-sign',
+  async report() {
+    const dir = await mkdtemp(path.join(tmpdir(), 'vilna-bench-'));
+    const c = await LocalCluster.create({ dir, parties: 3, primesFile: path.join(root, 'test', 'fixtures', 'safe-primes.json'), presignPoolSize: POOL });
+    try {
+      await c.startAll();
+      const plan = c.plan({ protocol: 'keygen', keyId: KEY, epoch: 0, threshold: 2 });
+      await c.ceremony(1, plan, c.approve(plan));
+      const fillStarted = performance.now();
+      while ((await poolSize(c, 1)) < POOL) {
+        if (performance.now() - fillStarted > 600_000) throw new Error('presignature pool did not fill in 10 minutes');
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      let n = 0;
+      const once = async (party: number): Promise<number> => {
+        const t0 = performance.now();
+        const res = await c.sign(party, KEY, { requestId: `bench-${n++}`, message: `bench ${n}`, encoding: 'utf8', hash: 'sha256' });
+        if (res.status !== 201) throw new Error(`signing failed: ${res.status} ${JSON.stringify(res.body)}`);
+        return performance.now() - t0;
+      };
+      const warm: number[] = [];
+      for (let i = 0; i < POOL; i++) warm.push(await once(1));
+
+      const sustained: number[] = [];
+      const t0 = performance.now();
+      await Promise.all([1, 2, 3].map(async (party) => {
+        while (performance.now() - t0 < SUSTAINED_MS) sustained.push(await once(party));
+      }));
+      const elapsed = (performance.now() - t0) / 1000;
+      const params = { parties: 3, threshold: 2, transport: 'https-loopback' };
+      return [
+        { op: 'api-sign', backend: 'native', params: { ...params, pool: 'warm', requests: warm.length }, ms: round3(percentile(warm, 50)), p99: round3(percentile(warm, 99)), sigsPerSec: round3(warm.length / (warm.reduce((a, b) => a + b, 0) / 1000)) },
+        { op: 'api-sign', backend: 'native', params: { ...params, pool: 'sustained', clients: 3, requests: sustained.length }, ms: round3(percentile(sustained, 50)), p99: round3(percentile(sustained, 99)), sigsPerSec: round3(sustained.length / elapsed) },
+        { op: 'presign-pool-fill', backend: 'native', params: { ...params, presignatures: POOL }, ms: Math.round(performance.now() - fillStarted - 0) },
+      ];
+    } finally {
+      await c.stopAll('SIGKILL');
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+};
+
+export default suite;
