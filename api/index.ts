@@ -83,3 +83,12 @@ export {
   type SigningRequest,
   type SigningApproval,
 } from './approval.ts';
+export {
+  MAX_MESSAGE_BYTES,
+  RequestIdSchema,
+  SignatureRequestSchema,
+  SignatureResponseSchema,
+  decodeMessage,
+  type SignatureRequest,
+  type SignatureResponse,
+} from './signing.ts';

@@ -47,6 +47,8 @@ const PRIME_POOL_TARGET = 8;
 /** Audit heads are sent to peers at most this often (they are also sent after every plan). */
 const ANCHOR_DEBOUNCE_MS = 1000;
 const REFILL_RETRY_MS = 2000;
+/** Quiet time after the last signature of a key before its pool is refilled. */
+const REFILL_LULL_MS = 500;
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
@@ -70,6 +72,8 @@ export interface NodeTestHooks {
   readonly wrapSession?: SessionHooks['wrapSession'];
 }
 
+/** How often each peer's reachability is probed. */
+const PEER_PROBE_INTERVAL_MS = 10_000;
 /** How often a node with an undecided epoch asks its peers for the decision. */
 const RECOVERY_INTERVAL_MS = 3000;
 
@@ -108,6 +112,11 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
     const shards = new ShardStore(vault, path.join(cfg.party.stateDir, 'blobs'), party, SECURITY_LEVEL_128);
     const runner = new SessionRunner(transport, signer, cfg.roundTimeoutMs, {
       trace: (event, data) => log.debug(data, event),
+      observer: {
+        sessionSpan: (protocol, sidHex, fn) => tracing.sessionSpan(protocol, sidHex, () => fn()),
+        roundSpan: (round, fn) => tracing.roundSpan(round, () => fn()),
+        roundTimer: (protocol, round) => metrics.roundTimer(protocol as MetricsProtocol, round),
+      },
       ...(testHooks.wrapChannel ? { wrapChannel: testHooks.wrapChannel } : {}),
       ...(testHooks.wrapSession ? { wrapSession: testHooks.wrapSession } : {}),
       ended: (protocol, outcome, seconds, error) => {
@@ -171,6 +180,20 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
       refill.set(keyId, run);
     };
 
+    // After signatures, refilling waits for a lull: presigning is CPU-heavy and would otherwise
+    // compete with the online rounds of requests still arriving.
+    const refillTimers = new Map<string, NodeJS.Timeout>();
+    const scheduleRefill = (keyId: string): void => {
+      clearTimeout(refillTimers.get(keyId));
+      const t = setTimeout(() => {
+        refillTimers.delete(keyId);
+        refillKey(keyId);
+      }, REFILL_LULL_MS);
+      t.unref();
+      refillTimers.set(keyId, t);
+    };
+    closers.push(() => refillTimers.forEach((t) => clearTimeout(t)));
+
     const participant = new PlanParticipant({
       identityKey: identity,
       signer,
@@ -214,7 +237,7 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
           await auditAppend(kind, data);
           scheduleAnchors();
           const keyId = typeof data.keyId === 'string' ? data.keyId : undefined;
-          if (keyId && kind === 'signature') refillKey(keyId);
+          if (keyId && kind === 'signature') scheduleRefill(keyId);
         },
       },
     });
@@ -312,6 +335,19 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
     recovery.unref();
     closers.push(() => clearInterval(recovery));
     background('recover', participant.recoverPending());
+    // Peer reachability, by the peers' numbers in this node's keys.
+    const probe = setInterval(() => {
+      void (async () => {
+        const peersByIndex = new Map<number, string>();
+        for (const k of await keys.list()) for (const p of k.current?.parties ?? []) if (p.identityKey !== hex(identity)) peersByIndex.set(p.index, p.endpoint);
+        await Promise.all([...peersByIndex].map(async ([index, endpoint]) => {
+          const up = await peers.request(endpoint, '/v1/peer/control/ping', undefined, { method: 'GET', retries: 0, timeoutMs: 3000 }).then((r) => r.status === 200, () => false);
+          metrics.peerReachable(index, up);
+        }));
+      })().catch(() => undefined);
+    }, PEER_PROBE_INTERVAL_MS);
+    probe.unref();
+    closers.push(() => clearInterval(probe));
     background('resume', coordinator.resume());
     for (const k of await keys.list()) if (k.current) refillKey(k.keyId);
     await audit.append('node.start', { party, identityKey: hex(identity), peerUrl, apiUrl });

@@ -119,6 +119,9 @@ export function peerControlRouter(d: PeerControlDeps): Router {
     res.json(await d.signing.participate(body));
   }));
 
+  // Reachability probe between nodes (vilna_mpc_peer_reachable): says nothing but "up".
+  r.get('/ping', (_req, res) => void res.json({ ok: true }));
+
   r.post('/audit/heads', handle(async (req, res) => {
     await d.recordPeerHead(req.body);
     res.json({ ok: true });

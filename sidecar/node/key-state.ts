@@ -5,6 +5,7 @@
  * this file holds public values only, and the HSM's watermark, not this file, is what refuses a
  * rolled-back epoch.
  */
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { readJson, writeJsonAtomic } from './atomic-json.ts';
@@ -73,7 +74,6 @@ export class KeyStateStore {
   }
 
   async list(): Promise<KeyState[]> {
-    const { readdir } = await import('node:fs/promises');
     let files: string[];
     try {
       files = await readdir(this.#dir);

@@ -10,6 +10,9 @@ import { protocols, SECURITY_LEVEL_128, transcript } from '../../cggmp/index.ts'
 
 type PartyIndex = protocols.PartyIndex;
 
+/** Protocol rounds are few; anything above (the abort round) is not timed. */
+const MAX_TIMED_ROUND = 64;
+
 export interface SessionParty {
   readonly index: PartyIndex;
   readonly identityKey: Uint8Array;
@@ -26,7 +29,15 @@ export interface SessionTransport {
   }): Promise<protocols.Channel & { close(): void }>;
 }
 
+/** The tracing and round metrics the runner reports to (sidecar/observability). */
+export interface SessionObserver {
+  sessionSpan<T>(protocol: string, sidHex: string, fn: () => Promise<T>): Promise<T>;
+  roundSpan<T>(round: number, fn: () => Promise<T>): Promise<T>;
+  roundTimer(protocol: string, round: number): () => unknown;
+}
+
 export interface SessionHooks {
+  readonly observer?: SessionObserver;
   /**
    * Test-only: wraps this party's channel or session of a protocol (the corruption behaviours of
    * DESIGN §7 are injected here by a test entry point; the sidecar binary never sets this).
@@ -89,6 +100,13 @@ export class SessionRunner {
 
   async run<T>(spec: RunSpec, body: (s: protocols.Session) => Promise<T>): Promise<OpenedSession<T>> {
     const started = performance.now();
+    const observer = this.#hooks.observer;
+    const fullSid = Buffer.from(spec.sid).toString('hex');
+    const inSpan = <T>(fn: () => Promise<T>): Promise<T> => (observer ? observer.sessionSpan(spec.protocol, fullSid, fn) : fn());
+    return inSpan(() => this.#run(spec, body, started));
+  }
+
+  async #run<T>(spec: RunSpec, body: (s: protocols.Session) => Promise<T>, started: number): Promise<OpenedSession<T>> {
     const identities = new Map(spec.parties.map((p) => [p.index, p.identityKey] as const));
     const indices = spec.parties.map((p) => p.index);
     const evidence: protocols.EvidenceContext = {
@@ -100,20 +118,25 @@ export class SessionRunner {
     };
     const opened = await this.#transport.openSession({ sid: spec.sid, self: spec.self, parties: spec.parties, roundTimeoutMs: this.#roundTimeoutMs });
     const trace = this.#hooks.trace;
+    const observer = this.#hooks.observer;
     const sidHex = Buffer.from(spec.sid).toString('hex').slice(0, 16);
-    const channel: typeof opened = trace
-      ? {
-          broadcast: (round, msg) => (trace('broadcast', { protocol: spec.protocol, sid: sidHex, round }), opened.broadcast(round, msg)),
-          send: (round, to, msg) => (trace('send', { protocol: spec.protocol, sid: sidHex, round, to }), opened.send(round, to, msg)),
-          collect: async (round) => {
-            trace('collect', { protocol: spec.protocol, sid: sidHex, round });
-            const got = await opened.collect(round);
-            trace('collected', { protocol: spec.protocol, sid: sidHex, round });
-            return got;
-          },
-          close: () => opened.close(),
-        }
-      : opened;
+    // Each round's span and duration run from the start of its collect to its completion.
+    const collect = (round: number): ReturnType<typeof opened.collect> => {
+      trace?.('collect', { protocol: spec.protocol, sid: sidHex, round });
+      const stop = round <= MAX_TIMED_ROUND ? observer?.roundTimer(spec.protocol, round) : undefined;
+      const wait = (): ReturnType<typeof opened.collect> => opened.collect(round);
+      return (observer ? observer.roundSpan(round, wait) : wait()).then((got) => {
+        stop?.();
+        trace?.('collected', { protocol: spec.protocol, sid: sidHex, round });
+        return got;
+      });
+    };
+    const channel: typeof opened = {
+      broadcast: (round, msg) => (trace?.('broadcast', { protocol: spec.protocol, sid: sidHex, round }), opened.broadcast(round, msg)),
+      send: (round, to, msg) => (trace?.('send', { protocol: spec.protocol, sid: sidHex, round, to }), opened.send(round, to, msg)),
+      collect,
+      close: () => opened.close(),
+    };
     const wrapped = (await this.#hooks.wrapChannel?.({ protocol: spec.protocol, sid: spec.sid, self: spec.self, parties: indices, channel, signer: this.#signer })) ?? channel;
     const opened2 = protocols.openSession({
       protocol: spec.protocol,

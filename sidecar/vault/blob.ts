@@ -8,9 +8,9 @@
  * the hash of the approver set pinned in the token) is bound to the ciphertext. A blob file is named by its object id, and reading refuses a blob
  * whose header names another object id.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { writeFileAtomic } from '../atomic-write.ts';
 import { VaultError } from './errors.ts';
 
 /** Blob format version written into every header. */
@@ -177,30 +177,10 @@ function blobPath(dir: string, objectId: string): string {
   return path.join(dir, `${objectId}${BLOB_SUFFIX}`);
 }
 
-/** Writes a blob atomically: temp file, fsync, rename over the target, fsync the directory. */
+/** Writes a blob atomically (temp file, fsync, rename over the target, fsync the directory). */
 export async function writeBlob(dir: string, objectId: string, blob: Uint8Array): Promise<string> {
   const target = blobPath(dir, objectId);
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  const temp = path.join(dir, `.${objectId}.${randomBytes(6).toString('hex')}.tmp`);
-  try {
-    const fh = await open(temp, 'wx', 0o600);
-    try {
-      await fh.writeFile(blob);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(temp, target);
-  } catch (e) {
-    await rm(temp, { force: true });
-    throw e;
-  }
-  const dh = await open(dir, 'r');
-  try {
-    await dh.sync();
-  } finally {
-    await dh.close();
-  }
+  await writeFileAtomic(target, blob);
   return target;
 }
 
