@@ -1,0 +1,68 @@
+/**
+ * `vilna-mpc demo --json` as a user runs it (DESIGN §8, issue 4 acceptance): separate processes,
+ * the JSON report on the last line of stdout; every signature verifies under OpenSSL and noble,
+ * the derived key matches @scure/bip32, and the parties' audit logs verify. The public fixture
+ * primes stand in for fresh ones to keep the run short (the only difference is prime generation).
+ */
+import { spawnSync } from 'node:child_process';
+import { createHash, createPublicKey, verify as osslVerify } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { HDKey } from '@scure/bip32';
+import { afterAll, expect, it } from 'vitest';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const bin = path.join(root, 'bin', 'vilna-mpc.js');
+const SPKI_PREFIX = Buffer.from('3036301006072a8648ce3d020106052b8104000a032200', 'hex');
+let stateDir: string | undefined;
+
+afterAll(async () => {
+  if (stateDir) await rm(stateDir, { recursive: true, force: true });
+});
+
+interface Report {
+  publicKey: string;
+  xpub: string;
+  threshold: number;
+  parties: number[];
+  stateDir: string;
+  signatures: { message: string; hash: string; digest: string; r: string; s: string; recoveryId: number; derivationPath: string; publicKey: string; epoch: number; signers: number[]; der: string }[];
+  rotation: { epochBefore: number; epochAfter: number; publicKeyUnchanged: boolean };
+  timingsMs: Record<string, number>;
+}
+
+it('runs a 2-of-3 ceremony, signatures, a refresh and a derived-key signature that OpenSSL verifies', async () => {
+  stateDir = await mkdtemp(path.join(tmpdir(), 'vilna-demo-test-'));
+  const r = spawnSync(process.execPath, [bin, 'demo', '--json', '--state-dir', stateDir, '--primes', path.join(root, 'test', 'fixtures', 'safe-primes.json')], {
+    encoding: 'utf8',
+    timeout: 600_000,
+  });
+  expect(r.status, r.stderr).toBe(0);
+  expect(r.stderr).toMatch(/keygen \+ aux-info/);
+  const report = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Report;
+  expect(report).toMatchObject({ threshold: 2, parties: [1, 2, 3], stateDir, rotation: { epochBefore: 0, epochAfter: 1, publicKeyUnchanged: true } });
+  expect(report.publicKey).toMatch(/^0[23][0-9a-f]{64}$/);
+  expect(Buffer.from(HDKey.fromExtendedKey(report.xpub).publicKey!).toString('hex')).toBe(report.publicKey);
+  expect(report.signatures.map((s) => s.epoch)).toEqual([0, 0, 1, 1]);
+  for (const sig of report.signatures) {
+    expect(sig.r).toMatch(/^[0-9a-f]{64}$/);
+    expect(sig.s).toMatch(/^[0-9a-f]{64}$/);
+    expect(sig.digest).toMatch(/^[0-9a-f]{64}$/);
+    const expectedKey = sig.derivationPath === 'm' ? report.publicKey : Buffer.from(HDKey.fromExtendedKey(report.xpub).derive(sig.derivationPath).publicKey!).toString('hex');
+    expect(sig.publicKey).toBe(expectedKey);
+    const message = Buffer.from(sig.message, 'hex');
+    const signed = sig.hash === 'sha256' ? message : createHash('sha256').update(message).digest();
+    const key = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, Buffer.from(sig.publicKey, 'hex')]), format: 'der', type: 'spki' });
+    expect(osslVerify('sha256', signed, key, Buffer.from(sig.der, 'hex'))).toBe(true);
+    const compact = Buffer.concat([Buffer.from(sig.r, 'hex'), Buffer.from(sig.s, 'hex')]);
+    expect(secp256k1.verify(compact, Buffer.from(sig.digest, 'hex'), Buffer.from(sig.publicKey, 'hex'), { prehash: false })).toBe(true);
+    expect(sig.signers).toHaveLength(2);
+  }
+  expect(report.signatures.some((s) => s.derivationPath === 'm/0/1')).toBe(true);
+  const audit = spawnSync(process.execPath, [bin, 'audit', 'verify', stateDir], { encoding: 'utf8', timeout: 60_000 });
+  expect(audit.status, audit.stderr).toBe(0);
+  expect(audit.stdout.match(/^ok /gm)).toHaveLength(3);
+});
