@@ -20,7 +20,8 @@ import { Coordinator } from './node/coordinator.ts';
 import { KeyStateStore } from './node/key-state.ts';
 import { callPeer } from './node/peer-client.ts';
 import { PlanParticipant, type PlanView } from './node/plan-participant.ts';
-import { EPOCH_TEST_PREFIX, epochTestMessage, PolicyEnforcer } from './node/policy-enforcer.ts';
+import { PolicyEnforcer } from './node/policy-enforcer.ts';
+import { EPOCH_TEST_PREFIX, epochTestMessage } from './node/statements.ts';
 import { fixturePrimes, PrimePool } from './node/prime-pool.ts';
 import { PresignPool } from './node/presign-pool.ts';
 import { Presigner } from './node/presigner.ts';
@@ -253,7 +254,8 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
         const state = await keys.get(keyId);
         if (!state?.current || state.current.epoch !== epoch) throw new Error(`key ${keyId} is not at epoch ${epoch} here`);
         const message = epochTestMessage(keyId, epoch, state.current.planHash);
-        await signing.sign(keyId, { requestId: `${EPOCH_TEST_PREFIX}${keyId}:${epoch}`, message, encoding: 'utf8', hash: 'sha256' });
+        const sig = await signing.sign(keyId, { requestId: `${EPOCH_TEST_PREFIX}${keyId}:${epoch}`, message, encoding: 'utf8', hash: 'sha256' });
+        return { r: sig.r, s: sig.s };
       },
     });
 

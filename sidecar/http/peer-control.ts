@@ -56,8 +56,8 @@ export function peerControlRouter(d: PeerControlDeps): Router {
   }));
   r.post('/plans/:planHash/start', handle(async (req, res) => {
     const planHash = parse(hex64, req.params.planHash);
-    const body = parse(z.strictObject({ nonces: z.array(nonce).max(64) }), req.body);
-    res.status(202).json(d.participant.start(planHash, body.nonces));
+    const body = parse(z.strictObject({ nonces: z.array(nonce).max(64), coordinator: z.strictObject({ party, signature: hex128 }) }), req.body);
+    res.status(202).json(d.participant.start(planHash, body.nonces, body.coordinator));
   }));
   r.get('/plans/:planHash', handle(async (req, res) => {
     const status = await d.participant.status(parse(hex64, req.params.planHash));
@@ -72,7 +72,8 @@ export function peerControlRouter(d: PeerControlDeps): Router {
     res.json({ ok: true });
   }));
   r.post('/keys/:keyId/retire', handle(async (req, res) => {
-    await d.participant.retire(parse(keyId, req.params.keyId), parse(z.strictObject({ planHash: hex64 }), req.body).planHash);
+    const body = parse(z.strictObject({ planHash: hex64, testSignature: z.strictObject({ r: hex64, s: hex64 }) }), req.body);
+    await d.participant.retire(parse(keyId, req.params.keyId), body.planHash, body.testSignature);
     res.json({ ok: true });
   }));
   r.get('/decisions/:planHash', handle(async (req, res) => {

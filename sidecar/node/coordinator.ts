@@ -8,7 +8,7 @@
  */
 import path from 'node:path';
 import { readdir } from 'node:fs/promises';
-import { abortBytes } from './statements.ts';
+import { abortBytes, startBytes } from './statements.ts';
 import { readJson, writeJsonAtomic } from './atomic-json.ts';
 import { callPeer, PeerCallError, type PeerRequester } from './peer-client.ts';
 import { describeError, PlanError, type ErrorInfo, type CommitDecision, type PlanStatus, type PlanView, type Vote } from './plan-participant.ts';
@@ -18,6 +18,12 @@ const POLL_MS = 300;
 const TEST_SIGNATURE_ATTEMPTS = 12;
 /** How long a plan's protocol may take before the coordinator gives up and aborts it. */
 const RUN_DEADLINE_MS = 20 * 60_000;
+
+/** A signature (r, s hex) under the new epoch over its epoch test message. */
+export interface TestSignature {
+  readonly r: string;
+  readonly s: string;
+}
 
 export type CeremonyPhase = 'preparing' | 'running' | 'committing' | 'verifying' | 'retiring' | 'done' | 'aborted';
 
@@ -51,7 +57,7 @@ export interface CoordinatorDeps {
   readonly planHash: (plan: unknown) => string;
   readonly audit: (kind: string, data: Record<string, unknown>) => Promise<unknown>;
   /** Signs a test message under the key's new epoch through the signing path; throws if it fails. */
-  readonly testSignature: (keyId: string, epoch: number) => Promise<void>;
+  readonly testSignature: (keyId: string, epoch: number) => Promise<TestSignature>;
   /** Test-only crash points (a test entry point injects them; the sidecar binary never does). */
   readonly checkpoint?: (name: string) => void;
 }
@@ -153,7 +159,9 @@ export class Coordinator {
     this.#time(planHash, 'prepare', performance.now() - t0);
     t0 = performance.now();
     this.#set(planHash, { phase: 'running' });
-    const body = { nonces: nonces.map(({ party, nonce, signature }) => ({ party, nonce, signature })) };
+    const self = plan.parties.find((p) => p.identityKey === hex(this.#d.identityKey))!.index;
+    const coordinator = { party: self, signature: hex(await this.#d.sign(startBytes(new Uint8Array(Buffer.from(planHash, 'hex')), self))) };
+    const body = { nonces: nonces.map(({ party, nonce, signature }) => ({ party, nonce, signature })), coordinator };
     await Promise.all(plan.parties.map((p) => callPeer(this.#d.peers, p.endpoint, `/v1/peer/control/plans/${planHash}/start`, body)));
     const votes = await this.#collectVotes(planHash, plan);
     this.#time(planHash, 'protocol', performance.now() - t0);
@@ -254,9 +262,10 @@ export class Coordinator {
       t0 = performance.now();
       this.#set(planHash, { phase: 'verifying' });
       // The old epoch stays until the new one has signed; a party may be restarting meanwhile.
+      let testSignature: TestSignature;
       for (let attempt = 0; ; attempt++) {
         try {
-          await this.#d.testSignature(plan.keyId, plan.epoch);
+          testSignature = await this.#d.testSignature(plan.keyId, plan.epoch);
           break;
         } catch (e) {
           if (attempt >= TEST_SIGNATURE_ATTEMPTS) throw e;
@@ -266,7 +275,8 @@ export class Coordinator {
       this.#time(planHash, 'testSignature', performance.now() - t0);
       t0 = performance.now();
       this.#set(planHash, { phase: 'retiring' });
-      if (plan.protocol !== 'keygen') await this.#everyone(plan, `/v1/peer/control/keys/${plan.keyId}/retire`, { planHash });
+      // Each party checks the test signature itself before it destroys anything.
+      if (plan.protocol !== 'keygen') await this.#everyone(plan, `/v1/peer/control/keys/${plan.keyId}/retire`, { planHash, testSignature });
       this.#time(planHash, 'retire', performance.now() - t0);
     }
     await writeJsonAtomic(this.#file(planHash), { ...r, state: 'done' } satisfies DecisionRecord);

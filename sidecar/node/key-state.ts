@@ -27,8 +27,8 @@ const PendingInfo = EpochInfo.extend({
   transcriptHash: hexString,
   /** This party's signed prepared vote, kept so it can be reported again after a restart. */
   vote: z.strictObject({ party: z.number().int(), transcriptHash: hexString, signature: hexString }).optional(),
-  /** The plan's coordinator and the other parties: where to learn the decision after a crash. */
-  coordinator: z.string().optional(),
+  /** The party that started the plan: the only one whose abort this party accepts. */
+  coordinator: z.number().int().optional(),
 });
 
 export const KeyStateSchema = z.strictObject({

@@ -11,7 +11,8 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { arith, hd, protocols, SECURITY_LEVEL_128 } from '../../cggmp/index.ts';
 import path from 'node:path';
 import { readJson, writeJsonAtomic } from './atomic-json.ts';
-import { abortBytes, nonceBytes, voteBytes } from './statements.ts';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { abortBytes, epochTestMessage, nonceBytes, startBytes, voteBytes } from './statements.ts';
 import type { KeyState, KeyStateStore, PendingInfo } from './key-state.ts';
 import { callPeer, type PeerRequester } from './peer-client.ts';
 import type { ShardStore } from './shard-store.ts';
@@ -85,6 +86,7 @@ const unhex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'hex'));
 
 interface Entry {
   verified: VerifiedPlan;
+  coordinator?: number;
   nonce: Uint8Array;
   status: PlanStatus;
   self: number;
@@ -163,12 +165,17 @@ export class PlanParticipant {
   }
 
   /** Step 1: every party's signed nonce is known; run the protocol in the background. */
-  start(planHash: string, nonces: readonly { party: number; nonce: string; signature: string }[]): PlanStatus {
+  start(planHash: string, nonces: readonly { party: number; nonce: string; signature: string }[], coordinator: { party: number; signature: string }): PlanStatus {
     const entry = this.#plans.get(planHash);
     if (!entry) throw new PlanError('E_UNKNOWN_PLAN', 'plan was not prepared on this party');
     if (entry.done) return entry.status;
     const { plan } = entry.verified;
     const parsed = this.#checkNonces(entry, nonces);
+    const by = plan.parties.find((p) => p.index === coordinator.party);
+    if (!by || !protocols.verifyIdentitySignature(unhex(by.identityKey), startBytes(entry.verified.planHash, by.index), unhex(coordinator.signature))) {
+      throw new PlanError('E_BAD_SIGNATURE', 'the plan must be started by one of its parties, signed with its identity key');
+    }
+    entry.coordinator = by.index;
     if (this.#busyKeys.has(plan.keyId)) throw new PlanError('E_KEY_BUSY', `another plan for key ${plan.keyId} is running`);
     this.#busyKeys.add(plan.keyId);
     const sid = deriveSid(`plan:${plan.protocol}`, entry.verified.planHash, parsed);
@@ -239,6 +246,7 @@ export class PlanParticipant {
       ...epochInfo(share, hex(planHash), plan),
       transcriptHash: hex(transcriptHash),
       vote,
+      ...(entry.coordinator !== undefined ? { coordinator: entry.coordinator } : {}),
     };
     await this.#d.keys.put({ ...(state ?? { keyId: plan.keyId, retiredBelow: 0 }), pending });
     this.#d.checkpoint?.('participant.after-vote');
@@ -309,7 +317,9 @@ export class PlanParticipant {
     const { planHash } = a;
     const state = await this.#d.keys.get(keyId);
     if (state?.pending?.planHash === planHash) {
-      const coordinator = state.pending.parties.find((p) => p.index === a.coordinator);
+      // Only the party that started the plan may abort it: another party, even a corrupt one
+      // holding its own identity key, cannot make this one drop a share the others commit.
+      const coordinator = state.pending.coordinator === undefined || state.pending.coordinator === a.coordinator ? state.pending.parties.find((p) => p.index === a.coordinator) : undefined;
       if (!coordinator || !/^[0-9a-f]{128}$/.test(a.signature) || !protocols.verifyIdentitySignature(unhex(coordinator.identityKey), abortBytes(unhex(planHash), a.coordinator), unhex(a.signature))) {
         throw new PlanError('E_BAD_SIGNATURE', 'the abort is not signed by a party of the plan');
       }
@@ -356,13 +366,27 @@ export class PlanParticipant {
   }
 
   /** Step 4: shred every epoch below the current one. */
-  retire(keyId: string, planHash: string): Promise<void> {
-    return this.#serial(keyId, () => this.#retire(keyId, planHash));
+  /**
+   * Step 4, on this party's own evidence: the old epochs are shredded only when given a valid
+   * signature under the current epoch's key over its epoch test message — proof that the new
+   * epoch signs — so no peer can make this party destroy its fallback early.
+   */
+  retire(keyId: string, planHash: string, testSignature: { r: string; s: string }): Promise<void> {
+    return this.#serial(keyId, () => this.#retire(keyId, planHash, testSignature));
   }
 
-  async #retire(keyId: string, planHash: string): Promise<void> {
+  async #retire(keyId: string, planHash: string, testSignature: { r: string; s: string }): Promise<void> {
     const state = await this.#d.keys.get(keyId);
     if (!state?.current || state.current.planHash !== planHash) throw new PlanError('E_UNKNOWN_PLAN', `plan is not the current epoch of ${keyId}`);
+    const digest = sha256(new TextEncoder().encode(epochTestMessage(keyId, state.current.epoch, planHash)));
+    const compact = new Uint8Array(Buffer.from(testSignature.r + testSignature.s, 'hex'));
+    let valid = false;
+    try {
+      valid = compact.length === 64 && secp256k1.verify(compact, digest, unhex(state.current.publicKey), { prehash: false });
+    } catch {
+      valid = false;
+    }
+    if (!valid) throw new PlanError('E_BAD_SIGNATURE', 'the epoch test signature does not verify under the current key');
     if (state.retiredBelow >= state.current.epoch) return;
     this.#d.checkpoint?.('participant.before-retire');
     await this.#d.shards.retireBelow(keyId, state.current.epoch);

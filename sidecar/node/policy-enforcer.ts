@@ -17,6 +17,7 @@ import {
   type SigningRequest,
 } from '../../api/index.ts';
 import type { KeyState } from './key-state.ts';
+import { EPOCH_TEST_PREFIX, epochTestMessage } from './statements.ts';
 import { PolicyDenied, type SigningPolicyCheck } from './signing-service.ts';
 import type { SignatureRequest } from '../../api/signing.ts';
 
@@ -25,11 +26,6 @@ const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const MAX_RELEASES_KEPT = 100_000;
 const HOUR_MS = 3_600_000;
 
-/** The message a coordinator signs to check a new epoch before retiring the old one. */
-export function epochTestMessage(keyId: string, epoch: number, planHash: string): string {
-  return `vilna-mpc epoch test ${keyId} ${epoch} ${planHash}`;
-}
-export const EPOCH_TEST_PREFIX = 'epoch-test:';
 
 export class PolicyEnforcer implements SigningPolicyCheck {
   readonly #approvers: ApproverSet;

@@ -18,3 +18,15 @@ export function voteBytes(planHash: Uint8Array, transcriptHash: Uint8Array, part
 export function abortBytes(planHash: Uint8Array, coordinator: number): Uint8Array {
   return transcript.encode('vilna-mpc/plan-abort/v1', [planHash, coordinator]);
 }
+
+/** The message a coordinator has signed under a new epoch before the old one may be retired. */
+export function epochTestMessage(keyId: string, epoch: number, planHash: string): string {
+  return `vilna-mpc epoch test ${keyId} ${epoch} ${planHash}`;
+}
+/** Request id prefix of epoch test signatures (exempt from signing policy: see policy-enforcer.ts). */
+export const EPOCH_TEST_PREFIX = 'epoch-test:';
+
+/** The coordinator's start of a plan: names it, so that only it can later abort the plan. */
+export function startBytes(planHash: Uint8Array, coordinator: number): Uint8Array {
+  return transcript.encode('vilna-mpc/plan-start/v1', [planHash, coordinator]);
+}

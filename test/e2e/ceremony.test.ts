@@ -219,6 +219,15 @@ describe('a 2-of-3 key across three processes', () => {
     expectValid(res.body);
   });
 
+  it('shreds an old epoch only on proof that the new one signs', async () => {
+    const state = JSON.parse(await readFile(path.join(c.party(1).dir, 'keys', `${KEY}.json`), 'utf8')) as { current: { planHash: string } };
+    const planHash = state.current.planHash;
+    const bogus = { planHash, testSignature: { r: '11'.repeat(32), s: '22'.repeat(32) } };
+    const res = await c.client.request(c.party(1).ready!.peerUrl, `/v1/peer/control/keys/${KEY}/retire`, bogus, { retries: 0 });
+    expect(res.status).toBe(403);
+    expect((res.body as { error: { code: string } }).error.code).toBe('E_BAD_SIGNATURE');
+  });
+
   it('passes audit verify, and fails it naming the entry after any tampering', async () => {
     const copy = await mkdtemp(path.join(tmpdir(), 'vilna-audit-'));
     // Heads go to the peers shortly after each session (debounced): let the last ones arrive.
