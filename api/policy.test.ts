@@ -55,14 +55,10 @@ describe('pathAllowed', () => {
     expect(pathAllowed(policy({ allowedPaths: [] }), 'm')).toBe(false);
   });
 
-  it('by default allows every non-hardened path of depth 0 to 4 and no deeper', () => {
+  it('by default signs for no path at all: a key needs an approved policy first', () => {
     const d = defaultPolicy();
     expect(parsePolicy(d)).toEqual(d);
-    for (const path of ['m', 'm/0', 'm/1/2', 'm/1/2/3', 'm/2147483647/0/0/9']) expect(pathAllowed(d, path), path).toBe(true);
-    expect(pathAllowed(d, 'm/44/60/0/0/1')).toBe(false);
-    expect(withinTimeWindow(d, new Date())).toBe(true);
-    expect(withinRateLimits(d, Array.from({ length: 1000 }, () => Date.now()), new Date())).toBe(true);
-    expect(d.requiredApprovals).toBeUndefined();
+    for (const path of ['m', 'm/0', 'm/1/2', 'm/1/2/3', 'm/2147483647/0/0/9']) expect(pathAllowed(d, path), path).toBe(false);
   });
 });
 

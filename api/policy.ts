@@ -138,13 +138,14 @@ export type Policy = z.infer<typeof PolicySchema>;
 export type TimeWindow = z.infer<typeof TimeWindowSchema>;
 
 /**
- * The policy of a key for which no policy plan was ever approved: every non-hardened path of
- * depth 0 to 4, no rate limit, any time, no signing approvals. Clients are still denied by
- * default (DESIGN §4); this only says what an authorised client may sign for. Stricter rules
- * come with an approved policy plan.
+ * The policy of a key for which no policy plan was ever approved: it signs nothing. Each signer
+ * applies its own policy, and an honest signer cannot see which client a corrupt assembling
+ * party claims to serve; a permissive default would let one corrupt party have any message
+ * signed. A key signs only after its approvers said what it may sign for (a policy plan); rules
+ * that must hold even against a corrupt party belong in `requiredApprovals`.
  */
 export function defaultPolicy(): Policy {
-  return { version: 1, allowedPaths: ['m', 'm/*', 'm/*/*', 'm/*/*/*', 'm/*/*/*/*'] };
+  return { version: 1, allowedPaths: [] };
 }
 
 /** Validates a policy; throws ContractError E_POLICY_INVALID naming the field. */

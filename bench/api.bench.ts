@@ -45,6 +45,7 @@ const suite: ReportSuite = {
       await c.startAll();
       const plan = c.plan({ protocol: 'keygen', keyId: KEY, epoch: 0, threshold: 2 });
       await c.ceremony(1, plan, c.approve(plan));
+      await c.approvePolicy(1, KEY, 0);
       // In a 2-of-3 key each node signs in two sets (its own and one neighbour's): full is 2 × POOL.
       const full = async (): Promise<boolean> => (await Promise.all([1, 2, 3].map((p) => poolSize(c, p)))).every((n) => n >= 2 * POOL);
       const waitFull = async (limitMs: number): Promise<void> => {

@@ -69,6 +69,10 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     });
     const pub = keygen.result!;
     progress(`public key ${pub.publicKey}`);
+    await timed('policy', async () => {
+      progress('signing policy (approved plan): non-hardened paths up to depth 4 — a key signs nothing before one');
+      await c.approvePolicy(3, keyId, 0);
+    });
 
     const signatures: SignatureResponse[] = [];
     const signAt = async (party: number, name: string, message: string, hash: 'sha256' | 'sha256d', derivationPath?: string): Promise<void> => {

@@ -241,6 +241,21 @@ export class LocalCluster {
     } as Plan;
   }
 
+  /**
+   * Approves and applies a signing policy for a key (a key signs nothing before one): by default
+   * every non-hardened path up to depth 4, no rate limit, no per-request approvals.
+   */
+  async approvePolicy(coordinator: number, keyId: string, epoch: number, policy: unknown = { version: 1, allowedPaths: ['m', 'm/*', 'm/*/*', 'm/*/*/*', 'm/*/*/*/*'] }): Promise<void> {
+    const plan = this.plan({ protocol: 'policy', keyId, epoch, threshold: (await this.#threshold(coordinator, keyId)), policy });
+    await this.ceremony(coordinator, plan, this.approve(plan));
+  }
+
+  async #threshold(index: number, keyId: string): Promise<number> {
+    const res = await this.getKey(index, keyId);
+    if (res.status !== 200) throw new Error(`party ${index} does not know key ${keyId}`);
+    return (res.body as { threshold: number }).threshold;
+  }
+
   /** Approvals from the first `count` development approvers (default: the quorum). */
   approve(plan: Plan, count = this.quorum): Approval[] {
     const hash = planHashHex(plan);

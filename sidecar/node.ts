@@ -19,7 +19,8 @@ import { peerControlRouter } from './http/peer-control.ts';
 import { Coordinator } from './node/coordinator.ts';
 import { KeyStateStore } from './node/key-state.ts';
 import { callPeer } from './node/peer-client.ts';
-import { PlanParticipant, type PlanView } from './node/plan-participant.ts';
+import { PlanParticipant, type PlanView, type VerifiedPlan } from './node/plan-participant.ts';
+import type { KeyState } from './node/key-state.ts';
 import { PolicyEnforcer } from './node/policy-enforcer.ts';
 import { EPOCH_TEST_PREFIX, epochTestMessage } from './node/statements.ts';
 import { fixturePrimes, PrimePool } from './node/prime-pool.ts';
@@ -195,6 +196,16 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
     };
     closers.push(() => refillTimers.forEach((t) => clearTimeout(t)));
 
+    const verifyOwn = (plan: unknown, approvals: unknown, current: KeyState | undefined): VerifiedPlan => {
+      const v = verifyPlan(plan, approvals, {
+        approvers,
+        self: { identityKey: identity },
+        now: new Date(),
+        ...(current?.current ? { current: { keyId: current.keyId, epoch: current.current.epoch, threshold: current.current.threshold, parties: current.current.parties } } : {}),
+      });
+      return { plan: v.plan as PlanView, planHash: v.hash };
+    };
+
     const participant = new PlanParticipant({
       identityKey: identity,
       signer,
@@ -206,15 +217,7 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
       decisionsDir: path.join(cfg.party.stateDir, 'decisions'),
       ...(testHooks.checkpoint ? { checkpoint: testHooks.checkpoint } : {}),
       audit: { append: auditAppend },
-      verify: (plan, approvals, current) => {
-        const v = verifyPlan(plan, approvals, {
-          approvers,
-          self: { identityKey: identity },
-          now: new Date(),
-          ...(current?.current ? { current: { keyId: current.keyId, epoch: current.current.epoch, threshold: current.current.threshold, parties: current.current.parties } } : {}),
-        });
-        return { plan: v.plan as PlanView, planHash: v.hash };
-      },
+      verify: verifyOwn,
       epochChanged: (keyId) => {
         pool.dropKey(keyId);
         void keys.get(keyId).then((s) => s?.current && metrics.epoch(keyId, s.current.epoch));
@@ -248,6 +251,10 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
       sign: (m) => Promise.resolve(signer.sign(m)),
       peers,
       planHash: (plan) => planHashHex(plan as never),
+      verify: async (plan, approvals) => {
+        const keyId = (plan as { keyId?: unknown }).keyId;
+        verifyOwn(plan, approvals, typeof keyId === 'string' ? await keys.get(keyId) : undefined);
+      },
       ...(testHooks.checkpoint ? { checkpoint: testHooks.checkpoint } : {}),
       audit: auditAppend,
       testSignature: async (keyId, epoch) => {
@@ -278,12 +285,13 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
         recordPeerHead: async (body) => {
           const b = body as { identityKey?: unknown; head?: unknown };
           if (typeof b.identityKey !== 'string' || !/^[0-9a-f]{66}$/.test(b.identityKey)) throw new Error('E_MALFORMED: identityKey');
-          for (const k of await keys.list()) {
-            const p = k.current?.parties.find((x) => x.identityKey === b.identityKey);
-            if (p) {
-              await audit.recordPeerHead(p.index, b.head, new Uint8Array(Buffer.from(b.identityKey, 'hex')));
-              return;
-            }
+          const known = (await keys.list()).some((k) => k.current?.parties.some((x) => x.identityKey === b.identityKey));
+          const party = (b.head as { party?: unknown } | null)?.party;
+          // Recorded under the head's own party number (the sender's deployment number), which
+          // the audit log checks against the signature of the given identity key.
+          if (known && typeof party === 'number') {
+            await audit.recordPeerHead(party, b.head, new Uint8Array(Buffer.from(b.identityKey, 'hex')));
+            return;
           }
           throw Object.assign(new Error('the sender holds no key with this party'), { code: 'E_FORBIDDEN' });
         },

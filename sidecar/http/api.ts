@@ -10,6 +10,7 @@ import { KeyIdSchema } from '../../api/index.ts';
 import { SignatureRequestSchema } from '../../api/signing.ts';
 import type { KeyStateStore } from '../node/key-state.ts';
 import type { SigningService } from '../node/signing-service.ts';
+import { EPOCH_TEST_PREFIX } from '../node/statements.ts';
 import { handle, HttpError } from './errors.ts';
 
 export interface ApiClients {
@@ -83,6 +84,8 @@ export function apiRouter(d: ApiDeps): Router {
       const i = parsed.error.issues[0]!;
       throw new HttpError(400, 'E_SIGNING_REQUEST_INVALID', `${i.path.join('.') || 'body'}: ${i.message}`);
     }
+    // The epoch test signatures of rotations use their own request ids; clients cannot take them.
+    if (parsed.data.requestId.startsWith(EPOCH_TEST_PREFIX)) throw new HttpError(400, 'E_SIGNING_REQUEST_INVALID', `requestId: the prefix ${EPOCH_TEST_PREFIX} is reserved`);
     res.status(201).json(await d.signing.sign(keyId, parsed.data));
   }));
   return r;

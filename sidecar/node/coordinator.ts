@@ -8,7 +8,8 @@
  */
 import path from 'node:path';
 import { readdir } from 'node:fs/promises';
-import { abortBytes, startBytes } from './statements.ts';
+import { protocols } from '../../cggmp/index.ts';
+import { abortBytes, startBytes, voteBytes } from './statements.ts';
 import { readJson, writeJsonAtomic } from './atomic-json.ts';
 import { callPeer, PeerCallError, type PeerRequester } from './peer-client.ts';
 import { describeError, PlanError, type ErrorInfo, type CommitDecision, type PlanStatus, type PlanView, type Vote } from './plan-participant.ts';
@@ -55,6 +56,8 @@ export interface CoordinatorDeps {
   readonly sign: (message: Uint8Array) => Promise<Uint8Array>;
   readonly peers: PeerRequester;
   readonly planHash: (plan: unknown) => string;
+  /** This node's own check of the plan and its approvals (sidecar/trust), before anything is recorded or sent. */
+  readonly verify: (plan: unknown, approvals: unknown) => Promise<void>;
   readonly audit: (kind: string, data: Record<string, unknown>) => Promise<unknown>;
   /** Signs a test message under the key's new epoch through the signing path; throws if it fails. */
   readonly testSignature: (keyId: string, epoch: number) => Promise<TestSignature>;
@@ -63,6 +66,7 @@ export interface CoordinatorDeps {
 }
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+const unhex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'hex'));
 
 export class Coordinator {
   readonly #d: CoordinatorDeps;
@@ -91,6 +95,8 @@ export class Coordinator {
     const planHash = this.#d.planHash(plan);
     const self = plan.parties.find((p) => p.identityKey === hex(this.#d.identityKey));
     if (!self) throw new PlanError('E_IDENTITY_MISMATCH', 'a coordinator must be a party of the plan');
+    // Unapproved or expired plans are refused here, before anything is written or any peer called.
+    if (!this.#status.has(planHash)) await this.#d.verify(plan, approvals);
     const known = this.#status.get(planHash) ?? ((await this.record(planHash)) ? this.#fromRecord((await this.record(planHash))!) : undefined);
     if (known) return known;
     const status: CeremonyStatus = { planHash, keyId: plan.keyId, protocol: plan.protocol, phase: 'preparing', timingsMs: {} };
@@ -218,7 +224,18 @@ export class Coordinator {
       if (failed) return { error: failed.error ?? { code: 'E_PLAN_FAILED', message: 'a party failed' } };
       if (statuses.every((s) => s.phase === 'prepared' || s.phase === 'committed')) {
         const ok = statuses as PlanStatus[];
-        return { votes: ok.map((s) => s.vote!).filter(Boolean), result: ok[0]!.result };
+        if (plan.protocol === 'policy') return { votes: [], result: ok[0]!.result };
+        // Every vote is checked here before a decision is recorded: a decision that the
+        // parties would refuse could never be completed, nor replaced by an abort.
+        const votes: Vote[] = [];
+        for (const [i, p] of plan.parties.entries()) {
+          const v = ok[i]!.vote;
+          const sound = v !== undefined && v.party === p.index && /^[0-9a-f]{64}$/.test(v.transcriptHash) && /^[0-9a-f]{128}$/.test(v.signature)
+            && protocols.verifyIdentitySignature(unhex(p.identityKey), voteBytes(unhex(planHash), unhex(v.transcriptHash), p.index), unhex(v.signature));
+          if (!sound) return { error: { code: 'E_VOTE_INVALID', message: `party ${p.index} gave no valid prepared vote`, culprits: [p.index] } };
+          votes.push(v);
+        }
+        return { votes, result: ok[0]!.result };
       }
       if (Date.now() > deadline) return { error: { code: 'E_ROUND_TIMEOUT', message: 'the plan did not finish in time' } };
       await new Promise((r) => setTimeout(r, POLL_MS));

@@ -35,6 +35,14 @@ export const KeyStateSchema = z.strictObject({
   keyId: z.string(),
   current: EpochInfo.optional(),
   pending: PendingInfo.optional(),
+  /**
+   * Pending epochs this party voted for whose plan the coordinator then aborted. Their shares are
+   * kept (blob and sealing key) until a later epoch commits: a complete commit decision may still
+   * exist somewhere, and dropping a voted share could leave this party behind the others.
+   */
+  aborted: z.array(PendingInfo).max(16).default([]),
+  /** Hashes of the policy plans applied to this key, newest last: a plan is never applied twice. */
+  appliedPolicyPlans: z.array(hexString).max(64).default([]),
   /** Epochs below this one are retired (sealing keys destroyed). */
   retiredBelow: z.number().int().min(0).default(0),
   /** Signing policy in force (a policy plan's policy), as the plan carried it. */
@@ -54,6 +62,8 @@ export class KeyStateStore {
   }
 
   #file(keyId: string): string {
+    // Key ids name files: only the plan schema's form, never a path.
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(keyId)) throw new Error('E_MALFORMED: key id');
     return path.join(this.#dir, `${keyId}.json`);
   }
 

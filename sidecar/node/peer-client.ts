@@ -1,7 +1,7 @@
 /** Node-to-node control calls over the peer transport's mutual-TLS client. */
 
 export interface PeerRequester {
-  request(endpoint: string, path: string, body: unknown, opts?: { timeoutMs?: number; method?: string }): Promise<{ status: number; body: unknown }>;
+  request(endpoint: string, path: string, body: unknown, opts?: { timeoutMs?: number; method?: string; retries?: number }): Promise<{ status: number; body: unknown }>;
 }
 
 /** A peer answered with an error (its code and message are passed on, nothing else). */
@@ -18,7 +18,7 @@ export class PeerCallError extends Error {
   }
 }
 
-export async function callPeer<T>(client: PeerRequester, endpoint: string, path: string, body: unknown, opts: { timeoutMs?: number; method?: string } = {}): Promise<T> {
+export async function callPeer<T>(client: PeerRequester, endpoint: string, path: string, body: unknown, opts: { timeoutMs?: number; method?: string; retries?: number } = {}): Promise<T> {
   const res = await client.request(endpoint, path, body, opts);
   if (res.status >= 200 && res.status < 300) return res.body as T;
   const err = (res.body as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;

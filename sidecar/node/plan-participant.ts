@@ -214,8 +214,17 @@ export class PlanParticipant {
     const self = entry.self;
     const level = SECURITY_LEVEL_128;
     const state = await this.#d.keys.get(plan.keyId);
+    if (state?.pending && state.pending.planHash !== hex(planHash)) {
+      throw new PlanError('E_EPOCH_PENDING', `key ${plan.keyId} has an undecided epoch ${state.pending.epoch} from another plan`);
+    }
     if (plan.protocol === 'policy') {
-      await this.#d.keys.put({ ...(state ?? { keyId: plan.keyId, retiredBelow: 0 }), policy: plan.policy });
+      await this.#serial(plan.keyId, async () => {
+        const now = await this.#d.keys.get(plan.keyId);
+        const applied = now?.appliedPolicyPlans ?? [];
+        // A policy plan is applied once: an older, still unexpired plan cannot be replayed.
+        if (applied.includes(hex(planHash))) throw new PlanError('E_REPLAY', 'this policy plan was already applied');
+        await this.#d.keys.put({ ...(now ?? { keyId: plan.keyId, retiredBelow: 0, aborted: [], appliedPolicyPlans: [] }), policy: plan.policy, appliedPolicyPlans: [...applied, hex(planHash)].slice(-64) });
+      });
       this.#d.policyChanged?.(plan.keyId, plan.policy);
       entry.status = { ...entry.status, phase: 'committed' };
       await this.#d.audit.append('policy.changed', { planHash: hex(planHash), keyId: plan.keyId });
@@ -238,7 +247,7 @@ export class PlanParticipant {
       protocols.auxInfo(s, { level, primes: this.#d.primes }, await protocols.generateAuxKeys(level, this.#d.primes)),
     )).value;
     const share = protocols.withAux(base, aux);
-    await this.#d.shards.sealPending(share);
+    await this.#d.shards.sealPending(share, hex(planHash));
     this.#d.checkpoint?.('participant.after-seal-pending');
     const transcriptHash = publicTranscriptHash(share.public);
     const vote: Vote = { party: self, transcriptHash: hex(transcriptHash), signature: hex(await this.#d.signer.sign(voteBytes(planHash, transcriptHash, self))) };
@@ -248,7 +257,11 @@ export class PlanParticipant {
       vote,
       ...(entry.coordinator !== undefined ? { coordinator: entry.coordinator } : {}),
     };
-    await this.#d.keys.put({ ...(state ?? { keyId: plan.keyId, retiredBelow: 0 }), pending });
+    await this.#serial(plan.keyId, async () => {
+      const now = await this.#d.keys.get(plan.keyId);
+      if (now?.pending && now.pending.planHash !== pending.planHash) throw new PlanError('E_EPOCH_PENDING', `key ${plan.keyId} has an undecided epoch from another plan`);
+      await this.#d.keys.put({ ...(now ?? { keyId: plan.keyId, retiredBelow: 0, aborted: [], appliedPolicyPlans: [] }), pending });
+    });
     this.#d.checkpoint?.('participant.after-vote');
     await this.#d.audit.append('epoch.prepared', { planHash: hex(planHash), keyId: plan.keyId, epoch: plan.epoch, transcriptHash: vote.transcriptHash });
     entry.status = { ...entry.status, phase: 'prepared', vote, result: { publicKey: pending.publicKey, xpub: pending.xpub, epoch: pending.epoch } };
@@ -263,6 +276,7 @@ export class PlanParticipant {
       if (p?.planHash === planHash && p.vote) {
         return { planHash, keyId: k.keyId, phase: 'prepared', vote: p.vote, result: { publicKey: p.publicKey, xpub: p.xpub, epoch: p.epoch } };
       }
+      if (k.aborted.some((a) => a.planHash === planHash)) return { planHash, keyId: k.keyId, phase: 'aborted' };
       if (k.current?.planHash === planHash) {
         return { planHash, keyId: k.keyId, phase: k.retiredBelow >= k.current.epoch ? 'retired' : 'committed', result: { publicKey: k.current.publicKey, xpub: k.current.xpub, epoch: k.current.epoch } };
       }
@@ -281,15 +295,18 @@ export class PlanParticipant {
   async #commit(keyId: string, decision: CommitDecision): Promise<PlanStatus> {
     const state = await this.#d.keys.get(keyId);
     if (state?.current?.planHash === decision.planHash) return { planHash: decision.planHash, keyId, phase: 'committed' };
-    const pending = state?.pending;
-    if (!state || !pending || pending.planHash !== decision.planHash) throw new PlanError('E_UNKNOWN_PLAN', `no pending epoch of ${keyId} for this plan`);
+    // The share may be pending, or kept after an abort that came after this party voted.
+    const pending = state?.pending?.planHash === decision.planHash ? state.pending : state?.aborted.find((a) => a.planHash === decision.planHash);
+    if (!state || !pending) throw new PlanError('E_UNKNOWN_PLAN', `no pending epoch of ${keyId} for this plan`);
+    if (state.current && state.current.epoch >= pending.epoch) throw new PlanError('E_EPOCH_DISCONTINUITY', `key ${keyId} already committed epoch ${state.current.epoch} through another plan`);
     verifyDecision(decision, pending);
     await writeJsonAtomic(path.join(this.#d.decisionsDir, `${decision.planHash}.json`), { state: 'commit', decision });
-    await this.#d.shards.promote(keyId, pending.epoch);
+    await this.#d.shards.promote(keyId, pending.epoch, pending.planHash);
     this.#d.checkpoint?.('participant.after-promote');
     const current = { epoch: pending.epoch, planHash: pending.planHash, publicKey: pending.publicKey, xpub: pending.xpub, threshold: pending.threshold, parties: pending.parties };
-    await this.#d.keys.put({ ...state, current, pending: undefined });
-    await this.#d.shards.dropPendingBlob(keyId, pending.epoch);
+    // Any other undecided share of this epoch or before is moot now.
+    await this.#d.keys.put({ ...state, current, pending: undefined, aborted: state.aborted.filter((a) => a.epoch > pending.epoch) });
+    await this.#d.shards.dropPendingBlobs(keyId, pending.epoch);
     await this.#d.audit.append('epoch.commit', { planHash: decision.planHash, keyId, epoch: pending.epoch, transcriptHash: decision.transcriptHash });
     this.#d.epochChanged?.(keyId);
     const entry = this.#plans.get(decision.planHash);
@@ -316,19 +333,23 @@ export class PlanParticipant {
   async #abort(keyId: string, a: { planHash: string; coordinator: number; signature: string }): Promise<void> {
     const { planHash } = a;
     const state = await this.#d.keys.get(keyId);
-    if (state?.pending?.planHash === planHash) {
-      // Only the party that started the plan may abort it: another party, even a corrupt one
-      // holding its own identity key, cannot make this one drop a share the others commit.
-      const coordinator = state.pending.coordinator === undefined || state.pending.coordinator === a.coordinator ? state.pending.parties.find((p) => p.index === a.coordinator) : undefined;
-      if (!coordinator || !/^[0-9a-f]{128}$/.test(a.signature) || !protocols.verifyIdentitySignature(unhex(coordinator.identityKey), abortBytes(unhex(planHash), a.coordinator), unhex(a.signature))) {
-        throw new PlanError('E_BAD_SIGNATURE', 'the abort is not signed by a party of the plan');
-      }
-      if (await this.decision(planHash)) throw new PlanError('E_DECISION_INVALID', 'this plan was committed here');
-      await this.#d.shards.discardPending(keyId, state.pending.epoch);
-      await this.#d.keys.put({ ...state, pending: undefined });
-      await this.#d.audit.append('epoch.abort', { planHash, keyId, epoch: state.pending.epoch });
-    }
     const entry = this.#plans.get(planHash);
+    const pending = state?.pending?.planHash === planHash ? state.pending : undefined;
+    // The signature is checked whatever the state: an unsigned abort changes nothing anywhere.
+    const parties = pending?.parties ?? entry?.verified.plan.parties;
+    const starter = pending?.coordinator ?? entry?.coordinator;
+    if (!parties) return;
+    // Only the party that started the plan may abort it: another party, even a corrupt one
+    // holding its own identity key, cannot make this one give up on a plan the others commit.
+    const by = starter === undefined || starter === a.coordinator ? parties.find((p) => p.index === a.coordinator) : undefined;
+    if (!by || !/^[0-9a-f]{128}$/.test(a.signature) || !protocols.verifyIdentitySignature(unhex(by.identityKey), abortBytes(unhex(planHash), a.coordinator), unhex(a.signature))) {
+      throw new PlanError('E_BAD_SIGNATURE', 'the abort is not signed by the party that started the plan');
+    }
+    if (state && pending) {
+      // Voted shares are kept, not destroyed: see KeyState.aborted.
+      await this.#d.keys.put({ ...state, pending: undefined, aborted: [...state.aborted, pending].slice(-16) });
+      await this.#d.audit.append('epoch.abort', { planHash, keyId, epoch: pending.epoch });
+    }
     if (entry && entry.status.phase !== 'failed') entry.status = { ...entry.status, phase: 'aborted' };
   }
 
@@ -340,32 +361,33 @@ export class PlanParticipant {
   async recoverPending(): Promise<string[]> {
     const undecided: string[] = [];
     for (const state of await this.#d.keys.list()) {
-      const pending = state.pending;
-      if (!pending) continue;
-      let settled = false;
-      for (const p of pending.parties) {
-        try {
-          const d = await callPeer<{ state: string; decision?: CommitDecision; abort?: { coordinator: number; signature: string } }>(
-            this.#d.peers, p.endpoint, `/v1/peer/control/decisions/${pending.planHash}`, undefined, { method: 'GET', timeoutMs: 5000 },
-          );
-          if (d.state === 'commit' && d.decision) {
-            await this.commit(state.keyId, d.decision);
-            settled = true;
-          } else if (d.state === 'abort' && d.abort) {
-            await this.abort(state.keyId, { planHash: pending.planHash, ...d.abort });
-            settled = true;
+      const candidates = [...(state.pending ? [state.pending] : []), ...state.aborted.filter((a) => !state.current || a.epoch > state.current.epoch)];
+      for (const pending of candidates) {
+        const isAborted = pending !== state.pending;
+        let settled = false;
+        for (const p of pending.parties) {
+          try {
+            const d = await callPeer<{ state: string; decision?: CommitDecision; abort?: { coordinator: number; signature: string } }>(
+              this.#d.peers, p.endpoint, `/v1/peer/control/decisions/${pending.planHash}`, undefined, { method: 'GET', timeoutMs: 5000, retries: 0 },
+            );
+            if (d.state === 'commit' && d.decision) {
+              await this.commit(state.keyId, d.decision);
+              settled = true;
+            } else if (d.state === 'abort' && d.abort && !isAborted) {
+              await this.abort(state.keyId, { planHash: pending.planHash, ...d.abort });
+              settled = true;
+            }
+          } catch {
+            // that peer does not know (or is down): ask the next one
           }
-        } catch {
-          // that peer does not know (or is down): ask the next one
+          if (settled) break;
         }
-        if (settled) break;
+        if (!settled && !isAborted) undecided.push(state.keyId);
       }
-      if (!settled) undecided.push(state.keyId);
     }
     return undecided;
   }
 
-  /** Step 4: shred every epoch below the current one. */
   /**
    * Step 4, on this party's own evidence: the old epochs are shredded only when given a valid
    * signature under the current epoch's key over its epoch test message — proof that the new

@@ -41,26 +41,29 @@ export class PolicyEnforcer implements SigningPolicyCheck {
     return state.policy === undefined ? defaultPolicy() : parsePolicy(state.policy);
   }
 
-  check(state: KeyState, req: { derivationPath: string; digest: Uint8Array; requestId: string; approvals: SignatureRequest['approvals']; approvalsExpireAt?: string | undefined; message?: Uint8Array }): void {
+  check(state: KeyState, req: { derivationPath: string; digest: Uint8Array; requestId: string; approvals: SignatureRequest['approvals']; approvalsExpireAt?: string | undefined; message?: Uint8Array }): () => void {
     const keyId = state.keyId;
     // The epoch test signature (coordinator, before retiring an epoch) is a fixed, tagged text
     // that no chain accepts as a transaction; it is exempt so a strict policy cannot block rotation.
     if (req.requestId.startsWith(EPOCH_TEST_PREFIX) && state.current && req.message !== undefined && req.derivationPath === 'm'
       && Buffer.from(req.message).toString('utf8') === epochTestMessage(keyId, state.current.epoch, state.current.planHash)) {
-      return;
+      return () => undefined;
     }
     const policy = PolicyEnforcer.policyOf(state);
     const now = this.#now();
     if (!pathAllowed(policy, req.derivationPath)) throw new PolicyDenied('path', `path ${req.derivationPath} is not allowed for key ${keyId}`);
     if (!withinTimeWindow(policy, now)) throw new PolicyDenied('time-window', `key ${keyId} signs only inside its time windows (UTC)`);
     if (policy.requiredApprovals) this.#checkApprovals(policy.requiredApprovals.quorum, keyId, req, now);
-    const released = this.#released.get(keyId) ?? [];
-    if (!withinRateLimits(policy, released, now)) throw new PolicyDenied('rate', `rate limit of key ${keyId} reached`);
-    const t = now.getTime();
-    const kept = released.filter((r) => r > t - HOUR_MS);
-    kept.push(t);
-    if (kept.length > MAX_RELEASES_KEPT) kept.splice(0, kept.length - MAX_RELEASES_KEPT);
-    this.#released.set(keyId, kept);
+    if (!withinRateLimits(policy, this.#released.get(keyId) ?? [], now)) throw new PolicyDenied('rate', `rate limit of key ${keyId} reached`);
+    // Counted when a partial signature is actually about to leave (the caller calls this then),
+    // so requests that fail earlier cannot use up the limit.
+    return () => {
+      const t = this.#now().getTime();
+      const kept = (this.#released.get(keyId) ?? []).filter((r) => r > t - HOUR_MS);
+      kept.push(t);
+      if (kept.length > MAX_RELEASES_KEPT) kept.splice(0, kept.length - MAX_RELEASES_KEPT);
+      this.#released.set(keyId, kept);
+    };
   }
 
   #checkApprovals(quorum: number, keyId: string, req: { derivationPath: string; digest: Uint8Array; requestId: string; approvals: SignatureRequest['approvals']; approvalsExpireAt?: string | undefined }, now: Date): void {

@@ -125,6 +125,11 @@ export class Presigner {
       (session) => protocols.presign(session, { level: SECURITY_LEVEL_128, share, derivationPath: s.derivationPath }),
     );
     const sidHex = hex(sid);
+    // An epoch change while presigning makes the result useless: never pooled.
+    if ((await this.#d.keys.get(s.keyId))?.current?.epoch !== s.epoch) {
+      opened.close();
+      throw new PlanError('E_EPOCH_MISMATCH', `key ${s.keyId} left epoch ${s.epoch} while presigning`);
+    }
     this.#d.pool.add({
       sid: sidHex,
       keyId: s.keyId,

@@ -41,17 +41,20 @@ export class ShardStore {
     this.#level = level;
   }
 
-  static objectId(keyId: string, epoch: number, kind: 'pending-shard' | 'shard'): string {
-    return `${keyId}.e${epoch}${kind === 'pending-shard' ? '.pending' : ''}`;
+  /** A committed share is named by its epoch; a pending one also by its plan, so two plans for one epoch never overwrite each other. */
+  static objectId(keyId: string, epoch: number, kind: 'pending-shard' | 'shard', planHash?: string): string {
+    if (kind === 'shard') return `${keyId}.e${epoch}`;
+    if (planHash === undefined || !/^[0-9a-f]{64}$/.test(planHash)) throw new Error('a pending share is named by its plan hash');
+    return `${keyId}.e${epoch}.p${planHash.slice(0, 16)}`;
   }
 
   #blobDir(keyId: string): string {
     return path.join(this.#dir, keyId);
   }
 
-  async #write(share: KeyShare, kind: BlobKind & ('pending-shard' | 'shard')): Promise<void> {
+  async #write(share: KeyShare, kind: BlobKind & ('pending-shard' | 'shard'), planHash?: string): Promise<void> {
     const { keyId, epoch } = share.public;
-    const objectId = ShardStore.objectId(keyId, epoch, kind);
+    const objectId = ShardStore.objectId(keyId, epoch, kind, planHash);
     const plaintext = encodeShare(share);
     try {
       const blob = await this.#vault.seal({ keyId, party: this.#party, epoch, kind, objectId }, plaintext);
@@ -61,8 +64,8 @@ export class ShardStore {
     }
   }
 
-  async #read(keyId: string, epoch: number, kind: 'pending-shard' | 'shard'): Promise<KeyShare> {
-    const objectId = ShardStore.objectId(keyId, epoch, kind);
+  async #read(keyId: string, epoch: number, kind: 'pending-shard' | 'shard', planHash?: string): Promise<KeyShare> {
+    const objectId = ShardStore.objectId(keyId, epoch, kind, planHash);
     const blob = await readBlob(this.#blobDir(keyId), objectId);
     const { plaintext } = await this.#vault.unseal(blob, { keyId, party: this.#party, epoch, kind, objectId });
     try {
@@ -72,12 +75,12 @@ export class ShardStore {
     }
   }
 
-  sealPending(share: KeyShare): Promise<void> {
-    return this.#write(share, 'pending-shard');
+  sealPending(share: KeyShare, planHash: string): Promise<void> {
+    return this.#write(share, 'pending-shard', planHash);
   }
 
-  loadPending(keyId: string, epoch: number): Promise<KeyShare> {
-    return this.#read(keyId, epoch, 'pending-shard');
+  loadPending(keyId: string, epoch: number, planHash: string): Promise<KeyShare> {
+    return this.#read(keyId, epoch, 'pending-shard', planHash);
   }
 
   load(keyId: string, epoch: number): Promise<KeyShare> {
@@ -85,35 +88,34 @@ export class ShardStore {
   }
 
   /** Commit step 3: the pending share re-sealed as the epoch's share. Idempotent. */
-  async promote(keyId: string, epoch: number): Promise<KeyShare> {
-    const share = await this.loadPending(keyId, epoch);
+  async promote(keyId: string, epoch: number, planHash: string): Promise<KeyShare> {
+    const share = await this.loadPending(keyId, epoch, planHash);
     await this.#write(share, 'shard');
     return share;
   }
 
-  /** Drops an uncommitted pending share (aborted plan): its blob and its epoch's sealing key. */
-  async discardPending(keyId: string, epoch: number): Promise<void> {
-    await rm(path.join(this.#blobDir(keyId), `${ShardStore.objectId(keyId, epoch, 'pending-shard')}.blob`), { force: true });
-    await this.#vault.destroySealingKey(keyId, epoch);
+  /** Removes every pending blob of epochs up to `epoch` (after a commit made them moot). */
+  async dropPendingBlobs(keyId: string, epoch: number): Promise<void> {
+    for (const f of await this.#files(keyId)) {
+      const m = /\.e(\d+)\.p[0-9a-f]{16}\.blob$/.exec(f);
+      if (m && Number(m[1]) <= epoch) await rm(path.join(this.#blobDir(keyId), f), { force: true });
+    }
   }
 
-  /** Removes the pending blob of a committed epoch (after promotion). */
-  async dropPendingBlob(keyId: string, epoch: number): Promise<void> {
-    await rm(path.join(this.#blobDir(keyId), `${ShardStore.objectId(keyId, epoch, 'pending-shard')}.blob`), { force: true });
+  async #files(keyId: string): Promise<string[]> {
+    try {
+      return await readdir(this.#blobDir(keyId));
+    } catch {
+      return [];
+    }
   }
 
   /** Step 4: every epoch below `keep` is shredded (sealing key destroyed, watermark moved, files removed). */
   async retireBelow(keyId: string, keep: number): Promise<void> {
     await this.#vault.advanceWatermark(keyId, keep);
-    let files: string[] = [];
-    try {
-      files = await readdir(this.#blobDir(keyId));
-    } catch {
-      files = [];
-    }
     const epochs = new Set<number>();
-    for (const f of files) {
-      const m = /\.e(\d+)(?:\.pending)?\.blob$/.exec(f);
+    for (const f of await this.#files(keyId)) {
+      const m = /\.e(\d+)(?:\.p[0-9a-f]{16})?\.blob$/.exec(f);
       if (m && Number(m[1]) < keep) {
         epochs.add(Number(m[1]));
         await rm(path.join(this.#blobDir(keyId), f), { force: true });

@@ -30,11 +30,11 @@ export class PolicyDenied extends Error {
 }
 
 export interface SigningPolicyCheck {
-  /** Throws PolicyDenied; records the request against rate limits when it passes. */
+  /** Throws PolicyDenied; returns what records the release against the rate limits. */
   check(
     state: KeyState,
     req: { derivationPath: string; digest: Uint8Array; requestId: string; approvals: SignatureRequest['approvals']; approvalsExpireAt?: string | undefined; message?: Uint8Array },
-  ): void;
+  ): () => void;
 }
 
 export interface SigningHooks {
@@ -99,9 +99,9 @@ export class SigningService {
     return { state, current: state.current, self };
   }
 
-  #checkPolicy(state: KeyState, req: SignatureRequest, digest: Uint8Array, message: Uint8Array): void {
+  #checkPolicy(state: KeyState, req: SignatureRequest, digest: Uint8Array, message: Uint8Array): () => void {
     try {
-      this.#d.policy.check(state, { derivationPath: req.derivationPath ?? 'm', digest, requestId: req.requestId, approvals: req.approvals, approvalsExpireAt: req.approvalsExpireAt, message });
+      return this.#d.policy.check(state, { derivationPath: req.derivationPath ?? 'm', digest, requestId: req.requestId, approvals: req.approvals, approvalsExpireAt: req.approvalsExpireAt, message });
     } catch (e) {
       if (e instanceof PolicyDenied) {
         this.#d.hooks.denied?.(state.keyId, e.rule);
@@ -124,7 +124,7 @@ export class SigningService {
       const { state, current, self } = await this.#current(keyId);
       const message = decodeMessage(req.message, req.encoding);
       const digest = protocols.hashMessage(message, req.hash);
-      this.#checkPolicy(state, req, digest, message);
+      const release = this.#checkPolicy(state, req, digest, message);
       const derivationPath = req.derivationPath ?? 'm';
       const signers = SigningService.signersFor(current, self);
       const subject = { keyId, epoch: current.epoch, signers, derivationPath };
@@ -134,6 +134,7 @@ export class SigningService {
         entry = this.#d.pool.take(sid);
         if (!entry) throw new PlanError('E_PRESIGNATURE_UNAVAILABLE', 'the fresh presignature was taken meanwhile');
       }
+      release();
       const partial: PartialRequest = { keyId, epoch: current.epoch, sid: entry.sid, signers, derivationPath, request: req };
       const others = current.parties.filter((p) => signers.includes(p.index) && p.index !== self);
       const local = this.#signWith(entry, message, req);
@@ -171,7 +172,7 @@ export class SigningService {
     const message = decodeMessage(p.request.message, p.request.encoding);
     const digest = protocols.hashMessage(message, p.request.hash);
     if ((p.request.derivationPath ?? 'm') !== p.derivationPath) throw new PlanError('E_BINDING_MISMATCH', 'derivation path differs from the request');
-    this.#checkPolicy(state, p.request, digest, message);
+    const release = this.#checkPolicy(state, p.request, digest, message);
     // The assembling node may finish presigning a moment before this party does.
     await this.#d.presigner.settled(p.sid);
     const entry = this.#d.pool.take(p.sid);
@@ -181,6 +182,7 @@ export class SigningService {
       entry.close();
       throw new PlanError('E_BINDING_MISMATCH', 'the presignature is bound to another key, epoch, signer set or path');
     }
+    release();
     const sig = await this.#signWith(entry, message, p.request);
     await this.#d.hooks.audit('signature.partial', { keyId: p.keyId, requestId: p.request.requestId, digest: hex(sig.digest), epoch: p.epoch, signers: [...p.signers] });
     return { ok: true };

@@ -31,6 +31,7 @@ let dir: string;
 let c: LocalCluster;
 let xpub: string;
 let publicKey: string;
+let beforePolicy: Awaited<ReturnType<typeof sign>>;
 
 function digestOf(message: Buffer, hash: string): Buffer {
   if (hash === 'sha256') return createHash('sha256').update(message).digest();
@@ -83,6 +84,8 @@ beforeAll(async () => {
   const done = await c.ceremony(1, plan, c.approve(plan));
   xpub = done.result!.xpub;
   publicKey = done.result!.publicKey;
+  beforePolicy = await sign(1, { requestId: 'before-policy' });
+  await c.approvePolicy(1, KEY, 0);
 }, 300_000);
 
 afterAll(async () => {
@@ -98,6 +101,11 @@ describe('a 2-of-3 key across three processes', () => {
       expect(res.body).toMatchObject({ keyId: KEY, publicKey, xpub, epoch: 0, threshold: 2 });
     }
     expect(Buffer.from(HDKey.fromExtendedKey(xpub).publicKey!).toString('hex')).toBe(publicKey);
+  });
+
+  it('signs nothing before its approvers approved a signing policy', () => {
+    expect(beforePolicy.status).toBe(403);
+    expect(beforePolicy.body.error).toMatchObject({ code: 'E_POLICY_DENIED', rule: 'path' });
   });
 
   it('signs through any party for every hash; OpenSSL and noble verify', async () => {

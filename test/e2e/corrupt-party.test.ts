@@ -61,6 +61,7 @@ describe('a corrupt party among node processes', () => {
     // Keygen and aux-info are honest; the corrupt party deviates only when presigning. Party 1
     // coordinates, so the epoch's test signature is made by the honest pair {1, 2}.
     await c.ceremony(1, plan, c.approve(plan));
+    await c.approvePolicy(1, 'delta-key', 0);
     const before = await readFile(path.join(c.party(1).dir, 'keys', 'delta-key.json'), 'utf8');
     // Party 3 leads the signer set {1, 3}.
     const res = await c.sign(3, 'delta-key', { requestId: 'delta', message: 'delta', encoding: 'utf8', hash: 'sha256' });

@@ -76,6 +76,7 @@ beforeAll(async () => {
   await c.startAll();
   const plan = c.plan({ protocol: 'keygen', keyId: KEY, epoch: 0, threshold: 2 });
   publicKey = (await c.ceremony(1, plan, c.approve(plan))).result!.publicKey;
+  await c.approvePolicy(1, KEY, 0);
 }, 300_000);
 
 afterAll(async () => {
