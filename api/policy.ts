@@ -126,6 +126,11 @@ export const PolicySchema = z
       .exactOptional(),
     /** Absent: any time. Present: the request time must fall in at least one window. */
     timeWindows: z.array(TimeWindowSchema).min(1).max(MAX_TIME_WINDOWS).exactOptional(),
+    /**
+     * Whether a caller may have a bare digest signed (the slow path, presigned for that digest):
+     * no signer can see what it signs then, so it is off unless a policy turns it on.
+     */
+    allowPrehashed: z.boolean().exactOptional(),
     /** Approver signatures over the signing request (api/approval.ts), from the pinned set. */
     requiredApprovals: z
       .object({ quorum: z.number().int().min(1) })

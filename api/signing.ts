@@ -13,15 +13,22 @@ export const MAX_MESSAGE_BYTES = 64 * 1024;
 
 export const RequestIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'requestId: 1..128 characters of [A-Za-z0-9._:-]');
 
+/**
+ * `hash: "none"` is the digest-only path (DESIGN §3): `message` is the 32-byte digest in hex, and
+ * presigning starts after the request, bound to that digest. Only if the key's policy allows it.
+ */
 export const SignatureRequestSchema = z.strictObject({
   requestId: RequestIdSchema,
   message: z.string().max(MAX_MESSAGE_BYTES * 2),
   encoding: z.enum(['hex', 'base64', 'utf8']),
-  hash: z.enum(['sha256', 'sha256d', 'keccak256']),
+  hash: z.enum(['sha256', 'sha256d', 'keccak256', 'none']),
   derivationPath: DerivationPathSchema.optional(),
   /** Approver signatures over (key, path, digest, requestId, approvalsExpireAt) (api/approval.ts). */
   approvals: z.array(SigningApprovalSchema).max(32).optional(),
   approvalsExpireAt: UtcTimestampSchema.optional(),
+}).refine((r) => r.hash !== 'none' || (r.encoding === 'hex' && /^[0-9a-f]{64}$/.test(r.message)), {
+  message: 'with hash "none" the message is the 32-byte digest in lowercase hex (encoding "hex")',
+  path: ['message'],
 });
 export type SignatureRequest = z.infer<typeof SignatureRequestSchema>;
 

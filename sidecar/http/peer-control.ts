@@ -25,6 +25,7 @@ const subject = z.strictObject({
   epoch: z.number().int().min(0),
   signers: z.array(party).min(2).max(64),
   derivationPath: z.string().max(2048),
+  boundDigest: z.string().regex(/^[0-9a-f]{64}$/).exactOptional(),
 });
 
 function parse<T>(schema: z.ZodType<T>, value: unknown): T {

@@ -41,7 +41,7 @@ export class PolicyEnforcer implements SigningPolicyCheck {
     return state.policy === undefined ? defaultPolicy() : parsePolicy(state.policy);
   }
 
-  check(state: KeyState, req: { derivationPath: string; digest: Uint8Array; requestId: string; approvals: SignatureRequest['approvals']; approvalsExpireAt?: string | undefined; message?: Uint8Array }): () => void {
+  check(state: KeyState, req: { derivationPath: string; digest: Uint8Array; requestId: string; approvals: SignatureRequest['approvals']; approvalsExpireAt?: string | undefined; message?: Uint8Array; prehashed?: boolean }): () => void {
     const keyId = state.keyId;
     // The epoch test signature (coordinator, before retiring an epoch) is a fixed, tagged text
     // that no chain accepts as a transaction; it is exempt so a strict policy cannot block rotation.
@@ -51,6 +51,7 @@ export class PolicyEnforcer implements SigningPolicyCheck {
     }
     const policy = PolicyEnforcer.policyOf(state);
     const now = this.#now();
+    if (req.prehashed && policy.allowPrehashed !== true) throw new PolicyDenied('prehashed', `key ${keyId} does not sign bare digests (its policy does not allow it)`);
     if (!pathAllowed(policy, req.derivationPath)) throw new PolicyDenied('path', `path ${req.derivationPath} is not allowed for key ${keyId}`);
     if (!withinTimeWindow(policy, now)) throw new PolicyDenied('time-window', `key ${keyId} signs only inside its time windows (UTC)`);
     if (policy.requiredApprovals) this.#checkApprovals(policy.requiredApprovals.quorum, keyId, req, now);

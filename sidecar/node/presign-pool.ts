@@ -13,6 +13,8 @@ export interface PoolEntry {
   readonly epoch: number;
   readonly signers: readonly number[];
   readonly derivationPath: string;
+  /** Digest-only presignatures are bound to one digest and never taken for another request. */
+  readonly boundDigest?: string;
   readonly presignature: protocols.Presignature;
   readonly session: protocols.Session;
   readonly close: () => void;
@@ -50,7 +52,7 @@ export class PresignPool {
   takeFor(keyId: string, epoch: number, signers: readonly number[], derivationPath: string): PoolEntry | undefined {
     const want = poolKey(keyId, epoch, signers, derivationPath);
     for (const e of this.#bySid.values()) {
-      if (poolKey(e.keyId, e.epoch, e.signers, e.derivationPath) === want) return this.take(e.sid);
+      if (e.boundDigest === undefined && poolKey(e.keyId, e.epoch, e.signers, e.derivationPath) === want) return this.take(e.sid);
     }
     return undefined;
   }

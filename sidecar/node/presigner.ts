@@ -27,10 +27,12 @@ export interface PresignSubject {
   readonly epoch: number;
   readonly signers: readonly number[];
   readonly derivationPath: string;
+  /** Digest-only path: the digest (hex) the presignature is bound to before presigning begins. */
+  readonly boundDigest?: string;
 }
 
 export function presignSubject(s: PresignSubject): Uint8Array {
-  return sha256(transcript.encode('vilna-mpc/presign-subject/v1', [s.keyId, s.epoch, [...s.signers], s.derivationPath]));
+  return sha256(transcript.encode('vilna-mpc/presign-subject/v1', [s.keyId, s.epoch, [...s.signers], s.derivationPath, s.boundDigest ?? '']));
 }
 
 export interface PresignerDeps {
@@ -122,7 +124,7 @@ export class Presigner {
     const share = await this.#d.shards.load(s.keyId, s.epoch);
     const opened = await this.#d.runner.run(
       { protocol: 'presign', sid, self, parties, keepOpen: true, evidence: { key: share.public, derivationPath: s.derivationPath } },
-      (session) => protocols.presign(session, { level: SECURITY_LEVEL_128, share, derivationPath: s.derivationPath }),
+      (session) => protocols.presign(session, { level: SECURITY_LEVEL_128, share, derivationPath: s.derivationPath, ...(s.boundDigest ? { boundDigest: unhex(s.boundDigest) } : {}) }),
     );
     const sidHex = hex(sid);
     // An epoch change while presigning makes the result useless: never pooled.
@@ -136,6 +138,7 @@ export class Presigner {
       epoch: s.epoch,
       signers: [...s.signers],
       derivationPath: opened.value.binding.derivationPath,
+      ...(s.boundDigest ? { boundDigest: s.boundDigest } : {}),
       presignature: opened.value,
       session: opened.session,
       close: opened.close,

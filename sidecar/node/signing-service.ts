@@ -33,7 +33,7 @@ export interface SigningPolicyCheck {
   /** Throws PolicyDenied; returns what records the release against the rate limits. */
   check(
     state: KeyState,
-    req: { derivationPath: string; digest: Uint8Array; requestId: string; approvals: SignatureRequest['approvals']; approvalsExpireAt?: string | undefined; message?: Uint8Array },
+    req: { derivationPath: string; digest: Uint8Array; requestId: string; approvals: SignatureRequest['approvals']; approvalsExpireAt?: string | undefined; message?: Uint8Array; prehashed?: boolean },
   ): () => void;
 }
 
@@ -101,7 +101,7 @@ export class SigningService {
 
   #checkPolicy(state: KeyState, req: SignatureRequest, digest: Uint8Array, message: Uint8Array): () => void {
     try {
-      return this.#d.policy.check(state, { derivationPath: req.derivationPath ?? 'm', digest, requestId: req.requestId, approvals: req.approvals, approvalsExpireAt: req.approvalsExpireAt, message });
+      return this.#d.policy.check(state, { derivationPath: req.derivationPath ?? 'm', digest, requestId: req.requestId, approvals: req.approvals, approvalsExpireAt: req.approvalsExpireAt, message, prehashed: req.hash === 'none' });
     } catch (e) {
       if (e instanceof PolicyDenied) {
         this.#d.hooks.denied?.(state.keyId, e.rule);
@@ -123,12 +123,14 @@ export class SigningService {
     try {
       const { state, current, self } = await this.#current(keyId);
       const message = decodeMessage(req.message, req.encoding);
-      const digest = protocols.hashMessage(message, req.hash);
+      const digest = digestOf(message, req);
       const release = this.#checkPolicy(state, req, digest, message);
       const derivationPath = req.derivationPath ?? 'm';
       const signers = SigningService.signersFor(current, self);
-      const subject = { keyId, epoch: current.epoch, signers, derivationPath };
-      let entry = this.#d.pool.takeFor(keyId, current.epoch, signers, derivationPath);
+      const prehashed = req.hash === 'none';
+      // The digest-only path never takes a pooled presignature: it presigns for this digest.
+      const subject = { keyId, epoch: current.epoch, signers, derivationPath, ...(prehashed ? { boundDigest: hex(digest) } : {}) };
+      let entry = prehashed ? undefined : this.#d.pool.takeFor(keyId, current.epoch, signers, derivationPath);
       if (!entry) {
         const sid = await this.#d.presigner.run(subject);
         entry = this.#d.pool.take(sid);
@@ -159,7 +161,8 @@ export class SigningService {
 
   async #signWith(entry: PoolEntry, message: Uint8Array, req: SignatureRequest): Promise<protocols.EcdsaSignature> {
     try {
-      return await protocols.sign(entry.session, entry.presignature, { message, hash: req.hash });
+      const request: protocols.SignRequest = req.hash === 'none' ? { digest: message } : { message, hash: req.hash };
+      return await protocols.sign(entry.session, entry.presignature, request);
     } finally {
       entry.close();
     }
@@ -170,7 +173,7 @@ export class SigningService {
     const { state, current } = await this.#current(p.keyId);
     if (current.epoch !== p.epoch) throw new PlanError('E_EPOCH_MISMATCH', `key ${p.keyId} is at epoch ${current.epoch}`);
     const message = decodeMessage(p.request.message, p.request.encoding);
-    const digest = protocols.hashMessage(message, p.request.hash);
+    const digest = digestOf(message, p.request);
     if ((p.request.derivationPath ?? 'm') !== p.derivationPath) throw new PlanError('E_BINDING_MISMATCH', 'derivation path differs from the request');
     const release = this.#checkPolicy(state, p.request, digest, message);
     // The assembling node may finish presigning a moment before this party does.
@@ -178,15 +181,21 @@ export class SigningService {
     const entry = this.#d.pool.take(p.sid);
     if (!entry) throw new PlanError('E_PRESIGNATURE_UNAVAILABLE', 'no such presignature here (used, dropped at an epoch change, or never made)');
     // The presignature is consumed whatever happens next; it must match what the request says.
-    if (entry.keyId !== p.keyId || entry.epoch !== p.epoch || entry.derivationPath !== p.derivationPath || entry.signers.join(',') !== p.signers.join(',')) {
+    const wantBound = p.request.hash === 'none' ? hex(digest) : undefined;
+    if (entry.keyId !== p.keyId || entry.epoch !== p.epoch || entry.derivationPath !== p.derivationPath || entry.signers.join(',') !== p.signers.join(',') || entry.boundDigest !== wantBound) {
       entry.close();
-      throw new PlanError('E_BINDING_MISMATCH', 'the presignature is bound to another key, epoch, signer set or path');
+      throw new PlanError('E_BINDING_MISMATCH', 'the presignature is bound to another key, epoch, signer set, path or digest');
     }
     release();
     const sig = await this.#signWith(entry, message, p.request);
     await this.#d.hooks.audit('signature.partial', { keyId: p.keyId, requestId: p.request.requestId, digest: hex(sig.digest), epoch: p.epoch, signers: [...p.signers] });
     return { ok: true };
   }
+}
+
+/** The digest a request signs: the message hashed by this party, or the given digest (hash "none"). */
+function digestOf(message: Uint8Array, req: SignatureRequest): Uint8Array {
+  return req.hash === 'none' ? message : protocols.hashMessage(message, req.hash);
 }
 
 function response(keyId: string, req: SignatureRequest, message: Uint8Array, sig: protocols.EcdsaSignature, derivationPath: string, epoch: number): SignatureResponse {

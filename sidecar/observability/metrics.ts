@@ -33,7 +33,7 @@ export const HSM_OPERATIONS = ['seal', 'unseal', 'sign', 'keygen', 'watermark', 
 export type HsmOperation = (typeof HSM_OPERATIONS)[number];
 
 /** `rule` label: which policy rule refused a signature (DESIGN §4 "Signing API"). */
-export const POLICY_RULES = ['path', 'rate', 'time-window', 'approvals', 'client'] as const;
+export const POLICY_RULES = ['path', 'rate', 'time-window', 'approvals', 'prehashed', 'client'] as const;
 export type PolicyRule = (typeof POLICY_RULES)[number];
 
 /**

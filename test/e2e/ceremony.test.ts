@@ -199,6 +199,20 @@ describe('a 2-of-3 key across three processes', () => {
     expect(metrics).toMatch(/vilna_mpc_policy_denials_total\{[^}]*rule="path"[^}]*\} [1-9]/);
   });
 
+  it('signs a bare digest only when the policy allows it, presigning for that digest', async () => {
+    const message = Buffer.from('a message only the client saw');
+    const digest = createHash('sha256').update(message).digest('hex');
+    const refused = await sign(2, { requestId: 'digest-refused', message: digest, encoding: 'hex', hash: 'none' });
+    expect(refused.status).toBe(403);
+    expect(refused.body.error).toMatchObject({ code: 'E_POLICY_DENIED', rule: 'prehashed' });
+    await c.approvePolicy(1, KEY, 0, { version: 1, allowedPaths: ['m', 'm/0/*'], allowPrehashed: true });
+    const res = await sign(2, { requestId: 'digest-allowed', message: digest, encoding: 'hex', hash: 'none' });
+    expect(res.status).toBe(201);
+    expect(res.body.digest).toBe(digest);
+    const key = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, Buffer.from(res.body.publicKey, 'hex')]), format: 'der', type: 'spki' });
+    expect(osslVerify('sha256', message, key, Buffer.from(res.body.der, 'hex'))).toBe(true);
+  });
+
   it('is scraped by a real Prometheus during signing, which reads back vilna_mpc_signatures_total', async () => {
     const promDir = await mkdtemp(path.join(tmpdir(), 'vilna-prom-'));
     const prom = await startPrometheus({ targets: c.parties.map((p) => new URL(p.ready!.metricsUrl!).host), dir: promDir });
