@@ -358,7 +358,9 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
     }, PEER_PROBE_INTERVAL_MS);
     probe.unref();
     closers.push(() => clearInterval(probe));
-    background('resume', coordinator.resume());
+    // Awaited: the statuses of resumed plans must be answerable once the node reports ready
+    // (finishing them runs in the background).
+    await coordinator.resume();
     for (const k of await keys.list()) if (k.current) refillKey(k.keyId);
     await audit.append('node.start', { party, identityKey: hex(identity), peerUrl, apiUrl });
     // Closers run in reverse: this one first, while the listeners still serve. Heads not yet

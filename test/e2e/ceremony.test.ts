@@ -6,13 +6,11 @@
  * other in order.
  */
 import { spawnSync } from 'node:child_process';
-import { createHash, createPublicKey, verify as osslVerify } from 'node:crypto';
+import { createHash, verify as osslVerify } from 'node:crypto';
 import { copyFile, cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { secp256k1 } from '@noble/curves/secp256k1.js';
-import { keccak_256 } from '@noble/hashes/sha3.js';
 import { HDKey } from '@scure/bip32';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SignatureRequest, SignatureResponse } from '../../api/signing.ts';
@@ -21,11 +19,11 @@ import { runAuditVerify } from '../../cli/audit.ts';
 import { SECURITY_LEVEL_128, protocols } from '../../cggmp/index.ts';
 import { openVault, readBlob } from '../../sidecar/vault/index.ts';
 import { startPrometheus } from '../support/prometheus.ts';
+import { expectSignatureValid, secp256k1Key } from '../support/signatures.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const PRIMES = path.join(root, 'test', 'fixtures', 'safe-primes.json');
 const KEY = 'e2e-key';
-const SPKI_PREFIX = Buffer.from('3036301006072a8648ce3d020106052b8104000a032200', 'hex');
 
 let dir: string;
 let c: LocalCluster;
@@ -33,22 +31,7 @@ let xpub: string;
 let publicKey: string;
 let beforePolicy: Awaited<ReturnType<typeof sign>>;
 
-function digestOf(message: Buffer, hash: string): Buffer {
-  if (hash === 'sha256') return createHash('sha256').update(message).digest();
-  if (hash === 'sha256d') return createHash('sha256').update(createHash('sha256').update(message).digest()).digest();
-  return Buffer.from(keccak_256(message));
-}
-
-/** Checks a signature with two implementations we did not write. */
-function expectValid(sig: SignatureResponse): void {
-  const message = Buffer.from(sig.message, 'hex');
-  expect(sig.digest).toBe(digestOf(message, sig.hash).toString('hex'));
-  const compact = Buffer.concat([Buffer.from(sig.r, 'hex'), Buffer.from(sig.s, 'hex')]);
-  expect(secp256k1.verify(compact, Buffer.from(sig.digest, 'hex'), Buffer.from(sig.publicKey, 'hex'), { prehash: false })).toBe(true);
-  const key = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, Buffer.from(sig.publicKey, 'hex')]), format: 'der', type: 'spki' });
-  if (sig.hash === 'sha256') expect(osslVerify('sha256', message, key, Buffer.from(sig.der, 'hex'))).toBe(true);
-  if (sig.hash === 'sha256d') expect(osslVerify('sha256', createHash('sha256').update(message).digest(), key, Buffer.from(sig.der, 'hex'))).toBe(true);
-}
+const expectValid = expectSignatureValid;
 
 async function sign(party: number, req: Partial<SignatureRequest> & { requestId: string }): Promise<{ status: number; body: SignatureResponse & { error?: { code: string; rule?: string } } }> {
   const res = await c.sign(party, KEY, { message: `e2e ${req.requestId}`, encoding: 'utf8', hash: 'sha256', ...req } as SignatureRequest);
@@ -209,8 +192,8 @@ describe('a 2-of-3 key across three processes', () => {
     const res = await sign(2, { requestId: 'digest-allowed', message: digest, encoding: 'hex', hash: 'none' });
     expect(res.status).toBe(201);
     expect(res.body.digest).toBe(digest);
-    const key = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, Buffer.from(res.body.publicKey, 'hex')]), format: 'der', type: 'spki' });
-    expect(osslVerify('sha256', message, key, Buffer.from(res.body.der, 'hex'))).toBe(true);
+    expect(osslVerify('sha256', message, secp256k1Key(res.body.publicKey), Buffer.from(res.body.der, 'hex'))).toBe(true);
+    expectValid(res.body);
   });
 
   it('is scraped by a real Prometheus during signing, which reads back vilna_mpc_signatures_total', async () => {

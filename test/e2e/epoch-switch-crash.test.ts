@@ -5,7 +5,6 @@
  * only some nodes. In every case the parties end at one agreed epoch and sign under it.
  * Crashes come from the test-only entry point (test/support/test-sidecar.ts).
  */
-import { createPublicKey, verify as osslVerify } from 'node:crypto';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -13,10 +12,10 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SignatureResponse } from '../../api/signing.ts';
 import { CeremonyFailed, LocalCluster } from '../../cli/local-parties.ts';
+import { opensslVerdict } from '../support/signatures.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const KEY = 'crash-key';
-const SPKI_PREFIX = Buffer.from('3036301006072a8648ce3d020106052b8104000a032200', 'hex');
 
 let dir: string;
 let c: LocalCluster;
@@ -46,8 +45,7 @@ async function signsAt(party: number, expectedEpoch: number): Promise<void> {
   const sig = res.body as SignatureResponse;
   expect(sig.epoch).toBe(expectedEpoch);
   expect(sig.publicKey).toBe(publicKey);
-  const key = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, Buffer.from(sig.publicKey, 'hex')]), format: 'der', type: 'spki' });
-  expect(osslVerify('sha256', Buffer.from(sig.message, 'hex'), key, Buffer.from(sig.der, 'hex'))).toBe(true);
+  expect(opensslVerdict(sig)).toBe(true);
 }
 
 /** Restarts `party` with a crash point armed; `died` settles when it reaches it. */
