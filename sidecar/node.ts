@@ -127,7 +127,7 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
         if (outcome !== 'ok') log.warn({ protocol, outcome, err: error }, 'session ended without a result');
       },
     });
-    const pool = new PresignPool((keyId, n) => metrics.presignatures(keyId, n));
+    const pool = new PresignPool((keyId, n) => metrics.presignatures(keyId, n), Math.max(64, 8 * cfg.presignPool.size));
     closers.push(() => pool.close());
     const primePool = new PrimePool(1536, PRIME_POOL_TARGET);
     closers.push(() => primePool.close());
@@ -270,6 +270,7 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
       p.catch((e: unknown) => log.warn({ what, err: e }, 'background task failed'));
     };
 
+    const lastPeerHead = new Map<string, number>();
     const peerApp = express();
     peerApp.disable('x-powered-by');
     peerApp.use('/v1/peer/transport', transport.router);
@@ -289,8 +290,12 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
           const party = (b.head as { party?: unknown } | null)?.party;
           // Recorded under the head's own party number (the sender's deployment number), which
           // the audit log checks against the signature of the given identity key.
-          if (known && typeof party === 'number') {
+          const index = (b.head as { index?: unknown } | null)?.index;
+          if (known && typeof party === 'number' && typeof index === 'number') {
+            // Only a head past the last one recorded for that peer: a replayed head adds nothing.
+            if (index <= (lastPeerHead.get(b.identityKey) ?? -1)) return;
             await audit.recordPeerHead(party, b.head, new Uint8Array(Buffer.from(b.identityKey, 'hex')));
+            lastPeerHead.set(b.identityKey, index);
             return;
           }
           throw Object.assign(new Error('the sender holds no key with this party'), { code: 'E_FORBIDDEN' });

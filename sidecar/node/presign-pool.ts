@@ -28,12 +28,25 @@ export function poolKey(keyId: string, epoch: number, signers: readonly number[]
 export class PresignPool {
   readonly #bySid = new Map<string, PoolEntry>();
   readonly #onChange: ((keyId: string, available: number) => void) | undefined;
+  readonly #maxPerKey: number;
 
-  constructor(onChange?: (keyId: string, available: number) => void) {
+  /** `maxPerKey` bounds what presign sessions started by others can leave in memory. */
+  constructor(onChange?: (keyId: string, available: number) => void, maxPerKey = 256) {
     this.#onChange = onChange;
+    this.#maxPerKey = maxPerKey;
   }
 
   add(entry: PoolEntry): void {
+    // Full: the oldest entry of the key goes (insertion order is age).
+    if (this.count(entry.keyId) >= this.#maxPerKey) {
+      for (const e of this.#bySid.values()) {
+        if (e.keyId === entry.keyId) {
+          this.#bySid.delete(e.sid);
+          e.close();
+          break;
+        }
+      }
+    }
     this.#bySid.set(entry.sid, entry);
     this.#changed(entry.keyId);
   }

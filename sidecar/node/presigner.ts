@@ -21,6 +21,8 @@ const unhex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'hex'));
 /** Outstanding nonces expire: a prepare that is never started costs nothing after this. */
 const NONCE_TTL_MS = 5 * 60_000;
 const MAX_OUTSTANDING_NONCES = 1024;
+/** Per key, so that prepares for one key cannot starve the others. */
+const MAX_OUTSTANDING_NONCES_PER_KEY = 64;
 
 export interface PresignSubject {
   readonly keyId: string;
@@ -47,7 +49,7 @@ export interface PresignerDeps {
 
 export class Presigner {
   readonly #d: PresignerDeps;
-  readonly #nonces = new Map<string, { nonce: Uint8Array; expires: number }>();
+  readonly #nonces = new Map<string, { nonce: Uint8Array; expires: number; keyId: string }>();
   /** Presign sessions still running here, by sid: a signer asked early waits for its own run. */
   readonly #inflight = new Map<string, Promise<unknown>>();
 
@@ -77,8 +79,11 @@ export class Presigner {
     const { self } = await this.#check(s);
     this.#expire();
     if (this.#nonces.size >= MAX_OUTSTANDING_NONCES) throw new PlanError('E_BUSY', 'too many presign sessions being prepared');
+    let forKey = 0;
+    for (const v of this.#nonces.values()) if (v.keyId === s.keyId) forKey++;
+    if (forKey >= MAX_OUTSTANDING_NONCES_PER_KEY) throw new PlanError('E_BUSY', `too many presign sessions of key ${s.keyId} being prepared`);
     const nonce = new Uint8Array(randomBytes(32));
-    this.#nonces.set(hex(nonce), { nonce, expires: Date.now() + NONCE_TTL_MS });
+    this.#nonces.set(hex(nonce), { nonce, expires: Date.now() + NONCE_TTL_MS, keyId: s.keyId });
     return { party: self, nonce: hex(nonce), signature: hex(await this.#d.signer.sign(nonceBytes(presignSubject(s), self, nonce))) };
   }
 
