@@ -17,6 +17,8 @@ import { describeError, PlanError, type ErrorInfo, type CommitDecision, type Pla
 const POLL_MS = 300;
 /** Retries of the test signature under a new epoch before the coordinator reports failure. */
 const TEST_SIGNATURE_ATTEMPTS = 12;
+/** After a party failed, how long the others may take to stop before the failure is reported. */
+const FAILURE_SETTLE_MS = 5000;
 /** How long a plan's protocol may take before the coordinator gives up and aborts it. */
 const RUN_DEADLINE_MS = 20 * 60_000;
 
@@ -209,6 +211,7 @@ export class Coordinator {
 
   async #collectVotes(planHash: string, plan: PlanView): Promise<{ votes: Vote[]; result: PlanStatus['result'] } | { error: ErrorInfo }> {
     const deadline = Date.now() + RUN_DEADLINE_MS;
+    let settleBy: number | undefined;
     for (;;) {
       const statuses = await Promise.all(
         plan.parties.map((p) =>
@@ -220,8 +223,19 @@ export class Coordinator {
           }),
         ),
       );
-      const failed = statuses.find((s) => s.phase === 'failed' || s.phase === 'aborted');
-      if (failed) return { error: failed.error ?? { code: 'E_PLAN_FAILED', message: 'a party failed' } };
+      const failures = statuses.filter((s) => s.phase === 'failed' || s.phase === 'aborted');
+      if (failures.length > 0) {
+        // Parties that received another's abort announcement before checking for themselves
+        // report it unattributed; wait briefly for every party to stop, and report an error that
+        // names culprits when some party attributed the failure itself.
+        const running = statuses.some((s) => s.phase === 'running' || s.phase === 'accepted');
+        if (running && Date.now() < (settleBy ??= Date.now() + FAILURE_SETTLE_MS)) {
+          await new Promise((r) => setTimeout(r, POLL_MS));
+          continue;
+        }
+        const attributed = failures.find((s) => (s.error?.culprits?.length ?? 0) > 0);
+        return { error: (attributed ?? failures[0]!).error ?? { code: 'E_PLAN_FAILED', message: 'a party failed' } };
+      }
       if (statuses.every((s) => s.phase === 'prepared' || s.phase === 'committed')) {
         const ok = statuses as PlanStatus[];
         if (plan.protocol === 'policy') return { votes: [], result: ok[0]!.result };
