@@ -344,8 +344,14 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
 
     for (const k of await keys.list()) if (k.current) metrics.epoch(k.keyId, k.current.epoch);
     // After a crash — its own or a coordinator's — an undecided epoch is learnt from the peers.
+    let recovering = false;
     const recovery = setInterval(() => {
-      void keys.list().then((all) => (all.some((k) => k.pending) ? participant.recoverPending() : [])).catch(() => undefined);
+      if (recovering) return; // one round at a time, however slow the peers answer
+      recovering = true;
+      void keys.list()
+        .then((all) => (all.some((k) => k.pending || k.aborted.length > 0) ? participant.recoverPending() : []))
+        .catch(() => undefined)
+        .finally(() => (recovering = false));
     }, RECOVERY_INTERVAL_MS);
     recovery.unref();
     closers.push(() => clearInterval(recovery));

@@ -23,7 +23,8 @@ export async function callPeer<T>(client: PeerRequester, endpoint: string, path:
   if (res.status >= 200 && res.status < 300) return res.body as T;
   const err = (res.body as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
   const code = typeof err?.code === 'string' ? err.code : `E_HTTP_${res.status}`;
-  const message = typeof err?.message === 'string' ? err.message : `peer answered ${res.status}`;
   const details = Object.fromEntries(Object.entries((err ?? {}) as Record<string, unknown>).filter(([k]) => k !== 'code' && k !== 'message'));
-  throw new PeerCallError(res.status, code, `${endpoint}${path}: ${message}`, details);
+  // The peer's own code is kept; its words and this node's view of the network (endpoints,
+  // paths) are not passed on, since the error may reach an API client.
+  throw new PeerCallError(res.status, code, `a peer answered ${res.status} ${code}`, details);
 }

@@ -144,7 +144,7 @@ export class SigningService {
         callPeer<unknown>(this.#d.peers, p.endpoint, '/v1/peer/control/sign', partial).catch((e: unknown) => {
           // One signer refusing ends the session for everyone: the local round would only time out.
           entry.close();
-          if (e instanceof PeerCallError && e.code === 'E_POLICY_DENIED') throw new PolicyDenied(String(e.details.rule ?? 'unknown'), `party ${p.index} denied: ${e.message}`, p.index);
+          if (e instanceof PeerCallError && e.code === 'E_POLICY_DENIED') throw new PolicyDenied(String(e.details.rule ?? 'unknown'), `party ${p.index} denied the request (rule ${String(e.details.rule ?? 'unknown')})`, p.index);
           throw e;
         }),
       );
