@@ -199,11 +199,18 @@ export class Coordinator {
   }
 
   /** Sends `body` to every party until each acknowledged (parties may be restarting). */
-  async #everyone(plan: PlanView, path: string, body: unknown): Promise<void> {
+  async #everyone(plan: PlanView, path: string, body: unknown, acknowledged?: (remaining: number) => void): Promise<void> {
     const pending = new Set(plan.parties.map((p) => p.index));
     for (let attempt = 0; pending.size > 0; attempt++) {
       await Promise.all(
-        plan.parties.filter((p) => pending.has(p.index)).map((p) => callPeer(this.#d.peers, p.endpoint, path, body).then(() => pending.delete(p.index)).catch(() => undefined)),
+        plan.parties.filter((p) => pending.has(p.index)).map((p) =>
+          callPeer(this.#d.peers, p.endpoint, path, body)
+            .then(() => {
+              pending.delete(p.index);
+              acknowledged?.(pending.size);
+            })
+            .catch(() => undefined),
+        ),
       );
       if (pending.size > 0) await new Promise((res) => setTimeout(res, Math.min(5000, 200 * 2 ** attempt)));
     }
@@ -272,22 +279,9 @@ export class Coordinator {
     const { plan, planHash } = r;
     let t0 = performance.now();
     this.#set(planHash, { phase: 'committing', ...(r.result ? { result: r.result } : {}) });
-    const pending = new Set(plan.parties.map((p) => p.index));
-    for (let attempt = 0; pending.size > 0; attempt++) {
-      await Promise.all(
-        plan.parties
-          .filter((p) => pending.has(p.index))
-          .map((p) =>
-            callPeer(this.#d.peers, p.endpoint, `/v1/peer/control/keys/${plan.keyId}/commit`, r.decision)
-              .then(() => {
-                pending.delete(p.index);
-                if (pending.size === plan.parties.length - 1) this.#d.checkpoint?.('coordinator.after-first-commit');
-              })
-              .catch(() => undefined),
-          ),
-      );
-      if (pending.size > 0) await new Promise((res) => setTimeout(res, Math.min(5000, 200 * 2 ** attempt)));
-    }
+    await this.#everyone(plan, `/v1/peer/control/keys/${plan.keyId}/commit`, r.decision, (remaining) => {
+      if (remaining === plan.parties.length - 1) this.#d.checkpoint?.('coordinator.after-first-commit');
+    });
     this.#time(planHash, 'commit', performance.now() - t0);
     if (plan.protocol !== 'policy') {
       t0 = performance.now();
