@@ -16,6 +16,7 @@ const outDir = mkdtempSync(path.join(tmpdir(), 'vilna-mpc-test-'));
 let passed = 0;
 let failed = 0;
 const steps = [];
+const failures = [];
 
 function step(name, cmd, args, env = {}) {
   process.stderr.write(`\n=== ${name} ===\n`);
@@ -33,6 +34,16 @@ function vitest(name, files, env) {
     const r = JSON.parse(readFileSync(report, 'utf8'));
     passed += r.numPassedTests;
     failed += r.numFailedTests + (ok ? 0 : r.numFailedTests === 0 ? 1 : 0);
+    for (const file of r.testResults ?? []) {
+      for (const t of file.assertionResults ?? []) {
+        if (t.status !== 'failed') continue;
+        const why = String(t.failureMessages?.[0] ?? '').split('\n')[0].slice(0, 300);
+        failures.push(`${path.relative(root, file.name)} > ${t.fullName}: ${why}`);
+      }
+      if ((file.assertionResults ?? []).length === 0 && file.status === 'failed') {
+        failures.push(`${path.relative(root, file.name)}: ${String(file.message ?? '').split('\n')[0].slice(0, 300)}`);
+      }
+    }
   } catch {
     failed += 1; // the runner died before writing its report
   }
@@ -45,6 +56,8 @@ vitest('cggmp unit tests, pure BigInt arithmetic', ['cggmp/'], { VILNA_MPC_ARITH
 
 rmSync(outDir, { recursive: true, force: true });
 process.stderr.write('\n');
+// The failures are repeated here because CI keeps only the tail of the output.
+for (const f of failures) process.stderr.write(`failed: ${f}\n`);
 for (const s of steps) process.stderr.write(`${s.ok ? 'ok  ' : 'FAIL'} ${s.name} (${s.seconds} s)\n`);
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed === 0 && steps.every((s) => s.ok) ? 0 : 1);
