@@ -29,7 +29,8 @@ function reshare(over: Record<string, unknown> = {}): Record<string, unknown> {
     protocol: 'reshare',
     epoch: 3,
     threshold: 3,
-    parties: [parties[1]!, parties[2]!, party(3), party(4)].map((p, i) => ({ ...p, index: i + 1, name: `p${i + 1}`, endpoint: `https://n${i + 1}.example` })),
+    // Parties 2 and 3 stay with their numbers, 1 leaves, 4 and 5 join.
+    parties: [parties[1]!, parties[2]!, party(4), party(5)],
     previous: { epoch: 2, threshold: 2, parties, dealers: [1, 3] },
     ...over,
   });
@@ -95,9 +96,30 @@ describe('plan schema', () => {
     expect(refusal({ ...r, previous: { ...(r.previous as object), note: 1 } })).toMatch(/note/);
   });
 
-  it('refuses parties not numbered 1..n in order', () => {
+  it('refuses a keygen whose parties are not numbered 1..n in order', () => {
     expect(refusal(keygen({ parties: [parties[0], { ...parties[2], index: 3 }, { ...parties[1], index: 2 }] }))).toMatch(/parties\[1\]\.index: must be 2/);
     expect(refusal(keygen({ parties: [{ ...parties[0], index: 0 }, parties[1], parties[2]] }))).toMatch(/parties\[0\]\.index/);
+    expect(refusal(keygen({ parties: [parties[0], parties[1], { ...parties[2], index: 4 }] }))).toMatch(/parties\[2\]\.index: must be 3/);
+  });
+
+  it('lets later plans keep the numbers a key has after a party left, ascending', () => {
+    const gapped = [parties[0]!, { ...parties[2]!, index: 3 }, { ...party(4) }];
+    expect(parsePlan(keygen({ protocol: 'refresh', epoch: 2, parties: gapped })).parties.map((p) => p.index)).toEqual([1, 3, 4]);
+    expect(refusal(keygen({ protocol: 'refresh', epoch: 2, parties: [gapped[1], gapped[0], gapped[2]] }))).toMatch(/parties\[1\]\.index: party numbers must be strictly ascending/);
+    expect(refusal(keygen({ protocol: 'refresh', epoch: 2, parties: [gapped[0], gapped[1], { ...gapped[2], index: 3 }] }))).toMatch(/strictly ascending/);
+    expect(refusal(keygen({ protocol: 'refresh', epoch: 2, parties: [gapped[0], gapped[1], { ...gapped[2], index: 4097 }] }))).toMatch(/parties\.2\.index|parties\[2\]\.index/);
+  });
+
+  it("keeps each staying party's number through a reshare and gives newcomers unused ones", () => {
+    const r = reshare();
+    const [two, three, four, five] = r.parties as ReturnType<typeof party>[];
+    // A staying party renumbered would be evaluated at another point: its share would not fit.
+    expect(refusal(reshare({ parties: [{ ...two!, index: 1 }, three, four, five] }))).toMatch(/parties\[0\]\.index: must stay 2/);
+    // A newcomer under a previous party's number would take over that party's point.
+    expect(refusal(reshare({ parties: [{ ...parties[0]!, identityKey: identity() }, two, three, four] }))).toMatch(/parties\[0\]\.index: 1 belongs to another previous party/);
+    expect(refusal(reshare({ threshold: 2, parties }))).toMatch(/parties: a reshare must change the parties or the threshold/);
+    expect(parsePlan(reshare({ threshold: 3, parties })).threshold).toBe(3);
+    expect(parsePlan(reshare({ threshold: 2, parties: [parties[0], parties[1]] })).parties).toHaveLength(2);
   });
 
   it('refuses malformed identity keys, key ids, nonces and expiries', () => {
@@ -118,9 +140,10 @@ describe('plan schema', () => {
     expect(refusal(keygen({ protocol: 'refresh', epoch: 0 }))).toMatch(/epoch: must be at least 1/);
   });
 
-  it('requires a policy exactly in policy plans', () => {
+  it('requires a policy in policy plans and allows one only there and in a reshare', () => {
     expect(refusal(keygen({ protocol: 'policy', epoch: 2 }))).toMatch(/policy: is required/);
-    expect(refusal(keygen({ policy: { version: 1, allowedPaths: [] } }))).toMatch(/policy: is only allowed in a policy plan/);
+    expect(refusal(keygen({ policy: { version: 1, allowedPaths: [] } }))).toMatch(/policy: is only allowed in a policy plan or a reshare, not keygen/);
+    expect(parsePlan(reshare({ policy: { version: 1, allowedPaths: ['m'] } })).policy).toEqual({ version: 1, allowedPaths: ['m'] });
   });
 
   it('requires previous exactly in reshare plans, with exactly t_old dealers among the old parties', () => {
@@ -128,7 +151,7 @@ describe('plan schema', () => {
     expect(refusal(keygen({ protocol: 'refresh', epoch: 1, previous: { epoch: 0, threshold: 2, parties, dealers: [1, 2] } }))).toMatch(/previous: is only allowed/);
     const prev = reshare().previous as Record<string, unknown>;
     expect(refusal(reshare({ previous: { ...prev, dealers: [1] } }))).toMatch(/exactly previous\.threshold = 2 dealers, not 1/);
-    expect(refusal(reshare({ previous: { ...prev, dealers: [1, 4] } }))).toMatch(/previous\.dealers\[1\]: 4 is not one of the previous parties/);
+    expect(refusal(reshare({ previous: { ...prev, dealers: [1, 4] } }))).toMatch(/previous\.dealers\[1\]: 4 is not one of the previous parties \(1,2,3\)/);
     expect(refusal(reshare({ previous: { ...prev, dealers: [3, 1] } }))).toMatch(/strictly ascending/);
     expect(refusal(reshare({ previous: { ...prev, epoch: 1 } }))).toMatch(/previous\.epoch: must be 2/);
     expect(refusal(reshare({ previous: { ...prev, threshold: 1, dealers: [1] } }))).toMatch(/previous\.threshold: 1 refused/);

@@ -4,7 +4,12 @@
  * and the ordered parties with their pinned identity keys and endpoints, an expiry and a nonce;
  * m-of-k approvers sign its canonical hash (api/approval.ts) and every party checks both itself.
  *
- * The schema carries every rule that needs no context (2 ≤ t ≤ n, consecutive indices, unique
+ * Party numbers are stable for the life of a key: they are the points at which the shares are
+ * evaluated, so a reshare keeps every staying holder's number and gives each newcomer an unused
+ * one. A keygen numbers its parties 1..n; later plans list the numbers the key's holders have,
+ * ascending, which need not be consecutive once a party has left.
+ *
+ * The schema carries every rule that needs no context (2 ≤ t ≤ n, party numbers, unique
  * identities and endpoints, the shape of a reshare), so an approver's tool refuses a bad plan
  * before a human signs it. Rules that need the party's own state (expiry against its clock, its
  * identity, epoch continuity with the key it holds) live in sidecar/trust/verify-plan.ts.
@@ -20,6 +25,8 @@ export const PLAN_TAG = 'vilna-mpc/plan/v1';
 
 /** Upper bound on n: the protocol's rounds are all-to-all, so this is far past practical. */
 export const MAX_PARTIES = 64;
+/** Largest party number: numbers are never reused within a key, so they outgrow n over reshares. */
+export const MAX_PARTY_NUMBER = 4096;
 /** Largest presignature pool a plan may ask each party to keep. */
 export const MAX_PRESIGN_POOL = 1000;
 /** Longest endpoint URL accepted. */
@@ -102,7 +109,7 @@ export const UtcTimestampSchema = z.string().refine(isUtcTimestamp, 'must be an 
 
 export const PartySchema = z
   .object({
-    index: z.number().int().min(1).max(MAX_PARTIES),
+    index: z.number().int().min(1).max(MAX_PARTY_NUMBER),
     name: z.string().regex(PARTY_NAME_RE, 'must be 1–128 of [A-Za-z0-9._:/-], starting with a letter or digit'),
     identityKey: IdentityKeySchema,
     endpoint: EndpointSchema,
@@ -118,18 +125,22 @@ export const PreviousSchema = z
     epoch: EpochSchema,
     threshold: z.number().int(),
     parties: z.array(PartySchema).min(1).max(MAX_PARTIES),
-    /** The old holders that deal in the reshare: exactly `threshold` of them, ascending. */
+    /** Party numbers of the old holders that deal in the reshare: exactly `threshold` of them, ascending. */
     dealers: z.array(z.number().int()).max(MAX_PARTIES),
   })
   .strict();
 
 type Ctx = z.core.$RefinementCtx;
 
-/** Indices 1..n in order, unique identity keys, names and endpoints, 2 ≤ t ≤ n. */
-function checkPartySet(parties: readonly PlanParty[], threshold: number, at: (string | number)[], ctx: Ctx): void {
+/**
+ * Party numbers 1..n in order (a keygen) or strictly ascending (later plans), unique identity
+ * keys, names and endpoints, 2 ≤ t ≤ n.
+ */
+function checkPartySet(parties: readonly PlanParty[], threshold: number, consecutive: boolean, at: (string | number)[], ctx: Ctx): void {
   const issue = (path: (string | number)[], message: string): void => ctx.addIssue({ code: 'custom', path: [...at, ...path], message });
   parties.forEach((p, i) => {
-    if (p.index !== i + 1) issue(['parties', i, 'index'], `must be ${i + 1}: parties are numbered 1..n in order`);
+    if (consecutive && p.index !== i + 1) issue(['parties', i, 'index'], `must be ${i + 1}: a keygen numbers its parties 1..n in order`);
+    else if (!consecutive && i > 0 && p.index <= parties[i - 1]!.index) issue(['parties', i, 'index'], 'party numbers must be strictly ascending');
   });
   const n = parties.length;
   if (threshold < 2) issue(['threshold'], `${threshold} refused: t must be at least 2 (a 1-of-n key is a single point of compromise)`);
@@ -172,13 +183,14 @@ const PlanObjectSchema = z
 
 export const PlanSchema = PlanObjectSchema.superRefine((plan, ctx) => {
   const issue = (path: (string | number)[], message: string): void => ctx.addIssue({ code: 'custom', path, message });
-  checkPartySet(plan.parties, plan.threshold, [], ctx);
+  checkPartySet(plan.parties, plan.threshold, plan.protocol === 'keygen', [], ctx);
 
   if (plan.protocol === 'keygen' && plan.epoch !== 0) issue(['epoch'], 'must be 0 for keygen');
   if ((plan.protocol === 'refresh' || plan.protocol === 'reshare') && plan.epoch < 1) issue(['epoch'], `must be at least 1 for ${plan.protocol} (it creates old + 1)`);
 
   if (plan.protocol === 'policy' && plan.policy === undefined) issue(['policy'], 'is required for a policy plan');
-  if (plan.protocol !== 'policy' && plan.policy !== undefined) issue(['policy'], `is only allowed in a policy plan, not ${plan.protocol}`);
+  // A reshare may carry the policy its new holders enforce: a newcomer has none, and denies all.
+  if (plan.protocol !== 'policy' && plan.protocol !== 'reshare' && plan.policy !== undefined) issue(['policy'], `is only allowed in a policy plan or a reshare, not ${plan.protocol}`);
 
   const prev = plan.previous;
   if (plan.protocol !== 'reshare') {
@@ -189,15 +201,28 @@ export const PlanSchema = PlanObjectSchema.superRefine((plan, ctx) => {
     issue(['previous'], 'is required for a reshare plan (the current holders and the dealers)');
     return;
   }
-  checkPartySet(prev.parties, prev.threshold, ['previous'], ctx);
+  checkPartySet(prev.parties, prev.threshold, false, ['previous'], ctx);
   if (prev.epoch !== plan.epoch - 1) issue(['previous', 'epoch'], `must be ${plan.epoch - 1}: a reshare creates epoch previous + 1`);
+  const previousNumbers = prev.parties.map((p) => p.index);
   prev.dealers.forEach((d, i) => {
-    if (d < 1 || d > prev.parties.length) issue(['previous', 'dealers', i], `${d} is not one of the previous parties 1..${prev.parties.length}`);
+    if (!previousNumbers.includes(d)) issue(['previous', 'dealers', i], `${d} is not one of the previous parties (${previousNumbers.join(',')})`);
     if (i > 0 && d <= prev.dealers[i - 1]!) issue(['previous', 'dealers', i], 'dealers must be strictly ascending');
   });
   if (prev.dealers.length !== prev.threshold) {
     issue(['previous', 'dealers'], `must name exactly previous.threshold = ${prev.threshold} dealers, not ${prev.dealers.length}`);
   }
+  // A share is the polynomial at the party's number: a staying party keeps it, a newcomer takes an unused one.
+  plan.parties.forEach((p, i) => {
+    const sameNumber = prev.parties.find((q) => q.index === p.index);
+    const sameIdentity = prev.parties.find((q) => q.identityKey === p.identityKey);
+    if (sameIdentity !== undefined && sameIdentity.index !== p.index) {
+      issue(['parties', i, 'index'], `must stay ${sameIdentity.index}: this identity is previous party ${sameIdentity.index}, and a staying party keeps its number`);
+    } else if (sameNumber !== undefined && sameNumber.identityKey !== p.identityKey) {
+      issue(['parties', i, 'index'], `${p.index} belongs to another previous party; a newcomer takes a number no previous party has`);
+    }
+  });
+  const sameSet = plan.parties.length === prev.parties.length && plan.parties.every((p, i) => p.identityKey === prev.parties[i]!.identityKey);
+  if (sameSet && plan.threshold === prev.threshold) issue(['parties'], 'a reshare must change the parties or the threshold (same parties and threshold: use refresh)');
 });
 
 export type Plan = z.infer<typeof PlanSchema>;

@@ -108,6 +108,12 @@ export function planSummary(plan: Plan, hashHex: string): string[] {
   if (plan.previous !== undefined) {
     const prev = plan.previous;
     lines.push(`previous   epoch ${prev.epoch}, ${prev.threshold}-of-${prev.parties.length}, dealers ${prev.dealers.join(',')}`, ...prev.parties.map(partyLine));
+    // What an approver most needs to see in a reshare: who gains a share and who loses one.
+    const before = new Set(prev.parties.map((p) => p.index));
+    const after = new Set(plan.parties.map((p) => p.index));
+    const joining = plan.parties.filter((p) => !before.has(p.index)).map((p) => p.index);
+    const leaving = prev.parties.filter((p) => !after.has(p.index)).map((p) => p.index);
+    lines.push(`joining    ${joining.length > 0 ? joining.join(',') : '(none)'}`, `leaving    ${leaving.length > 0 ? leaving.join(',') : '(none)'}`);
   }
   if (plan.policy !== undefined) {
     const pol = plan.policy;

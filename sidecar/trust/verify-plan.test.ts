@@ -33,14 +33,13 @@ function plan(over: Record<string, unknown> = {}): Plan {
   } as Plan;
 }
 
-/** Reshare of epoch 4 (parties 1..3, t = 2) to parties 2, 3 and a newcomer, dealt by old 2 and 3. */
+/** Reshare of epoch 4 (parties 1..3, t = 2) to parties 2, 3 and newcomer 4, dealt by old 2 and 3. */
 function reshare(over: Record<string, unknown> = {}): Plan {
-  const newcomer = party(3);
   return plan({
     protocol: 'reshare',
     epoch: 5,
     threshold: 2,
-    parties: [parties[1]!, parties[2]!, newcomer].map((p, i) => ({ ...p, index: i + 1, name: `new-${i + 1}`, endpoint: `https://new-${i + 1}.example` })),
+    parties: [parties[1]!, parties[2]!, party(4)],
     previous: { epoch: 4, threshold: 2, parties, dealers: [2, 3] },
     ...over,
   });
@@ -221,13 +220,29 @@ describe('verifyPlan: epoch continuity', () => {
     expect(v.previousIndex).toBe(1);
     expect(v.dealer).toBe(false);
     const dealer = verifyPlan(p, approve(p), ctx({ current: held(4), self: { identityKey: hexToBytes(parties[1]!.identityKey) } }));
-    expect(dealer).toMatchObject({ selfIndex: 1, previousIndex: 2, dealer: true });
+    expect(dealer).toMatchObject({ selfIndex: 2, previousIndex: 2, dealer: true });
   });
 
   it('accepts a reshare at a newcomer that holds nothing yet', () => {
     const p = reshare();
     const v = verifyPlan(p, approve(p), ctx({ self: { identityKey: hexToBytes(p.parties[2]!.identityKey) } }));
-    expect(v).toMatchObject({ selfIndex: 3, previousIndex: undefined, dealer: false });
+    expect(v).toMatchObject({ selfIndex: 4, previousIndex: undefined, dealer: false });
+  });
+
+  it('accepts an expired reshare only when asked to (a leaving party retiring after the commit)', () => {
+    const p = reshare();
+    const late = new Date('2026-05-06T00:00:00Z');
+    expect(refusal(() => verifyPlan(p, approve(p), ctx({ current: held(4), now: late }))).code).toBe('E_PLAN_EXPIRED');
+    expect(verifyPlan(p, approve(p), ctx({ current: held(4), now: late, allowExpired: true })).previousIndex).toBe(1);
+  });
+
+  it('accepts a refresh of a key whose party numbers have a gap, and only with exactly its holders', () => {
+    const gapped = [parties[0]!, parties[2]!, party(4)];
+    const p = plan({ protocol: 'refresh', epoch: 5, parties: gapped });
+    expect(verifyPlan(p, approve(p), ctx({ current: held(4, gapped) })).selfIndex).toBe(1);
+    const e = refusal(() => verifyPlan(p, approve(p), ctx({ current: held(4) })));
+    expect(e.code).toBe('E_IDENTITY_MISMATCH');
+    expect(e.message).toMatch(/party 3 has identity key|party 4 holds no share/);
   });
 
   it('refuses a reshare at an old holder that holds no key', () => {

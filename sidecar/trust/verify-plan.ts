@@ -31,7 +31,7 @@ import { TrustError } from './errors.ts';
 /** Far more entries than any quorum needs; a longer list is refused before any signature work. */
 export const MAX_APPROVALS = 256;
 
-/** A party of the key this node currently holds: its 1-based index and identity key (66 hex). */
+/** A party of the key this node currently holds: its party number and identity key (66 hex). */
 export interface HeldParty {
   readonly index: number;
   readonly identityKey: string;
@@ -53,6 +53,12 @@ export interface VerifyPlanContext {
   readonly now: Date;
   /** The key this node holds for plan.keyId; absent when it holds none (keygen, reshare joiner). */
   readonly current?: CurrentKey;
+  /**
+   * Accept a plan past its expiry. Only for a leaving party retiring its share after a reshare
+   * that others committed (proved by a signature under the new epoch): expiry limits when a plan
+   * may start, not how late a party may learn that it finished.
+   */
+  readonly allowExpired?: boolean;
 }
 
 export interface VerifiedPlan {
@@ -61,9 +67,9 @@ export interface VerifiedPlan {
   readonly hashHex: string;
   /** Distinct pinned approvers whose signatures verified, ascending. */
   readonly approvers: readonly string[];
-  /** This party's index in plan.parties; undefined for an old holder leaving in a reshare. */
+  /** This party's number in plan.parties; undefined for an old holder leaving in a reshare. */
   readonly selfIndex: number | undefined;
-  /** This party's index in previous.parties (reshare only). */
+  /** This party's number in previous.parties (reshare only). */
   readonly previousIndex: number | undefined;
   /** True when this party is one of the reshare's dealers. */
   readonly dealer: boolean;
@@ -113,14 +119,18 @@ function countApprovals(approvals: unknown, hashHex: string, set: ApproverSet): 
   return [...valid].sort();
 }
 
-/** Refuses when any index holds a different identity key in `plan` than in `held`. */
-function checkSameIdentities(planParties: readonly PlanParty[], held: readonly HeldParty[], where: string): void {
+/** Refuses unless `planParties` are exactly the holders of the key held here: same numbers, same identity keys. */
+function checkSameHolders(planParties: readonly PlanParty[], held: readonly HeldParty[], where: string): void {
   const byIndex = new Map(held.map((p) => [p.index, p.identityKey]));
   for (const p of planParties) {
     const mine = byIndex.get(p.index);
-    if (mine !== undefined && mine !== p.identityKey) {
+    if (mine === undefined) throw new TrustError('E_IDENTITY_MISMATCH', `${where}: party ${p.index} holds no share of the key held here (holders ${held.map((h) => h.index).join(',')})`);
+    if (mine !== p.identityKey) {
       throw new TrustError('E_IDENTITY_MISMATCH', `${where}: party ${p.index} has identity key ${short(p.identityKey)} in the plan but ${short(mine)} in the key this party holds`);
     }
+  }
+  if (planParties.length !== held.length) {
+    throw new TrustError('E_IDENTITY_MISMATCH', `${where}: names ${planParties.length} holders, the key held here has ${held.length}`);
   }
 }
 
@@ -145,7 +155,7 @@ function checkContinuity(plan: Plan, current: CurrentKey | undefined, previousIn
           `a ${plan.protocol} keeps the key's ${current.threshold}-of-${current.parties.length} parties; the plan says ${plan.threshold}-of-${plan.parties.length} (use reshare)`,
         );
       }
-      checkSameIdentities(plan.parties, current.parties, 'parties');
+      checkSameHolders(plan.parties, current.parties, 'parties');
       return;
     }
     case 'reshare': {
@@ -164,7 +174,7 @@ function checkContinuity(plan: Plan, current: CurrentKey | undefined, previousIn
           `previous says ${prev.threshold}-of-${prev.parties.length}, the key held here is ${current.threshold}-of-${current.parties.length}`,
         );
       }
-      checkSameIdentities(prev.parties, current.parties, 'previous.parties');
+      checkSameHolders(prev.parties, current.parties, 'previous.parties');
       return;
     }
   }
@@ -178,7 +188,7 @@ function checkContinuity(plan: Plan, current: CurrentKey | undefined, previousIn
 export function verifyPlan(plan: unknown, approvals: unknown, ctx: VerifyPlanContext): VerifiedPlan {
   const set = parseApproverSet(ctx.approvers);
   const parsed = parseOrRefuse(plan);
-  checkExpiry(parsed, ctx.now);
+  if (ctx.allowExpired !== true) checkExpiry(parsed, ctx.now);
 
   const hash = planHash(parsed);
   const hashHex = bytesToHex(hash);

@@ -92,10 +92,12 @@ describe('vilna-mpc approve', () => {
 
   it('summarises a reshare with its previous holders and dealers', async () => {
     const old = plan().parties;
-    const p = plan({ protocol: 'reshare', epoch: 2, previous: { epoch: 1, threshold: 2, parties: old, dealers: [1, 3] } });
+    const newcomer = { index: 4, name: 'region-4/vault/party-4', identityKey: identity(), endpoint: 'https://party-4.example:8443' };
+    const p = plan({ protocol: 'reshare', epoch: 2, parties: [old[0], old[2], newcomer], previous: { epoch: 1, threshold: 2, parties: old, dealers: [1, 3] } });
     const c = capture();
     await approvePlanFile(writePlan('reshare.json', p), { key: opensslKey }, c.io);
     expect(c.stderr()).toContain('previous   epoch 1, 2-of-3, dealers 1,3');
+    expect(c.stderr()).toContain('joining    4\nleaving    2');
   });
 
   it('reads the plan from stdin with "-" and prints one JSON line with --json', async () => {
