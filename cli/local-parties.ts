@@ -59,6 +59,9 @@ export interface LocalClusterOptions {
   readonly entry?: { readonly script: string; readonly args?: (party: number) => readonly string[] };
 }
 
+/** The demo's signing policy: every non-hardened path up to depth 4, no limits, no per-request approvals. */
+export const DEVELOPMENT_POLICY = { version: 1, allowedPaths: ['m', 'm/*', 'm/*/*', 'm/*/*/*', 'm/*/*/*/*'] } as const;
+
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
@@ -221,20 +224,35 @@ export class LocalCluster {
     this.client.close();
   }
 
-  /** A plan over `members` (default: every party) with this cluster's endpoints and identities. */
-  plan(fields: { protocol: Plan['protocol']; keyId: string; epoch: number; threshold: number; members?: readonly number[]; policy?: unknown }): Plan {
+  /**
+   * A plan over `members` (default: every party) with this cluster's endpoints and identities; a
+   * reshare also names the previous holders and the dealers among them. Party numbers are the
+   * cluster's, which stay the same across plans as a key's party numbers must.
+   */
+  plan(fields: {
+    protocol: Plan['protocol'];
+    keyId: string;
+    epoch: number;
+    threshold: number;
+    members?: readonly number[];
+    previous?: { readonly threshold: number; readonly members: readonly number[]; readonly dealers: readonly number[] };
+    policy?: unknown;
+  }): Plan {
+    const entry = (i: number) => {
+      const r = this.party(i).ready;
+      if (!r) throw new Error(`party ${i} is not running`);
+      return { index: i, name: `party-${i}`, identityKey: r.identityKey, endpoint: r.peerUrl };
+    };
     const members = fields.members ?? this.parties.map((p) => p.index);
+    const prev = fields.previous;
     return {
       version: 1,
       protocol: fields.protocol,
       keyId: fields.keyId,
       epoch: fields.epoch,
       threshold: fields.threshold,
-      parties: members.map((i) => {
-        const r = this.party(i).ready;
-        if (!r) throw new Error(`party ${i} is not running`);
-        return { index: i, name: `party-${i}`, identityKey: r.identityKey, endpoint: r.peerUrl };
-      }),
+      parties: members.map(entry),
+      ...(prev ? { previous: { epoch: fields.epoch - 1, threshold: prev.threshold, parties: prev.members.map(entry), dealers: [...prev.dealers] } } : {}),
       ...(fields.policy !== undefined ? { policy: fields.policy } : {}),
       expiresAt: new Date(Date.now() + 3_600_000).toISOString().replace(/\.\d{3}Z$/, 'Z'),
       nonce: randomBytes(32).toString('hex'),
@@ -245,15 +263,18 @@ export class LocalCluster {
    * Approves and applies a signing policy for a key (a key signs nothing before one): by default
    * every non-hardened path up to depth 4, no rate limit, no per-request approvals.
    */
-  async approvePolicy(coordinator: number, keyId: string, epoch: number, policy: unknown = { version: 1, allowedPaths: ['m', 'm/*', 'm/*/*', 'm/*/*/*', 'm/*/*/*/*'] }): Promise<void> {
-    const plan = this.plan({ protocol: 'policy', keyId, epoch, threshold: (await this.#threshold(coordinator, keyId)), policy });
+  async approvePolicy(coordinator: number, keyId: string, epoch: number, policy: unknown = DEVELOPMENT_POLICY): Promise<void> {
+    const held = await this.#holders(coordinator, keyId);
+    const plan = this.plan({ protocol: 'policy', keyId, epoch, threshold: held.threshold, members: held.parties, policy });
     await this.ceremony(coordinator, plan, this.approve(plan));
   }
 
-  async #threshold(index: number, keyId: string): Promise<number> {
+  /** The key's threshold and holders, as party `index` reports them. */
+  async #holders(index: number, keyId: string): Promise<{ threshold: number; parties: number[] }> {
     const res = await this.getKey(index, keyId);
     if (res.status !== 200) throw new Error(`party ${index} does not know key ${keyId}`);
-    return (res.body as { threshold: number }).threshold;
+    const body = res.body as { threshold: number; parties: { index: number }[] };
+    return { threshold: body.threshold, parties: body.parties.map((p) => p.index) };
   }
 
   /** Approvals from the first `count` development approvers (default: the quorum). */

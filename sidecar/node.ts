@@ -196,11 +196,12 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
     };
     closers.push(() => refillTimers.forEach((t) => clearTimeout(t)));
 
-    const verifyOwn = (plan: unknown, approvals: unknown, current: KeyState | undefined): VerifiedPlan => {
+    const verifyOwn = (plan: unknown, approvals: unknown, current: KeyState | undefined, options: { allowExpired?: boolean } = {}): VerifiedPlan => {
       const v = verifyPlan(plan, approvals, {
         approvers,
         self: { identityKey: identity },
         now: new Date(),
+        ...(options.allowExpired === true ? { allowExpired: true } : {}),
         ...(current?.current ? { current: { keyId: current.keyId, epoch: current.current.epoch, threshold: current.current.threshold, parties: current.current.parties } } : {}),
       });
       return { plan: v.plan as PlanView, planHash: v.hash };

@@ -73,9 +73,15 @@ export function peerControlRouter(d: PeerControlDeps): Router {
     res.json({ ok: true });
   }));
   r.post('/keys/:keyId/retire', handle(async (req, res) => {
-    const body = parse(z.strictObject({ planHash: hex64, testSignature: z.strictObject({ r: hex64, s: hex64 }) }), req.body);
-    await d.participant.retire(parse(keyId, req.params.keyId), body.planHash, body.testSignature);
+    // plan and approvals: for an old holder a reshare leaves out, which has no record of the plan.
+    const body = parse(z.strictObject({ planHash: hex64, testSignature: z.strictObject({ r: hex64, s: hex64 }), plan: z.unknown().optional(), approvals: z.unknown().optional() }), req.body);
+    const reshare = body.plan !== undefined ? { plan: body.plan, approvals: body.approvals } : undefined;
+    await d.participant.retire(parse(keyId, req.params.keyId), body.planHash, body.testSignature, reshare);
     res.json({ ok: true });
+  }));
+  r.get('/keys/:keyId/public', handle(async (req, res) => {
+    const epoch = parse(z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER), req.query.epoch);
+    res.json(await d.participant.publicState(parse(keyId, req.params.keyId), epoch));
   }));
   r.get('/decisions/:planHash', handle(async (req, res) => {
     const planHash = parse(hex64, req.params.planHash);

@@ -12,7 +12,7 @@ import { protocols } from '../../cggmp/index.ts';
 import { abortBytes, startBytes, voteBytes } from './statements.ts';
 import { readJson, writeJsonAtomic } from './atomic-json.ts';
 import { callPeer, PeerCallError, type PeerRequester } from './peer-client.ts';
-import { describeError, PlanError, type ErrorInfo, type CommitDecision, type PlanStatus, type PlanView, type Vote } from './plan-participant.ts';
+import { describeError, leavingParties, planMembers, PlanError, type ErrorInfo, type CommitDecision, type PlanStatus, type PlanView, type Vote } from './plan-participant.ts';
 
 const POLL_MS = 300;
 /** Retries of the test signature under a new epoch before the coordinator reports failure. */
@@ -21,6 +21,11 @@ const TEST_SIGNATURE_ATTEMPTS = 12;
 const FAILURE_SETTLE_MS = 5000;
 /** How long a plan's protocol may take before the coordinator gives up and aborts it. */
 const RUN_DEADLINE_MS = 20 * 60_000;
+/**
+ * Attempts to tell an old holder that a reshare left out to shred its share. Bounded: a reshare
+ * is also how a lost party is removed, and the new epoch must not wait for it.
+ */
+const LEAVER_RETIRE_ATTEMPTS = 8;
 
 /** A signature (r, s hex) under the new epoch over its epoch test message. */
 export interface TestSignature {
@@ -50,6 +55,8 @@ export interface CeremonyStatus {
   readonly result?: PlanStatus['result'];
   readonly error?: ErrorInfo;
   readonly timingsMs: Record<string, number>;
+  /** Reshare: old holders left out that could not be told to shred their share (they still hold it). */
+  readonly notRetired?: readonly number[];
 }
 
 export interface CoordinatorDeps {
@@ -96,7 +103,8 @@ export class Coordinator {
   async start(plan: PlanView, approvals: unknown): Promise<CeremonyStatus> {
     const planHash = this.#d.planHash(plan);
     const self = plan.parties.find((p) => p.identityKey === hex(this.#d.identityKey));
-    if (!self) throw new PlanError('E_IDENTITY_MISMATCH', 'a coordinator must be a party of the plan');
+    // A new holder: the coordinator proves the new epoch by signing with it before anything is retired.
+    if (!self) throw new PlanError('E_IDENTITY_MISMATCH', 'a coordinator must be one of the plan\'s (new) parties');
     // Unapproved or expired plans are refused here, before anything is written or any peer called.
     if (!this.#status.has(planHash)) await this.#d.verify(plan, approvals);
     const known = this.#status.get(planHash) ?? ((await this.record(planHash)) ? this.#fromRecord((await this.record(planHash))!) : undefined);
@@ -155,7 +163,7 @@ export class Coordinator {
     let t0 = performance.now();
     let nonces: { party: number; nonce: string; signature: string; planHash: string }[];
     try {
-      nonces = await Promise.all(plan.parties.map((p) => callPeer<{ party: number; nonce: string; signature: string; planHash: string }>(this.#d.peers, p.endpoint, '/v1/peer/control/plans', { plan, approvals })));
+      nonces = await Promise.all(planMembers(plan).map((p) => callPeer<{ party: number; nonce: string; signature: string; planHash: string }>(this.#d.peers, p.endpoint, '/v1/peer/control/plans', { plan, approvals })));
     } catch (e) {
       // A party refused the plan: nothing was started anywhere.
       const error = describeError(e);
@@ -170,7 +178,7 @@ export class Coordinator {
     const self = plan.parties.find((p) => p.identityKey === hex(this.#d.identityKey))!.index;
     const coordinator = { party: self, signature: hex(await this.#d.sign(startBytes(new Uint8Array(Buffer.from(planHash, 'hex')), self))) };
     const body = { nonces: nonces.map(({ party, nonce, signature }) => ({ party, nonce, signature })), coordinator };
-    await Promise.all(plan.parties.map((p) => callPeer(this.#d.peers, p.endpoint, `/v1/peer/control/plans/${planHash}/start`, body)));
+    await Promise.all(planMembers(plan).map((p) => callPeer(this.#d.peers, p.endpoint, `/v1/peer/control/plans/${planHash}/start`, body)));
     const votes = await this.#collectVotes(planHash, plan);
     this.#time(planHash, 'protocol', performance.now() - t0);
     if (plan.protocol === 'policy' && !('error' in votes)) {
@@ -216,35 +224,40 @@ export class Coordinator {
     }
   }
 
+  /** Best effort, bounded: returns the leavers that never acknowledged. */
+  async #tellLeavers(leavers: readonly { index: number; endpoint: string }[], path: string, body: unknown): Promise<number[]> {
+    const pending = new Set(leavers.map((p) => p.index));
+    for (let attempt = 0; pending.size > 0 && attempt < LEAVER_RETIRE_ATTEMPTS; attempt++) {
+      if (attempt > 0) await new Promise((res) => setTimeout(res, Math.min(5000, 250 * 2 ** attempt)));
+      await Promise.all(
+        leavers.filter((p) => pending.has(p.index)).map((p) =>
+          callPeer(this.#d.peers, p.endpoint, path, body).then(() => pending.delete(p.index)).catch(() => undefined),
+        ),
+      );
+    }
+    return [...pending];
+  }
+
   async #collectVotes(planHash: string, plan: PlanView): Promise<{ votes: Vote[]; result: PlanStatus['result'] } | { error: ErrorInfo }> {
     const deadline = Date.now() + RUN_DEADLINE_MS;
+    const holders = new Set(plan.parties.map((p) => p.index));
+    const members = planMembers(plan);
     let settleBy: number | undefined;
     for (;;) {
       const statuses = await Promise.all(
-        plan.parties.map((p) =>
+        members.map((p) =>
           callPeer<PlanStatus>(this.#d.peers, p.endpoint, `/v1/peer/control/plans/${planHash}`, undefined, { method: 'GET' }).catch((e: unknown) => {
-            // A party that answers but no longer knows the plan restarted before voting: it
-            // will never vote, so the plan cannot commit.
-            const lost = e instanceof PeerCallError && e.code === 'E_UNKNOWN_PLAN';
+            // A new holder that answers but no longer knows the plan restarted before voting:
+            // it will never vote, so the plan cannot commit. A leaving dealer has no vote to
+            // give: its restart only matters if it had not dealt, and then the holders fail.
+            const lost = e instanceof PeerCallError && e.code === 'E_UNKNOWN_PLAN' && holders.has(p.index);
             return { phase: lost ? 'failed' : 'unreachable', error: lost ? { code: 'E_PARTY_RESTARTED', message: `party ${p.index} restarted before voting` } : describeError(e) } as const;
           }),
         ),
       );
-      const failures = statuses.filter((s) => s.phase === 'failed' || s.phase === 'aborted');
-      if (failures.length > 0) {
-        // Parties that received another's abort announcement before checking for themselves
-        // report it unattributed; wait briefly for every party to stop, and report an error that
-        // names culprits when some party attributed the failure itself.
-        const running = statuses.some((s) => s.phase === 'running' || s.phase === 'accepted');
-        if (running && Date.now() < (settleBy ??= Date.now() + FAILURE_SETTLE_MS)) {
-          await new Promise((r) => setTimeout(r, POLL_MS));
-          continue;
-        }
-        const attributed = failures.find((s) => (s.error?.culprits?.length ?? 0) > 0);
-        return { error: (attributed ?? failures[0]!).error ?? { code: 'E_PLAN_FAILED', message: 'a party failed' } };
-      }
-      if (statuses.every((s) => s.phase === 'prepared' || s.phase === 'committed')) {
-        const ok = statuses as PlanStatus[];
+      const ofHolders = statuses.filter((_, i) => holders.has(members[i]!.index));
+      if (ofHolders.every((s) => s.phase === 'prepared' || s.phase === 'committed')) {
+        const ok = ofHolders as PlanStatus[];
         if (plan.protocol === 'policy') return { votes: [], result: ok[0]!.result };
         // Every vote is checked here before a decision is recorded: a decision that the
         // parties would refuse could never be completed, nor replaced by an abort.
@@ -258,6 +271,19 @@ export class Coordinator {
         }
         return { votes, result: ok[0]!.result };
       }
+      const failures = statuses.filter((s) => s.phase === 'failed' || s.phase === 'aborted');
+      if (failures.length > 0) {
+        // Parties that received another's abort announcement before checking for themselves
+        // report it unattributed; wait briefly for every party to stop, and report an error that
+        // names culprits when some party attributed the failure itself.
+        const running = statuses.some((s) => s.phase === 'running' || s.phase === 'accepted');
+        if (running && Date.now() < (settleBy ??= Date.now() + FAILURE_SETTLE_MS)) {
+          await new Promise((r) => setTimeout(r, POLL_MS));
+          continue;
+        }
+        const attributed = failures.find((s) => (s.error?.culprits?.length ?? 0) > 0);
+        return { error: (attributed ?? failures[0]!).error ?? { code: 'E_PLAN_FAILED', message: 'a party failed' } };
+      }
       if (Date.now() > deadline) return { error: { code: 'E_ROUND_TIMEOUT', message: 'the plan did not finish in time' } };
       await new Promise((r) => setTimeout(r, POLL_MS));
     }
@@ -270,7 +296,7 @@ export class Coordinator {
     await this.#d.audit('epoch.decision', { planHash, keyId: plan.keyId, decision: 'abort', code: error.code });
     this.#set(planHash, { phase: 'aborted', error });
     await Promise.all(
-      plan.parties.map((p) => callPeer(this.#d.peers, p.endpoint, `/v1/peer/control/keys/${plan.keyId}/abort`, { planHash, coordinator: self, signature }).catch(() => undefined)),
+      planMembers(plan).map((p) => callPeer(this.#d.peers, p.endpoint, `/v1/peer/control/keys/${plan.keyId}/abort`, { planHash, coordinator: self, signature }).catch(() => undefined)),
     );
   }
 
@@ -302,6 +328,15 @@ export class Coordinator {
       this.#set(planHash, { phase: 'retiring' });
       // Each party checks the test signature itself before it destroys anything.
       if (plan.protocol !== 'keygen') await this.#everyone(plan, `/v1/peer/control/keys/${plan.keyId}/retire`, { planHash, testSignature });
+      const leavers = leavingParties(plan);
+      if (leavers.length > 0) {
+        // Each carries the plan and approvals: a leaver that did not deal has no record of it.
+        const notRetired = await this.#tellLeavers(leavers, `/v1/peer/control/keys/${plan.keyId}/retire`, { planHash, testSignature, plan, approvals: r.approvals });
+        if (notRetired.length > 0) {
+          this.#set(planHash, { notRetired });
+          await this.#d.audit('reshare.leavers-unreached', { planHash, keyId: plan.keyId, parties: notRetired });
+        }
+      }
       this.#time(planHash, 'retire', performance.now() - t0);
     }
     await writeJsonAtomic(this.#file(planHash), { ...r, state: 'done' } satisfies DecisionRecord);

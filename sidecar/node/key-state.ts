@@ -29,6 +29,8 @@ const PendingInfo = EpochInfo.extend({
   vote: z.strictObject({ party: z.number().int(), transcriptHash: hexString, signature: hexString }).optional(),
   /** The party that started the plan: the only one whose abort this party accepts. */
   coordinator: z.number().int().optional(),
+  /** A reshare's signing policy, in force from the commit. */
+  policy: z.unknown().optional(),
 });
 
 export const KeyStateSchema = z.strictObject({
@@ -45,6 +47,8 @@ export const KeyStateSchema = z.strictObject({
   appliedPolicyPlans: z.array(hexString).max(64).default([]),
   /** Epochs below this one are retired (sealing keys destroyed). */
   retiredBelow: z.number().int().min(0).default(0),
+  /** Set when a reshare moved the key away from this party and it shredded its share. */
+  left: z.strictObject({ epoch: z.number().int().min(0), planHash: hexString }).optional(),
   /** Signing policy in force (a policy plan's policy), as the plan carried it. */
   policy: z.unknown().optional(),
 });

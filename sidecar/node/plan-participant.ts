@@ -8,7 +8,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { arith, hd, protocols, SECURITY_LEVEL_128 } from '../../cggmp/index.ts';
+import { z } from 'zod';
+import { arith, curve, hd, protocols, SECURITY_LEVEL_128 } from '../../cggmp/index.ts';
 import path from 'node:path';
 import { readJson, writeJsonAtomic } from './atomic-json.ts';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
@@ -20,13 +21,22 @@ import { deriveSid, subSid, type SessionParty, type SessionRunner } from './sess
 
 type KeyShare = protocols.KeyShare;
 
+export interface PlanPartyView {
+  readonly index: number;
+  readonly name: string;
+  readonly identityKey: string;
+  readonly endpoint: string;
+}
+
 /** The plan fields this module uses (api/plan.ts has the full schema). */
 export interface PlanView {
   readonly protocol: 'keygen' | 'refresh' | 'reshare' | 'policy';
   readonly keyId: string;
   readonly epoch: number;
   readonly threshold: number;
-  readonly parties: readonly { readonly index: number; readonly name: string; readonly identityKey: string; readonly endpoint: string }[];
+  readonly parties: readonly PlanPartyView[];
+  /** Reshare only: the holders of the epoch being reshared and the dealers among them. */
+  readonly previous?: { readonly epoch: number; readonly threshold: number; readonly parties: readonly PlanPartyView[]; readonly dealers: readonly number[] };
   readonly policy?: unknown;
 }
 
@@ -35,8 +45,33 @@ export interface VerifiedPlan {
   readonly planHash: Uint8Array;
 }
 
-/** Verifies a plan with its approvals against the pinned approvers and this party's state. */
-export type PlanVerifier = (plan: unknown, approvals: unknown, current: KeyState | undefined) => VerifiedPlan;
+/**
+ * Verifies a plan with its approvals against the pinned approvers and this party's state.
+ * `allowExpired` only for a leaving party retiring after a reshare others committed.
+ */
+export type PlanVerifier = (plan: unknown, approvals: unknown, current: KeyState | undefined, options?: { allowExpired?: boolean }) => VerifiedPlan;
+
+/**
+ * The parties that run a plan's session: the new holders, and for a reshare also the dealers
+ * (who may be leaving), by party number. Old holders that neither deal nor stay take no part;
+ * they only learn at the end that they can shred their share.
+ */
+export function planMembers(plan: PlanView): PlanPartyView[] {
+  if (plan.protocol !== 'reshare' || !plan.previous) return [...plan.parties];
+  const byIndex = new Map(plan.parties.map((p) => [p.index, p] as const));
+  for (const d of plan.previous.dealers) {
+    const dealer = plan.previous.parties.find((p) => p.index === d);
+    if (dealer && !byIndex.has(d)) byIndex.set(d, dealer);
+  }
+  return [...byIndex.values()].sort((a, b) => a.index - b.index);
+}
+
+/** Old holders a reshare leaves out (dealers among them): they shred their share once the new epoch signs. */
+export function leavingParties(plan: PlanView): PlanPartyView[] {
+  if (plan.protocol !== 'reshare' || !plan.previous) return [];
+  const staying = new Set(plan.parties.map((p) => p.identityKey));
+  return plan.previous.parties.filter((p) => !staying.has(p.identityKey));
+}
 
 export interface AuditSink {
   append(kind: string, data: Record<string, unknown>): Promise<unknown>;
@@ -51,7 +86,8 @@ export class PlanError extends Error {
   }
 }
 
-export type PlanPhase = 'accepted' | 'running' | 'prepared' | 'committed' | 'retired' | 'aborted' | 'failed';
+/** `dealt`: a dealer leaving in a reshare has done its part; it holds no new share and does not vote. */
+export type PlanPhase = 'accepted' | 'running' | 'dealt' | 'prepared' | 'committed' | 'retired' | 'left' | 'aborted' | 'failed';
 
 export interface PlanStatus {
   readonly planHash: string;
@@ -152,8 +188,9 @@ export class PlanParticipant {
     if (current?.pending && current.pending.planHash !== planHash) {
       throw new PlanError('E_EPOCH_PENDING', `key ${verified.plan.keyId} has an undecided epoch ${current.pending.epoch}; its decision must be learnt first`);
     }
-    const self = verified.plan.parties.find((p) => p.identityKey === hex(this.#d.identityKey))?.index;
-    if (self === undefined) throw new PlanError('E_IDENTITY_MISMATCH', 'this party is not in the plan');
+    const self = planMembers(verified.plan).find((p) => p.identityKey === hex(this.#d.identityKey))?.index;
+    // An old holder that neither deals nor stays has no part in the session (it retires at the end).
+    if (self === undefined) throw new PlanError('E_IDENTITY_MISMATCH', 'this party has no part in the plan\'s session');
     const nonce = new Uint8Array(randomBytes(32));
     this.#plans.set(planHash, { verified, nonce, self, status: { planHash, keyId: verified.plan.keyId, phase: 'accepted' } });
     await this.#d.audit.append('plan.accepted', { planHash, keyId: verified.plan.keyId, protocol: verified.plan.protocol, epoch: verified.plan.epoch });
@@ -171,6 +208,7 @@ export class PlanParticipant {
     if (entry.done) return entry.status;
     const { plan } = entry.verified;
     const parsed = this.#checkNonces(entry, nonces);
+    // The coordinator is a new holder: it proves the new epoch with a test signature at the end.
     const by = plan.parties.find((p) => p.index === coordinator.party);
     if (!by || !protocols.verifyIdentitySignature(unhex(by.identityKey), startBytes(entry.verified.planHash, by.index), unhex(coordinator.signature))) {
       throw new PlanError('E_BAD_SIGNATURE', 'the plan must be started by one of its parties, signed with its identity key');
@@ -191,9 +229,10 @@ export class PlanParticipant {
 
   #checkNonces(entry: Entry, nonces: readonly { party: number; nonce: string; signature: string }[]): { party: number; nonce: Uint8Array }[] {
     const { plan, planHash } = entry.verified;
-    if (!Array.isArray(nonces) || nonces.length !== plan.parties.length) throw new PlanError('E_PLAN_INVALID', 'one nonce per plan party is needed');
+    const members = planMembers(plan);
+    if (!Array.isArray(nonces) || nonces.length !== members.length) throw new PlanError('E_PLAN_INVALID', 'one nonce per session party is needed');
     const out: { party: number; nonce: Uint8Array }[] = [];
-    for (const p of plan.parties) {
+    for (const p of members) {
       const n = nonces.find((x) => x?.party === p.index);
       if (!n || typeof n.nonce !== 'string' || !/^[0-9a-f]{64}$/.test(n.nonce) || typeof n.signature !== 'string' || !/^[0-9a-f]{128}$/.test(n.signature)) {
         throw new PlanError('E_PLAN_INVALID', `nonce of party ${p.index} is missing or malformed`);
@@ -240,7 +279,14 @@ export class PlanParticipant {
       const old = await this.#d.shards.load(plan.keyId, state.current.epoch);
       base = (await this.#d.runner.run({ protocol: 'refresh', sid: subSid(sid, 'refresh'), self, parties, evidence: { refresh: old.public } }, (s) => protocols.refresh(s, old))).value;
     } else {
-      throw new PlanError('E_UNSUPPORTED', `plan protocol ${plan.protocol} is not supported by this node yet`);
+      const reshared = await this.#reshare(entry, sid, state);
+      if (reshared === undefined) {
+        // A dealer that leaves: its part is done; it keeps its old share until the new epoch signs.
+        entry.status = { ...entry.status, phase: 'dealt' };
+        await this.#d.audit.append('reshare.dealt', { planHash: hex(planHash), keyId: plan.keyId, epoch: plan.epoch });
+        return;
+      }
+      base = reshared;
     }
     if (base.public.epoch !== plan.epoch) throw new PlanError('E_EPOCH_DISCONTINUITY', `protocol produced epoch ${base.public.epoch}, plan says ${plan.epoch}`);
     const aux = (await this.#d.runner.run({ protocol: 'aux-info', sid: subSid(sid, 'aux-info'), self, parties }, async (s) =>
@@ -256,6 +302,7 @@ export class PlanParticipant {
       transcriptHash: hex(transcriptHash),
       vote,
       ...(entry.coordinator !== undefined ? { coordinator: entry.coordinator } : {}),
+      ...(plan.protocol === 'reshare' && plan.policy !== undefined ? { policy: plan.policy } : {}),
     };
     await this.#serial(plan.keyId, async () => {
       const now = await this.#d.keys.get(plan.keyId);
@@ -265,6 +312,69 @@ export class PlanParticipant {
     this.#d.checkpoint?.('participant.after-vote');
     await this.#d.audit.append('epoch.prepared', { planHash: hex(planHash), keyId: plan.keyId, epoch: plan.epoch, transcriptHash: vote.transcriptHash });
     entry.status = { ...entry.status, phase: 'prepared', vote, result: { publicKey: pending.publicKey, xpub: pending.xpub, epoch: pending.epoch } };
+  }
+
+  /**
+   * DESIGN §3 "Reshare": dealers deal from their share, new holders receive. Every participant
+   * needs the old epoch's public state (public key, chain code, holders' public shares); an old
+   * holder has it in its own share, a newcomer asks every dealer and requires them to agree.
+   * Agreement of all participants on it is then checked again inside the protocol (plan digest,
+   * echoed), and the public shares must interpolate to the public key over the dealers.
+   */
+  async #reshare(entry: Entry, sid: Uint8Array, state: KeyState | undefined): Promise<KeyShare | undefined> {
+    const { plan } = entry.verified;
+    const prev = plan.previous;
+    if (!prev) throw new PlanError('E_PLAN_INVALID', 'a reshare plan names the previous holders');
+    const held = state?.current ? await this.#d.shards.load(plan.keyId, state.current.epoch) : undefined;
+    if (held && held.public.epoch !== prev.epoch) throw new PlanError('E_EPOCH_DISCONTINUITY', `the plan reshares epoch ${prev.epoch}, this party holds epoch ${held.public.epoch}`);
+    const old = held?.public ?? (await this.#oldPublicFromDealers(plan));
+    const publicPlan: protocols.ResharePlan = {
+      keyId: plan.keyId,
+      oldEpoch: prev.epoch,
+      publicKey: old.publicKey,
+      chainCode: old.chainCode,
+      oldThreshold: old.threshold,
+      oldParties: old.parties,
+      oldPublicShares: old.publicShares,
+      dealers: prev.dealers,
+      newParties: plan.parties.map((p) => p.index),
+      newThreshold: plan.threshold,
+    };
+    const input: protocols.ReshareInput = held && prev.dealers.includes(entry.self) ? { ...publicPlan, share: held } : publicPlan;
+    const members: SessionParty[] = planMembers(plan).map((p) => ({ index: p.index, identityKey: unhex(p.identityKey), endpoint: p.endpoint }));
+    return (await this.#d.runner.run({ protocol: 'reshare', sid: subSid(sid, 'reshare'), self: entry.self, parties: members, evidence: { reshare: publicPlan } }, (s) =>
+      protocols.reshare(s, input),
+    )).value;
+  }
+
+  /** The old epoch's public state, as every dealer reports it: any disagreement stops the reshare. */
+  async #oldPublicFromDealers(plan: PlanView): Promise<OldPublic> {
+    const prev = plan.previous!;
+    const answers: OldPublic[] = [];
+    for (const d of prev.dealers) {
+      const p = prev.parties.find((x) => x.index === d)!;
+      const raw = await callPeer<unknown>(this.#d.peers, p.endpoint, `/v1/peer/control/keys/${plan.keyId}/public?epoch=${prev.epoch}`, undefined, { method: 'GET', timeoutMs: 10_000 });
+      answers.push(parseOldPublic(raw, prev));
+    }
+    const first = encodeOldPublic(answers[0]!);
+    if (answers.some((a) => encodeOldPublic(a) !== first)) throw new PlanError('E_RESHARE_STATE_MISMATCH', 'the dealers report different public states of the key');
+    return answers[0]!;
+  }
+
+  /** The public state of this party's current epoch of a key (what a reshare newcomer asks for). */
+  async publicState(keyId: string, epoch: number): Promise<Record<string, unknown>> {
+    const state = await this.#d.keys.get(keyId);
+    if (!state?.current || state.current.epoch !== epoch) throw new PlanError('E_UNKNOWN_KEY', `no current epoch ${epoch} of key ${keyId} here`);
+    const pub = (await this.#d.shards.load(keyId, epoch)).public;
+    return {
+      keyId,
+      epoch: pub.epoch,
+      threshold: pub.threshold,
+      parties: [...pub.parties],
+      publicKey: hex(pub.publicKey.toBytes(true)),
+      publicShares: pub.publicShares.map((X) => hex(X.toBytes(true))),
+      chainCode: hex(pub.chainCode),
+    };
   }
 
   /** The plan's status here; after a restart, a persisted prepared vote is reported again. */
@@ -277,6 +387,7 @@ export class PlanParticipant {
         return { planHash, keyId: k.keyId, phase: 'prepared', vote: p.vote, result: { publicKey: p.publicKey, xpub: p.xpub, epoch: p.epoch } };
       }
       if (k.aborted.some((a) => a.planHash === planHash)) return { planHash, keyId: k.keyId, phase: 'aborted' };
+      if (k.left?.planHash === planHash) return { planHash, keyId: k.keyId, phase: 'left' };
       if (k.current?.planHash === planHash) {
         return { planHash, keyId: k.keyId, phase: k.retiredBelow >= k.current.epoch ? 'retired' : 'committed', result: { publicKey: k.current.publicKey, xpub: k.current.xpub, epoch: k.current.epoch } };
       }
@@ -305,9 +416,11 @@ export class PlanParticipant {
     this.#d.checkpoint?.('participant.after-promote');
     const current = { epoch: pending.epoch, planHash: pending.planHash, publicKey: pending.publicKey, xpub: pending.xpub, threshold: pending.threshold, parties: pending.parties };
     // Any other undecided share of this epoch or before is moot now.
-    await this.#d.keys.put({ ...state, current, pending: undefined, aborted: state.aborted.filter((a) => a.epoch > pending.epoch) });
+    const policy = pending.policy !== undefined ? pending.policy : state.policy;
+    await this.#d.keys.put({ ...state, current, pending: undefined, aborted: state.aborted.filter((a) => a.epoch > pending.epoch), policy, left: undefined });
     await this.#d.shards.dropPendingBlobs(keyId, pending.epoch);
     await this.#d.audit.append('epoch.commit', { planHash: decision.planHash, keyId, epoch: pending.epoch, transcriptHash: decision.transcriptHash });
+    if (pending.policy !== undefined) this.#d.policyChanged?.(keyId, pending.policy);
     this.#d.epochChanged?.(keyId);
     const entry = this.#plans.get(decision.planHash);
     const status: PlanStatus = { planHash: decision.planHash, keyId, phase: 'committed', result: { publicKey: current.publicKey, xpub: current.xpub, epoch: current.epoch } };
@@ -393,22 +506,16 @@ export class PlanParticipant {
    * signature under the current epoch's key over its epoch test message — proof that the new
    * epoch signs — so no peer can make this party destroy its fallback early.
    */
-  retire(keyId: string, planHash: string, testSignature: { r: string; s: string }): Promise<void> {
-    return this.#serial(keyId, () => this.#retire(keyId, planHash, testSignature));
+  retire(keyId: string, planHash: string, testSignature: { r: string; s: string }, reshare?: { plan: unknown; approvals: unknown }): Promise<void> {
+    return this.#serial(keyId, () => this.#retire(keyId, planHash, testSignature, reshare));
   }
 
-  async #retire(keyId: string, planHash: string, testSignature: { r: string; s: string }): Promise<void> {
+  async #retire(keyId: string, planHash: string, testSignature: { r: string; s: string }, reshare?: { plan: unknown; approvals: unknown }): Promise<void> {
     const state = await this.#d.keys.get(keyId);
+    if (state?.left?.planHash === planHash) return;
+    if (state?.current && state.current.planHash !== planHash && reshare !== undefined) return this.#leave(state, planHash, testSignature, reshare);
     if (!state?.current || state.current.planHash !== planHash) throw new PlanError('E_UNKNOWN_PLAN', `plan is not the current epoch of ${keyId}`);
-    const digest = sha256(new TextEncoder().encode(epochTestMessage(keyId, state.current.epoch, planHash)));
-    const compact = new Uint8Array(Buffer.from(testSignature.r + testSignature.s, 'hex'));
-    let valid = false;
-    try {
-      valid = compact.length === 64 && secp256k1.verify(compact, digest, unhex(state.current.publicKey), { prehash: false });
-    } catch {
-      valid = false;
-    }
-    if (!valid) throw new PlanError('E_BAD_SIGNATURE', 'the epoch test signature does not verify under the current key');
+    checkTestSignature(keyId, state.current.epoch, planHash, state.current.publicKey, testSignature);
     if (state.retiredBelow >= state.current.epoch) return;
     this.#d.checkpoint?.('participant.before-retire');
     await this.#d.shards.retireBelow(keyId, state.current.epoch);
@@ -417,6 +524,84 @@ export class PlanParticipant {
     const entry = this.#plans.get(planHash);
     if (entry) entry.status = { ...entry.status, phase: 'retired' };
   }
+
+  /**
+   * An old holder that a reshare left out shreds its share, on its own evidence: the approved
+   * plan (it names this party among the previous holders and not among the new ones, and
+   * reshares exactly the epoch held here) and a signature by the key under the new epoch.
+   */
+  async #leave(state: KeyState, planHash: string, testSignature: { r: string; s: string }, proof: { plan: unknown; approvals: unknown }): Promise<void> {
+    const current = state.current!;
+    const verified = this.#d.verify(proof.plan, proof.approvals, state, { allowExpired: true });
+    const { plan } = verified;
+    if (hex(verified.planHash) !== planHash) throw new PlanError('E_PLAN_INVALID', 'the plan given does not hash to the plan being retired');
+    const me = hex(this.#d.identityKey);
+    if (plan.protocol !== 'reshare' || plan.parties.some((p) => p.identityKey === me) || plan.previous?.epoch !== current.epoch) {
+      throw new PlanError('E_PLAN_INVALID', `the plan does not move key ${state.keyId} away from this party's epoch ${current.epoch}`);
+    }
+    // A reshare keeps the public key: the new epoch's signature verifies under the key held here.
+    checkTestSignature(state.keyId, plan.epoch, planHash, current.publicKey, testSignature);
+    this.#d.checkpoint?.('participant.before-leave');
+    await this.#d.shards.retireBelow(state.keyId, plan.epoch);
+    await this.#d.keys.put({ ...state, current: undefined, pending: undefined, aborted: [], retiredBelow: plan.epoch, left: { epoch: plan.epoch, planHash } });
+    await this.#d.audit.append('key.left', { planHash, keyId: state.keyId, below: plan.epoch });
+    this.#d.epochChanged?.(state.keyId);
+    const entry = this.#plans.get(planHash);
+    if (entry) entry.status = { ...entry.status, phase: 'left' };
+  }
+}
+
+/** Refuses unless (r, s) is a valid signature under `publicKey` over the epoch test message. */
+function checkTestSignature(keyId: string, epoch: number, planHash: string, publicKey: string, testSignature: { r: string; s: string }): void {
+  const digest = sha256(new TextEncoder().encode(epochTestMessage(keyId, epoch, planHash)));
+  const compact = new Uint8Array(Buffer.from(testSignature.r + testSignature.s, 'hex'));
+  let valid = false;
+  try {
+    valid = compact.length === 64 && secp256k1.verify(compact, digest, unhex(publicKey), { prehash: false });
+  } catch {
+    valid = false;
+  }
+  if (!valid) throw new PlanError('E_BAD_SIGNATURE', 'the epoch test signature does not verify under the key');
+}
+
+/** What a reshare needs of the old epoch besides the secret shares. */
+type OldPublic = Pick<protocols.KeySharePublic, 'threshold' | 'parties' | 'publicKey' | 'publicShares' | 'chainCode'>;
+
+const compressedPoint = z.string().regex(/^0[23][0-9a-f]{64}$/);
+const OldPublicSchema = z.strictObject({
+  keyId: z.string(),
+  epoch: z.number().int(),
+  threshold: z.number().int(),
+  parties: z.array(z.number().int().min(1)).max(64),
+  publicKey: compressedPoint,
+  publicShares: z.array(compressedPoint).max(64),
+  chainCode: z.string().regex(/^[0-9a-f]{64}$/),
+});
+
+/** A dealer's answer, checked against what the approved plan says of the old epoch. */
+function parseOldPublic(raw: unknown, prev: NonNullable<PlanView['previous']>): OldPublic {
+  const r = OldPublicSchema.safeParse(raw);
+  if (!r.success) throw new PlanError('E_MALFORMED', 'a dealer answered with a malformed public state');
+  const v = r.data;
+  const holders = prev.parties.map((p) => p.index);
+  if (v.epoch !== prev.epoch || v.threshold !== prev.threshold || v.parties.join() !== holders.join() || v.publicShares.length !== v.parties.length) {
+    throw new PlanError('E_RESHARE_STATE_MISMATCH', 'a dealer reports another epoch, threshold or holders than the plan names');
+  }
+  try {
+    return {
+      threshold: v.threshold,
+      parties: v.parties,
+      publicKey: curve.decodePoint(unhex(v.publicKey), 'publicKey'),
+      publicShares: v.publicShares.map((X, i) => curve.decodePoint(unhex(X), `publicShares[${i}]`)),
+      chainCode: unhex(v.chainCode),
+    };
+  } catch {
+    throw new PlanError('E_MALFORMED', 'a dealer reported a public state with an invalid point');
+  }
+}
+
+function encodeOldPublic(o: OldPublic): string {
+  return [o.threshold, o.parties.join(), hex(o.publicKey.toBytes(true)), o.publicShares.map((X) => hex(X.toBytes(true))).join(), hex(o.chainCode)].join('|');
 }
 
 export function verifyDecision(decision: CommitDecision, pending: PendingInfo): void {
