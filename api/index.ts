@@ -92,3 +92,12 @@ export {
   type SignatureRequest,
   type SignatureResponse,
 } from './signing.ts';
+export {
+  APPROVER_CHANGE_TAG,
+  ApproverChangeSchema,
+  approverChangeHash,
+  approverChangeHashHex,
+  isApproverChangeDocument,
+  parseApproverChange,
+  type ApproverChange,
+} from './approver-change.ts';

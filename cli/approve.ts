@@ -9,7 +9,22 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { approverPublicKeyHex, parsePlan, planHashHex, signApproval, type Approval, type Plan, type PlanParty } from '../api/index.ts';
+import {
+  approverChangeHashHex,
+  approverPublicKeyHex,
+  approverSetHash,
+  isApproverChangeDocument,
+  parseApproverChange,
+  parsePlan,
+  planHashHex,
+  signApproval,
+  type Approval,
+  type ApproverChange,
+  type ApproverSet,
+  type Plan,
+  type PlanParty,
+} from '../api/index.ts';
+import { bytesToHex } from '@noble/hashes/utils.js';
 
 /** Plans are a few kilobytes; anything this large is not one. */
 const MAX_PLAN_BYTES = 1 << 20;
@@ -55,7 +70,8 @@ export interface ApproveOptions {
 
 export interface ApproveResult {
   readonly approval: Approval;
-  readonly plan: Plan;
+  /** The plan signed, or (for a change of the parties' approvers) the approver change. */
+  readonly plan: Plan | ApproverChange;
   readonly summary: readonly string[];
 }
 
@@ -126,7 +142,25 @@ export function planSummary(plan: Plan, hashHex: string): string[] {
   return lines;
 }
 
-/** Reads, validates and signs a plan; writes the summary to stderr and the approval out. */
+function approverSetLines(label: string, set: ApproverSet): string[] {
+  return [`${label} ${set.quorum}-of-${set.keys.length}, set ${bytesToHex(approverSetHash(set))}`, ...set.keys.map((k) => `  ${k}`)];
+}
+
+/** What an approver of either set should read before signing an approver change. */
+export function approverChangeSummary(change: ApproverChange, hashHex: string): string[] {
+  return [
+    `change hash ${hashHex}`,
+    'protocol   approver-change (every party that pins the current set re-pins the new one)',
+    `expires    ${change.expiresAt}`,
+    ...approverSetLines('current   ', change.from),
+    ...approverSetLines('new       ', change.to),
+  ];
+}
+
+/**
+ * Reads, validates and signs a plan (or an approver change); writes the summary to stderr and
+ * the approval out.
+ */
 export async function approvePlanFile(planPath: string, opts: ApproveOptions, io: ApproveIo = {}): Promise<ApproveResult> {
   const stdout = io.stdout ?? defaultIo.stdout;
   const stderr = io.stderr ?? defaultIo.stderr;
@@ -139,15 +173,16 @@ export async function approvePlanFile(planPath: string, opts: ApproveOptions, io
   } catch {
     throw new ApproveError('E_PLAN_UNREADABLE', `${planPath === '-' ? 'stdin' : planPath}: not valid JSON`);
   }
-  const plan = parsePlan(json); // ContractError E_PLAN_INVALID naming the field
-  if (now.getTime() >= new Date(plan.expiresAt).getTime()) throw new ApproveError('E_PLAN_EXPIRED', `the plan expired at ${plan.expiresAt}`);
+  const change = isApproverChangeDocument(json);
+  const plan = change ? parseApproverChange(json) : parsePlan(json); // ContractError E_PLAN_INVALID naming the field
+  if (now.getTime() >= new Date(plan.expiresAt).getTime()) throw new ApproveError('E_PLAN_EXPIRED', `the ${change ? 'approver change' : 'plan'} expired at ${plan.expiresAt}`);
 
   const { data: keyFile, mode: keyMode } = await readFileLimited(opts.key, MAX_KEY_BYTES, 'E_KEY_UNREADABLE');
   if ((keyMode & 0o077) !== 0) stderr(`warning: ${opts.key} is readable by group or others (mode ${(keyMode & 0o777).toString(8)})\n`);
 
-  const hashHex = planHashHex(plan);
+  const hashHex = change ? approverChangeHashHex(plan as ApproverChange) : planHashHex(plan as Plan);
   const approval = signApproval(hashHex, keyFile.toString('utf8'));
-  const summary = [...planSummary(plan, hashHex), `approver   ${approval.approver}`];
+  const summary = [...(change ? approverChangeSummary(plan as ApproverChange, hashHex) : planSummary(plan as Plan, hashHex)), `approver   ${approval.approver}`];
   stderr(summary.join('\n') + '\n');
 
   const text = opts.json ? JSON.stringify(approval) + '\n' : JSON.stringify(approval, null, 2) + '\n';

@@ -309,6 +309,29 @@ export class LocalCluster {
     return this.waitCeremony(coordinator, await this.startCeremony(coordinator, plan, approvals), timeoutMs);
   }
 
+  /**
+   * Hands an approver change to each listed party (default: all); each checks and applies it
+   * itself. A party that cannot be reached is reported with status 0.
+   */
+  async changeApprovers(change: unknown, approvals: readonly Approval[], parties: readonly number[] = this.parties.map((p) => p.index)): Promise<{ index: number; status: number; body: unknown }[]> {
+    return Promise.all(
+      parties.map(async (index) => {
+        try {
+          const res = await this.client.request(this.party(index).ready!.peerUrl, '/v1/peer/control/approvers', { change, approvals }, { method: 'POST', timeoutMs: 60_000, retries: 0 });
+          return { index, status: res.status, body: res.body };
+        } catch (e) {
+          return { index, status: 0, body: { error: { code: (e as { code?: string }).code ?? 'E_PEER_UNREACHABLE', message: (e as Error).message } } }; // the party is down
+        }
+      }),
+    );
+  }
+
+  /** Party `index`'s health answer (public: identity key, pinned approver-set hash). */
+  async health(index: number): Promise<{ status: number; body: { ok: boolean; approvers?: string | null; identityKey?: string } }> {
+    const ready = this.party(index).ready!;
+    return (await fetchJson(`${ready.apiUrl}/v1/health`, { method: 'GET', caPem: await this.caPem() })) as never;
+  }
+
   async #call<T>(endpoint: string, p: string, body: unknown, method = 'POST'): Promise<T> {
     const res = await this.client.request(endpoint, p, body, { method, timeoutMs: 30_000 });
     if (res.status >= 300) throw new CeremonyFailed(`${method} ${p}: ${res.status} ${JSON.stringify(res.body)}`, res.body);

@@ -10,12 +10,13 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import express from 'express';
 import { arith, protocols, SECURITY_LEVEL_128 } from '../cggmp/index.ts';
-import { parseApproverSet, planHashHex } from '../api/index.ts';
+import { approverSetHash, parseApproverSet, planHashHex } from '../api/index.ts';
 import { AuditLog } from './audit/index.ts';
 import type { NodeConfig } from './config.ts';
 import { apiRouter } from './http/api.ts';
 import { errorHandler } from './http/errors.ts';
 import { peerControlRouter } from './http/peer-control.ts';
+import { ApproverRotation } from './node/approver-rotation.ts';
 import { Coordinator } from './node/coordinator.ts';
 import { KeyStateStore } from './node/key-state.ts';
 import { callPeer } from './node/peer-client.ts';
@@ -88,17 +89,37 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
   }
   const metrics = createMetrics({ party });
   const tracing = createTracing({ serviceName: 'vilna-mpc-sidecar', party, ...(cfg.otlpEndpoint ? { otlpEndpoint: cfg.otlpEndpoint } : {}) });
-  const approvers = parseApproverSet(cfg.approvers);
+  let approvers = parseApproverSet(cfg.approvers);
 
   const vault = await metrics.hsm('pin')(() => openVault({ modulePath: cfg.hsm.module, tokenLabel: cfg.hsm.tokenLabel, pinFile: cfg.hsm.pinFile }));
   const closers: (() => Promise<void> | void)[] = [() => vault.close()];
   try {
     const identity = await metrics.hsm('keygen')(() => vault.ensureIdentityKey());
-    await pinTrustAnchors(vault, approvers);
     const signer: protocols.Signer = { publicKey: identity, sign: (m) => metrics.hsm('sign')(() => vault.signIdentity(m)) };
     const audit = await AuditLog.open(path.join(cfg.party.stateDir, 'audit'), { party, signer });
     closers.push(() => audit.close());
     const auditAppend = (kind: string, data: Record<string, unknown>) => audit.append(kind, data as never);
+    const policy = new PolicyEnforcer(approvers);
+    const rotation = new ApproverRotation({
+      vault,
+      dir: path.join(cfg.party.stateDir, 'approvers'),
+      blobsDir: path.join(cfg.party.stateDir, 'blobs'),
+      audit: auditAppend,
+      changed: (set) => {
+        approvers = set;
+        policy.setApprovers(set);
+        log.info({ approvers: hex(approverSetHash(set)) }, 'approver set changed');
+      },
+      ...(testHooks.checkpoint ? { checkpoint: testHooks.checkpoint } : {}),
+    });
+    // An approver change a crash interrupted is finished first; the token's pin says which set rules.
+    const resumed = await rotation.resume(approvers);
+    if (resumed?.stale) log.warn({ approvers: hex(approverSetHash(resumed.approvers)) }, 'the configured approver set was replaced by an approved change; update the configuration');
+    if (resumed) {
+      approvers = resumed.approvers;
+      policy.setApprovers(approvers);
+    }
+    await pinTrustAnchors(vault, approvers);
 
     const tls = {
       caPem: await readFile(cfg.tls.caFile, 'utf8'),
@@ -226,7 +247,6 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
         refillKey(keyId);
       },
     });
-    const policy = new PolicyEnforcer(approvers);
     const signing = new SigningService({
       identityKey: identity,
       keys,
@@ -284,6 +304,7 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
         presigner,
         signing,
         background,
+        rotation,
         recordPeerHead: async (body) => {
           const b = body as { identityKey?: unknown; head?: unknown };
           if (typeof b.identityKey !== 'string' || !/^[0-9a-f]{66}$/.test(b.identityKey)) throw new Error('E_MALFORMED: identityKey');
@@ -318,8 +339,9 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
         clientDenied: () => metrics.policyDenied('any', 'client'),
         health: async () => {
           try {
-            await vault.approverPin();
-            return { ok: true, party, identityKey: hex(identity) };
+            const pin = await vault.approverPin();
+            // The pinned approver-set hash (public): lets an operator confirm a change reached every party.
+            return { ok: true, party, identityKey: hex(identity), approvers: pin ? hex(pin.hash) : null };
           } catch {
             return { ok: false, party, identityKey: hex(identity), hsm: 'unavailable' };
           }

@@ -7,6 +7,7 @@ import express, { type Router } from 'express';
 import { z } from 'zod';
 import { SignatureRequestSchema } from '../../api/signing.ts';
 import { parsePlan } from '../../api/index.ts';
+import type { ApproverRotation } from '../node/approver-rotation.ts';
 import type { Coordinator } from '../node/coordinator.ts';
 import type { PlanParticipant, PlanView } from '../node/plan-participant.ts';
 import type { Presigner } from '../node/presigner.ts';
@@ -44,6 +45,8 @@ export interface PeerControlDeps {
   readonly signing: SigningService;
   /** Records a peer's signed audit head in this party's log. */
   readonly recordPeerHead: (head: unknown) => Promise<void>;
+  /** Applies an approved change of this party's approvers. */
+  readonly rotation: Pick<ApproverRotation, 'apply'>;
   /** Runs presign work in the background (its failure is logged, not answered). */
   readonly background: (what: string, p: Promise<unknown>) => void;
 }
@@ -125,6 +128,11 @@ export function peerControlRouter(d: PeerControlDeps): Router {
       req.body,
     );
     res.json(await d.signing.participate(body));
+  }));
+
+  r.post('/approvers', handle(async (req, res) => {
+    const body = parse(z.strictObject({ change: z.unknown(), approvals: z.unknown() }), req.body);
+    res.json(await d.rotation.apply(body.change, body.approvals));
   }));
 
   // Reachability probe between nodes (vilna_mpc_peer_reachable): says nothing but "up".

@@ -28,13 +28,18 @@ const HOUR_MS = 3_600_000;
 
 
 export class PolicyEnforcer implements SigningPolicyCheck {
-  readonly #approvers: ApproverSet;
+  #approvers: ApproverSet;
   readonly #now: () => Date;
   readonly #released = new Map<string, number[]>();
 
   constructor(approvers: ApproverSet, now: () => Date = () => new Date()) {
     this.#approvers = approvers;
     this.#now = now;
+  }
+
+  /** After an approved change of this party's approvers: signing approvals are checked against the new set. */
+  setApprovers(set: ApproverSet): void {
+    this.#approvers = set;
   }
 
   static policyOf(state: KeyState): Policy {

@@ -37,13 +37,15 @@ export interface HostOps {
   seal(fields: SealFields, plaintext: Uint8Array): Uint8Array;
   /** The caller has already compared the header with what it expects. */
   unseal(blob: Uint8Array): Unsealed;
+  /** The blob sealed again under the pinned approver set (it was under `previous`). */
+  reseal(blob: Uint8Array, previous: Uint8Array): Uint8Array;
 }
 
 export type OpName = keyof HostOps;
 
 export const OP_NAMES: readonly OpName[] = [
   'ensureIdentityKey', 'signIdentity', 'sealingKey', 'countSealingKeys', 'destroySealingKey', 'watermark', 'advanceWatermark',
-  'approverPin', 'pinApprovers', 'replaceApproverPin', 'seal', 'unseal',
+  'approverPin', 'pinApprovers', 'replaceApproverPin', 'seal', 'unseal', 'reseal',
 ];
 
 /** How the host opens the token. The PIN itself never crosses: the host reads pinFile. */

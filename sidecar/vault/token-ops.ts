@@ -230,12 +230,38 @@ export class TokenOps implements HostOps {
   }
 
   unseal(blob: Uint8Array): Unsealed {
+    return this.#unseal(blob, undefined);
+  }
+
+  /**
+   * Re-seals a blob under the pinned approver set after an approved change (DESIGN §4 "Trust
+   * anchors"): a blob under `previous` (the set the change replaced) is decrypted and sealed again
+   * with the same fields and a fresh IV; one already under the pin is returned as it is. The
+   * plaintext never leaves this process.
+   */
+  reseal(blob: Uint8Array, previous: Uint8Array): Uint8Array {
+    const { header } = parseBlob(blob);
+    if (header.approvers === Buffer.from(this.approverPinOrThrow().hash).toString('hex')) return blob;
+    const { plaintext } = this.#unseal(blob, Buffer.from(previous).toString('hex'));
+    try {
+      return this.seal({ keyId: header.keyId, party: header.party, epoch: header.epoch, kind: header.kind, objectId: header.objectId }, plaintext);
+    } finally {
+      plaintext.fill(0);
+    }
+  }
+
+  approverPinOrThrow(): ApproverPin {
+    return this.#pool.use((s) => this.#requireApproverPin(s));
+  }
+
+  /** `previous`: the one other approver set accepted, only while re-sealing. */
+  #unseal(blob: Uint8Array, previous: string | undefined): Unsealed {
     const { header, headerBytes, ciphertext } = parseBlob(blob);
     return this.#pool.use((s) => {
       const mark = this.#readWatermark(s, header.keyId);
       if (header.epoch < mark) throw new VaultError('E_BLOB_ROLLBACK', `blob ${header.objectId} is from epoch ${header.epoch}, below watermark ${mark}`);
       // Swapping the pinned approvers makes existing shards unreadable rather than obedient (DESIGN §1).
-      if (header.approvers !== Buffer.from(this.#requireApproverPin(s).hash).toString('hex')) {
+      if (header.approvers !== Buffer.from(this.#requireApproverPin(s).hash).toString('hex') && header.approvers !== previous) {
         throw new VaultError('E_TRUST_ANCHOR_MISMATCH', `blob ${header.objectId} was sealed under another approver set`);
       }
       const key = this.#findSealingKey(s, header.sealingKey.label, header.sealingKey.id);

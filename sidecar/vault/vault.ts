@@ -17,7 +17,8 @@
  * - reads: watermark, approverPin, unseal, signIdentity;
  * - find-or-create operations, which look for the object before creating it, so a repeat after a
  *   lost answer finds what the first attempt made: ensureIdentityKey, sealingKey, pinApprovers,
- *   seal (whose only token write is its sealing key; the encryption itself changes nothing).
+ *   seal and reseal (whose only token write is the sealing key; the encryption itself changes
+ *   nothing).
  * Not retried: advanceWatermark, destroySealingKey, replaceApproverPin. After a failure they read
  * the token back and succeed if the first attempt took effect, else report the failure, saying
  * when the outcome could not be read back. Each of them leaves the token consistent either way:
@@ -211,6 +212,17 @@ export class Vault {
       }
     }
     return this.#retried(`unsealing ${header.objectId}`, 'unseal', [blob]);
+  }
+
+  /**
+   * After the pinned approver set was replaced by an approved change: the blob sealed again under
+   * the pin if it was under `previous`, unchanged if already under the pin. Retried: the input
+   * blob is not touched, so a repeat starts from the same bytes.
+   */
+  async reseal(blob: Uint8Array, previous: Uint8Array): Promise<Uint8Array> {
+    assertApproversHash(previous);
+    const { header } = parseBlob(blob);
+    return this.#retried(`re-sealing ${header.objectId}`, 'reseal', [blob, new Uint8Array(previous)]);
   }
 
   /** Stops the PKCS#11 host (logout, finalize); resolves when it has exited. */

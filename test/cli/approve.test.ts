@@ -13,7 +13,7 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { Command } from 'commander';
 import { p256 } from '@noble/curves/nist.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
-import { approvalMessage, planHashHex, verifyApproval, type Approval, type Plan } from '../../api/index.ts';
+import { approvalMessage, approverChangeHashHex, approverPublicKeyHex, approverSetHash, makeApproverSet, planHashHex, verifyApproval, type Approval, type ApproverChange, type Plan } from '../../api/index.ts';
 import { approvePlanFile, approverKeygen, registerApprove, type ApproveIo } from '../../cli/approve.ts';
 
 const OPENSSL = '/usr/bin/openssl';
@@ -98,6 +98,20 @@ describe('vilna-mpc approve', () => {
     await approvePlanFile(writePlan('reshare.json', p), { key: opensslKey }, c.io);
     expect(c.stderr()).toContain('previous   epoch 1, 2-of-3, dealers 1,3');
     expect(c.stderr()).toContain('joining    4\nleaving    2');
+  });
+
+  it('signs an approver change, showing the current and the new set', async () => {
+    const set = (n: number, q: number) => makeApproverSet(Array.from({ length: n }, () => approverPublicKeyHex(generateKeyPairSync('ed25519').privateKey)), q);
+    const ch: ApproverChange = { version: 1, kind: 'approver-change', from: set(3, 2), to: set(2, 2), expiresAt: '2030-01-01T00:00:00Z', nonce: randomBytes(32).toString('hex') };
+    const c = capture();
+    const { approval } = await approvePlanFile(writePlan('change.json', ch), { key: opensslKey }, c.io);
+    expect(approval.planHash).toBe(approverChangeHashHex(ch));
+    expect(verifyApproval(approval)).toBe(true);
+    expect(c.stderr()).toContain('protocol   approver-change');
+    expect(c.stderr()).toContain(`current    2-of-3, set ${bytesToHex(approverSetHash(ch.from))}`);
+    expect(c.stderr()).toContain(`new        2-of-2, set ${bytesToHex(approverSetHash(ch.to))}`);
+    for (const k of ch.to.keys) expect(c.stderr()).toContain(`  ${k}`);
+    await expect(approvePlanFile(writePlan('same.json', { ...ch, to: ch.from }), { key: opensslKey }, c.io)).rejects.toThrow(/E_PLAN_INVALID: to: is the same approver set/);
   });
 
   it('reads the plan from stdin with "-" and prints one JSON line with --json', async () => {

@@ -20,6 +20,7 @@ import { SECURITY_LEVEL_128, protocols } from '../../cggmp/index.ts';
 import { openVault, readBlob } from '../../sidecar/vault/index.ts';
 import { startPrometheus } from '../support/prometheus.ts';
 import { expectSignatureValid, secp256k1Key } from '../support/signatures.ts';
+import { E2E_TEST_TIMEOUT_MS } from '../support/timeouts.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const PRIMES = path.join(root, 'test', 'fixtures', 'safe-primes.json');
@@ -76,7 +77,7 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-describe('a 2-of-3 key across three processes', () => {
+describe('a 2-of-3 key across three processes', { timeout: E2E_TEST_TIMEOUT_MS }, () => {
   it('gives every party the same key, whose xpub @scure/bip32 reads back', async () => {
     for (const p of [1, 2, 3]) {
       const res = await c.getKey(p, KEY);
@@ -272,7 +273,7 @@ describe('a 2-of-3 key across three processes', () => {
   });
 });
 
-describe('what is at rest', () => {
+describe('what is at rest', { timeout: E2E_TEST_TIMEOUT_MS }, () => {
   beforeAll(async () => {
     await c.stopAll();
   }, 60_000);

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CeremonyFailed, LocalCluster } from '../../cli/local-parties.ts';
+import { E2E_TEST_TIMEOUT_MS } from '../support/timeouts.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const dirs: string[] = [];
@@ -44,7 +45,7 @@ afterEach(async () => {
   for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
 });
 
-describe('a corrupt party among node processes', () => {
+describe('a corrupt party among node processes', { timeout: E2E_TEST_TIMEOUT_MS }, () => {
   it('a bad Schnorr proof in keygen: the honest nodes abort naming party 3, and store no key', async () => {
     const c = await corruptCluster('sch');
     const plan = c.plan({ protocol: 'keygen', keyId: 'corrupt-key', epoch: 0, threshold: 2 });

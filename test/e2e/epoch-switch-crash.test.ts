@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SignatureResponse } from '../../api/signing.ts';
 import { CeremonyFailed, LocalCluster } from '../../cli/local-parties.ts';
 import { opensslVerdict } from '../support/signatures.ts';
+import { E2E_TEST_TIMEOUT_MS } from '../support/timeouts.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const KEY = 'crash-key';
@@ -82,7 +83,7 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-describe('kill -9 during the epoch switch', () => {
+describe('kill -9 during the epoch switch', { timeout: E2E_TEST_TIMEOUT_MS }, () => {
   it('a party killed after sealing but before voting: the plan aborts, everyone stays at the old epoch and signs', async () => {
     const { died } = await arm(3, 'participant.after-seal-pending');
     const { plan, approvals } = refreshPlan();

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SignatureRequest, SignatureResponse } from '../../api/signing.ts';
 import { CeremonyFailed, DEVELOPMENT_POLICY, LocalCluster } from '../../cli/local-parties.ts';
 import { expectSignatureValid } from '../support/signatures.ts';
+import { E2E_TEST_TIMEOUT_MS } from '../support/timeouts.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const PRIMES = path.join(root, 'test', 'fixtures', 'safe-primes.json');
@@ -48,14 +49,14 @@ beforeAll(async () => {
   publicKey = done.result!.publicKey;
   xpub = done.result!.xpub;
   await c.approvePolicy(1, KEY, 0);
-}, 300_000);
+});
 
 afterAll(async () => {
   await c?.stopAll('SIGKILL');
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-describe('reshare across four processes', () => {
+describe('reshare across four processes', { timeout: E2E_TEST_TIMEOUT_MS }, () => {
   it('keeps a newcomer out of the key until a reshare brings it in', async () => {
     expect((await keyAt(4)).status).toBe(404);
   });
@@ -71,7 +72,7 @@ describe('reshare across four processes', () => {
     expect(res.body).toMatchObject({ publicKey, epoch: 1 });
     expect(res.body.signers).toContain(4);
     expectSignatureValid(res.body);
-  }, 300_000);
+  });
 
   it('drops a dealer that leaves: it deals, then shreds its share once the new epoch signed', async () => {
     const plan = c.plan({ protocol: 'reshare', keyId: KEY, epoch: 2, threshold: 2, members: [1, 3, 4], previous: { threshold: 2, members: [1, 2, 3, 4], dealers: [2, 4] } });
@@ -89,7 +90,7 @@ describe('reshare across four processes', () => {
     expect(res.status).toBe(201);
     expect(res.body.signers).not.toContain(2);
     expectSignatureValid(res.body);
-  }, 300_000);
+  });
 
   it('tells an old holder that did not deal to shred its share, and signs 2-of-2 with the rest', async () => {
     const plan = c.plan({ protocol: 'reshare', keyId: KEY, epoch: 3, threshold: 2, members: [3, 4], previous: { threshold: 2, members: [1, 3, 4], dealers: [3, 4] } });
@@ -101,7 +102,7 @@ describe('reshare across four processes', () => {
     expect(res.status).toBe(201);
     expect(res.body.signers).toEqual([3, 4]);
     expectSignatureValid(res.body);
-  }, 300_000);
+  });
 
   it('refuses a reshare whose previous holders are not the key held (nothing changes)', async () => {
     // Approved, but it names epoch 2's holders: the key at 3 and 4 has moved on.
@@ -111,5 +112,5 @@ describe('reshare across four processes', () => {
     expect((refused as Error).message).toMatch(/E_EPOCH_DISCONTINUITY/);
     for (const p of [3, 4]) expect((await keyAt(p)).body).toMatchObject({ epoch: 3 });
     expectSignatureValid((await sign(4, 'after-refusal')).body);
-  }, 120_000);
+  });
 });
