@@ -101,3 +101,4 @@ export {
   parseApproverChange,
   type ApproverChange,
 } from './approver-change.ts';
+export * as crd from './crd.ts';
