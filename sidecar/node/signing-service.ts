@@ -55,6 +55,8 @@ export interface PartialRequest {
 }
 
 const MAX_IDEMPOTENCY_ENTRIES = 10_000;
+/** Attempts of one request when a signer no longer has the pooled presignature (it restarted). */
+const MAX_SIGN_ATTEMPTS = 3;
 
 export interface SigningServiceDeps {
   readonly identityKey: Uint8Array;
@@ -130,29 +132,46 @@ export class SigningService {
       const prehashed = req.hash === 'none';
       // The digest-only path never takes a pooled presignature: it presigns for this digest.
       const subject = { keyId, epoch: current.epoch, signers, derivationPath, ...(prehashed ? { boundDigest: hex(digest) } : {}) };
-      let entry = prehashed ? undefined : this.#d.pool.takeFor(keyId, current.epoch, signers, derivationPath);
-      if (!entry) {
-        const sid = await this.#d.presigner.run(subject);
-        entry = this.#d.pool.take(sid);
-        if (!entry) throw new PlanError('E_PRESIGNATURE_UNAVAILABLE', 'the fresh presignature was taken meanwhile');
-      }
-      release();
-      const partial: PartialRequest = { keyId, epoch: current.epoch, sid: entry.sid, signers, derivationPath, request: req };
       const others = current.parties.filter((p) => signers.includes(p.index) && p.index !== self);
-      const local = this.#signWith(entry, message, req);
-      const remote = others.map((p) =>
-        callPeer<unknown>(this.#d.peers, p.endpoint, '/v1/peer/control/sign', partial).catch((e: unknown) => {
-          // One signer refusing ends the session for everyone: the local round would only time out.
-          entry.close();
-          if (e instanceof PeerCallError && e.code === 'E_POLICY_DENIED') throw new PolicyDenied(String(e.details.rule ?? 'unknown'), `party ${p.index} denied the request (rule ${String(e.details.rule ?? 'unknown')})`, p.index);
+      let released = false;
+      for (let attempt = 1; ; attempt++) {
+        let entry = prehashed || attempt > 1 ? undefined : this.#d.pool.takeFor(keyId, current.epoch, signers, derivationPath);
+        if (!entry) {
+          const sid = await this.#d.presigner.run(subject);
+          entry = this.#d.pool.take(sid);
+          if (!entry) throw new PlanError('E_PRESIGNATURE_UNAVAILABLE', 'the fresh presignature was taken meanwhile');
+        }
+        if (!released) release();
+        released = true;
+        const taken = entry;
+        const partial: PartialRequest = { keyId, epoch: current.epoch, sid: taken.sid, signers, derivationPath, request: req };
+        const local = this.#signWith(taken, message, req);
+        const remote = others.map((p) =>
+          callPeer<unknown>(this.#d.peers, p.endpoint, '/v1/peer/control/sign', partial).catch((e: unknown) => {
+            // One signer refusing ends the session for everyone: the local round would only time out.
+            taken.close();
+            if (e instanceof PeerCallError && e.code === 'E_POLICY_DENIED') throw new PolicyDenied(String(e.details.rule ?? 'unknown'), `party ${p.index} denied the request (rule ${String(e.details.rule ?? 'unknown')})`, p.index);
+            throw e;
+          }),
+        );
+        let sig: protocols.EcdsaSignature;
+        try {
+          [sig] = (await Promise.all([local, ...remote])) as [protocols.EcdsaSignature, ...unknown[]];
+        } catch (e) {
+          // A signer that restarted lost its half of every pooled presignature made with it. The
+          // one taken here is consumed everywhere (never used again), so signing the same request
+          // with a fresh presignature is safe; the stale pool is dropped and refilled.
+          if (e instanceof PeerCallError && e.code === 'E_PRESIGNATURE_UNAVAILABLE' && attempt < MAX_SIGN_ATTEMPTS) {
+            this.#d.pool.dropKey(keyId);
+            continue;
+          }
           throw e;
-        }),
-      );
-      const [sig] = await Promise.all([local, ...remote]);
-      const out = response(keyId, req, message, sig as protocols.EcdsaSignature, derivationPath, current.epoch);
-      this.#d.hooks.signed?.(keyId, (performance.now() - started) / 1000);
-      await this.#d.hooks.audit('signature', { keyId, requestId: req.requestId, digest: out.digest, r: out.r, s: out.s, epoch: out.epoch, signers: out.signers, derivationPath });
-      return out;
+        }
+        const out = response(keyId, req, message, sig, derivationPath, current.epoch);
+        this.#d.hooks.signed?.(keyId, (performance.now() - started) / 1000);
+        await this.#d.hooks.audit('signature', { keyId, requestId: req.requestId, digest: out.digest, r: out.r, s: out.s, epoch: out.epoch, signers: out.signers, derivationPath });
+        return out;
+      }
     } catch (e) {
       this.#d.hooks.failed?.(keyId, e instanceof PolicyDenied ? 'denied' : 'error');
       throw e;
