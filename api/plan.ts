@@ -25,8 +25,11 @@ export const PLAN_TAG = 'vilna-mpc/plan/v1';
 
 /** Upper bound on n: the protocol's rounds are all-to-all, so this is far past practical. */
 export const MAX_PARTIES = 64;
-/** Largest party number: numbers are never reused within a key, so they outgrow n over reshares. */
-export const MAX_PARTY_NUMBER = 4096;
+/**
+ * Largest party number (the transport's and control plane's bound too): a newcomer takes a number
+ * no previous holder has, so numbers can outgrow n over many reshares.
+ */
+export const MAX_PARTY_NUMBER = 1024;
 /** Largest presignature pool a plan may ask each party to keep. */
 export const MAX_PRESIGN_POOL = 1000;
 /** Longest endpoint URL accepted. */
