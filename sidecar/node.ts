@@ -17,13 +17,14 @@ import { apiRouter } from './http/api.ts';
 import { errorHandler } from './http/errors.ts';
 import { peerControlRouter } from './http/peer-control.ts';
 import { ApproverRotation } from './node/approver-rotation.ts';
+import { WriteGate } from './node/write-gate.ts';
 import { Coordinator } from './node/coordinator.ts';
 import { KeyStateStore } from './node/key-state.ts';
 import { callPeer } from './node/peer-client.ts';
 import { PlanParticipant, type PlanView, type VerifiedPlan } from './node/plan-participant.ts';
 import type { KeyState } from './node/key-state.ts';
 import { PolicyEnforcer } from './node/policy-enforcer.ts';
-import { EPOCH_TEST_PREFIX, epochTestMessage } from './node/statements.ts';
+import { EPOCH_TEST_PATH, EPOCH_TEST_PREFIX, epochTestMessage } from './node/statements.ts';
 import { fixturePrimes, PrimePool } from './node/prime-pool.ts';
 import { PresignPool } from './node/presign-pool.ts';
 import { Presigner } from './node/presigner.ts';
@@ -100,8 +101,11 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
     closers.push(() => audit.close());
     const auditAppend = (kind: string, data: Record<string, unknown>) => audit.append(kind, data as never);
     const policy = new PolicyEnforcer(approvers);
+    // Shards are sealed, read and removed under this gate; an approver change holds it alone.
+    const blobGate = new WriteGate();
     const rotation = new ApproverRotation({
       vault,
+      gate: blobGate,
       dir: path.join(cfg.party.stateDir, 'approvers'),
       blobsDir: path.join(cfg.party.stateDir, 'blobs'),
       audit: auditAppend,
@@ -132,7 +136,7 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
     closers.push(() => transport.close());
 
     const keys = new KeyStateStore(path.join(cfg.party.stateDir, 'keys'));
-    const shards = new ShardStore(vault, path.join(cfg.party.stateDir, 'blobs'), party, SECURITY_LEVEL_128);
+    const shards = new ShardStore(vault, path.join(cfg.party.stateDir, 'blobs'), party, SECURITY_LEVEL_128, blobGate);
     const runner = new SessionRunner(transport, signer, cfg.roundTimeoutMs, {
       trace: (event, data) => log.debug(data, event),
       observer: {
@@ -282,7 +286,7 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
         const state = await keys.get(keyId);
         if (!state?.current || state.current.epoch !== epoch) throw new Error(`key ${keyId} is not at epoch ${epoch} here`);
         const message = epochTestMessage(keyId, epoch, state.current.planHash);
-        const sig = await signing.sign(keyId, { requestId: `${EPOCH_TEST_PREFIX}${keyId}:${epoch}`, message, encoding: 'utf8', hash: 'sha256' });
+        const sig = await signing.sign(keyId, { requestId: `${EPOCH_TEST_PREFIX}${keyId}:${epoch}`, message, encoding: 'utf8', hash: 'sha256', derivationPath: EPOCH_TEST_PATH });
         return { r: sig.r, s: sig.s };
       },
     });

@@ -10,7 +10,17 @@ import { KeyIdSchema } from '../../api/index.ts';
 import { SignatureRequestSchema } from '../../api/signing.ts';
 import type { KeyStateStore } from '../node/key-state.ts';
 import type { SigningService } from '../node/signing-service.ts';
-import { EPOCH_TEST_PREFIX } from '../node/statements.ts';
+import { EPOCH_TEST_PATH, EPOCH_TEST_PREFIX } from '../node/statements.ts';
+import { hd } from '../../cggmp/index.ts';
+
+/** True when `path` is the epoch test path in any spelling. */
+function isReservedPath(path: string): boolean {
+  try {
+    return hd.formatPath(hd.parsePath(path)) === EPOCH_TEST_PATH;
+  } catch {
+    return false; // malformed: refused later with its own message
+  }
+}
 import { handle, HttpError } from './errors.ts';
 
 export interface ApiClients {
@@ -86,6 +96,9 @@ export function apiRouter(d: ApiDeps): Router {
     }
     // The epoch test signatures of rotations use their own request ids; clients cannot take them.
     if (parsed.data.requestId.startsWith(EPOCH_TEST_PREFIX)) throw new HttpError(400, 'E_SIGNING_REQUEST_INVALID', `requestId: the prefix ${EPOCH_TEST_PREFIX} is reserved`);
+    if (parsed.data.derivationPath !== undefined && isReservedPath(parsed.data.derivationPath)) {
+      throw new HttpError(400, 'E_SIGNING_REQUEST_INVALID', `derivationPath: ${EPOCH_TEST_PATH} is reserved for epoch test signatures`);
+    }
     res.status(201).json(await d.signing.sign(keyId, parsed.data));
   }));
   return r;

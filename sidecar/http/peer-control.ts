@@ -20,7 +20,7 @@ const keyId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/);
 const party = z.number().int().min(1).max(1024);
 const nonce = z.strictObject({ party, nonce: hex64, signature: hex128 });
 const vote = z.strictObject({ party, transcriptHash: hex64, signature: hex128 });
-const decision = z.strictObject({ planHash: hex64, transcriptHash: hex64, votes: z.array(vote).max(64) });
+const decision = z.strictObject({ planHash: hex64, transcriptHash: hex64, votes: z.array(vote).max(64), coordinator: z.strictObject({ party, signature: hex128 }) });
 const subject = z.strictObject({
   keyId,
   epoch: z.number().int().min(0),

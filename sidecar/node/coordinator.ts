@@ -9,7 +9,7 @@
 import path from 'node:path';
 import { readdir } from 'node:fs/promises';
 import { protocols } from '../../cggmp/index.ts';
-import { abortBytes, startBytes, voteBytes } from './statements.ts';
+import { abortBytes, commitBytes, startBytes, voteBytes } from './statements.ts';
 import { readJson, writeJsonAtomic } from './atomic-json.ts';
 import { callPeer, PeerCallError, type PeerRequester } from './peer-client.ts';
 import { describeError, leavingParties, planMembers, PlanError, type ErrorInfo, type CommitDecision, type PlanStatus, type PlanView, type Vote } from './plan-participant.ts';
@@ -45,6 +45,9 @@ export interface DecisionRecord {
   readonly error?: ErrorInfo;
   readonly result?: PlanStatus['result'];
   readonly epochBefore?: number;
+  /** Reshare: the proof leavers need, and the leavers not yet told (retried at every start). */
+  readonly testSignature?: TestSignature;
+  readonly notRetired?: readonly number[];
 }
 
 export interface CeremonyStatus {
@@ -142,6 +145,12 @@ export class Coordinator {
       const m = /^([0-9a-f]{64})\.json$/.exec(f);
       if (!m) continue;
       const r = await this.record(m[1]!);
+      if (r?.state === 'done' && r.notRetired?.length && r.testSignature) {
+        this.#status.set(r.planHash, { ...this.#fromRecord(r), notRetired: r.notRetired });
+        const { testSignature } = r;
+        // The ceremony is done; a failed retry changes nothing and is tried again at the next start.
+        void this.#retireLeavers(r, testSignature).catch(() => undefined);
+      }
       if (!r || r.state === 'done') continue;
       this.#status.set(r.planHash, this.#fromRecord(r));
       if (r.state === 'commit') this.#launch(r.planHash, () => this.#finish(r));
@@ -197,7 +206,8 @@ export class Coordinator {
       await this.#abortEverywhere(planHash, plan, approvals, { code: 'E_TRANSCRIPT_MISMATCH', message: 'parties voted for different public transcripts' });
       return;
     }
-    const decision: CommitDecision = { planHash, transcriptHash, votes: votes.votes };
+    const signature = hex(await this.#d.sign(commitBytes(new Uint8Array(Buffer.from(planHash, 'hex')), new Uint8Array(Buffer.from(transcriptHash, 'hex')), self)));
+    const decision: CommitDecision = { planHash, transcriptHash, votes: votes.votes, coordinator: { party: self, signature } };
     const record: DecisionRecord = { planHash, plan, approvals, state: 'commit', decision, result: votes.result, ...(plan.protocol !== 'keygen' ? { epochBefore: plan.epoch - 1 } : {}) };
     // Step 2: the decision is durable before anyone hears of it.
     await writeJsonAtomic(this.#file(planHash), record);
@@ -328,18 +338,28 @@ export class Coordinator {
       this.#set(planHash, { phase: 'retiring' });
       // Each party checks the test signature itself before it destroys anything.
       if (plan.protocol !== 'keygen') await this.#everyone(plan, `/v1/peer/control/keys/${plan.keyId}/retire`, { planHash, testSignature });
-      const leavers = leavingParties(plan);
-      if (leavers.length > 0) {
-        // Each carries the plan and approvals: a leaver that did not deal has no record of it.
-        const notRetired = await this.#tellLeavers(leavers, `/v1/peer/control/keys/${plan.keyId}/retire`, { planHash, testSignature, plan, approvals: r.approvals });
-        if (notRetired.length > 0) {
-          this.#set(planHash, { notRetired });
-          await this.#d.audit('reshare.leavers-unreached', { planHash, keyId: plan.keyId, parties: notRetired });
-        }
-      }
       this.#time(planHash, 'retire', performance.now() - t0);
+      if (leavingParties(plan).length > 0) {
+        await this.#retireLeavers({ ...r, state: 'done', testSignature, notRetired: leavingParties(plan).map((p) => p.index) }, testSignature);
+        this.#set(planHash, { phase: 'done' });
+        return;
+      }
     }
     await writeJsonAtomic(this.#file(planHash), { ...r, state: 'done' } satisfies DecisionRecord);
     this.#set(planHash, { phase: 'done' });
+  }
+
+  /**
+   * Tells the old holders a reshare left out (those in r.notRetired) to shred their share; each
+   * request carries the plan and approvals, since a leaver that did not deal has no record of
+   * it. Those not reached stay in the record and are tried again at every start of this node.
+   */
+  async #retireLeavers(r: DecisionRecord, testSignature: TestSignature): Promise<void> {
+    const { plan, planHash } = r;
+    const leavers = leavingParties(plan).filter((p) => r.notRetired?.includes(p.index));
+    const notRetired = await this.#tellLeavers(leavers, `/v1/peer/control/keys/${plan.keyId}/retire`, { planHash, testSignature, plan, approvals: r.approvals });
+    await writeJsonAtomic(this.#file(planHash), { ...r, state: 'done', testSignature, notRetired } satisfies DecisionRecord);
+    this.#set(planHash, notRetired.length > 0 ? { notRetired } : {});
+    if (notRetired.length > 0) await this.#d.audit('reshare.leavers-unreached', { planHash, keyId: plan.keyId, parties: notRetired });
   }
 }

@@ -13,7 +13,7 @@ import { arith, curve, hd, protocols, SECURITY_LEVEL_128 } from '../../cggmp/ind
 import path from 'node:path';
 import { readJson, writeJsonAtomic } from './atomic-json.ts';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
-import { abortBytes, epochTestMessage, nonceBytes, startBytes, voteBytes } from './statements.ts';
+import { abortBytes, commitBytes, epochTestMessage, epochTestPublicKey, nonceBytes, startBytes, voteBytes } from './statements.ts';
 import type { KeyState, KeyStateStore, PendingInfo } from './key-state.ts';
 import { callPeer, type PeerRequester } from './peer-client.ts';
 import type { ShardStore } from './shard-store.ts';
@@ -105,11 +105,15 @@ export interface Vote {
   readonly signature: string;
 }
 
-/** The commit decision: every party's vote for the same transcript (self-certifying). */
+/**
+ * The commit decision: every new holder's vote for the same transcript, and the signature of the
+ * party that started the plan (the only one that may decide it, commit or abort, and never both).
+ */
 export interface CommitDecision {
   readonly planHash: string;
   readonly transcriptHash: string;
   readonly votes: readonly Vote[];
+  readonly coordinator: { readonly party: number; readonly signature: string };
 }
 
 /** Hash of the public outcome every holder must agree on: public key, shares, t, parties, epoch, aux. */
@@ -409,6 +413,11 @@ export class PlanParticipant {
     // The share may be pending, or kept after an abort that came after this party voted.
     const pending = state?.pending?.planHash === decision.planHash ? state.pending : state?.aborted.find((a) => a.planHash === decision.planHash);
     if (!state || !pending) throw new PlanError('E_UNKNOWN_PLAN', `no pending epoch of ${keyId} for this plan`);
+    // An aborted plan's commit is taken only while no other plan is under way here: this party
+    // has voted for (or is running) that one, and must end where its other parties end.
+    if (pending !== state.pending && (state.pending !== undefined || this.#busyKeys.has(keyId))) {
+      throw new PlanError('E_EPOCH_PENDING', `key ${keyId} is in another plan; the aborted plan's decision is not taken`);
+    }
     if (state.current && state.current.epoch >= pending.epoch) throw new PlanError('E_EPOCH_DISCONTINUITY', `key ${keyId} already committed epoch ${state.current.epoch} through another plan`);
     verifyDecision(decision, pending);
     await writeJsonAtomic(path.join(this.#d.decisionsDir, `${decision.planHash}.json`), { state: 'commit', decision });
@@ -515,7 +524,7 @@ export class PlanParticipant {
     if (state?.left?.planHash === planHash) return;
     if (state?.current && state.current.planHash !== planHash && reshare !== undefined) return this.#leave(state, planHash, testSignature, reshare);
     if (!state?.current || state.current.planHash !== planHash) throw new PlanError('E_UNKNOWN_PLAN', `plan is not the current epoch of ${keyId}`);
-    checkTestSignature(keyId, state.current.epoch, planHash, state.current.publicKey, testSignature);
+    checkTestSignature(keyId, state.current.epoch, planHash, state.current.xpub, testSignature);
     if (state.retiredBelow >= state.current.epoch) return;
     this.#d.checkpoint?.('participant.before-retire');
     await this.#d.shards.retireBelow(keyId, state.current.epoch);
@@ -539,8 +548,8 @@ export class PlanParticipant {
     if (plan.protocol !== 'reshare' || plan.parties.some((p) => p.identityKey === me) || plan.previous?.epoch !== current.epoch) {
       throw new PlanError('E_PLAN_INVALID', `the plan does not move key ${state.keyId} away from this party's epoch ${current.epoch}`);
     }
-    // A reshare keeps the public key: the new epoch's signature verifies under the key held here.
-    checkTestSignature(state.keyId, plan.epoch, planHash, current.publicKey, testSignature);
+    // A reshare keeps the public key and chain code: the new epoch's signature verifies under the key held here.
+    checkTestSignature(state.keyId, plan.epoch, planHash, current.xpub, testSignature);
     this.#d.checkpoint?.('participant.before-leave');
     await this.#d.shards.retireBelow(state.keyId, plan.epoch);
     await this.#d.keys.put({ ...state, current: undefined, pending: undefined, aborted: [], retiredBelow: plan.epoch, left: { epoch: plan.epoch, planHash } });
@@ -551,13 +560,13 @@ export class PlanParticipant {
   }
 }
 
-/** Refuses unless (r, s) is a valid signature under `publicKey` over the epoch test message. */
-function checkTestSignature(keyId: string, epoch: number, planHash: string, publicKey: string, testSignature: { r: string; s: string }): void {
+/** Refuses unless (r, s) is a valid signature over the epoch test message under the key's reserved epoch test path. */
+function checkTestSignature(keyId: string, epoch: number, planHash: string, xpub: string, testSignature: { r: string; s: string }): void {
   const digest = sha256(new TextEncoder().encode(epochTestMessage(keyId, epoch, planHash)));
   const compact = new Uint8Array(Buffer.from(testSignature.r + testSignature.s, 'hex'));
   let valid = false;
   try {
-    valid = compact.length === 64 && secp256k1.verify(compact, digest, unhex(publicKey), { prehash: false });
+    valid = compact.length === 64 && secp256k1.verify(compact, digest, epochTestPublicKey(xpub), { prehash: false });
   } catch {
     valid = false;
   }
@@ -608,6 +617,12 @@ export function verifyDecision(decision: CommitDecision, pending: PendingInfo): 
   if (decision.transcriptHash !== pending.transcriptHash) throw new PlanError('E_DECISION_INVALID', 'the decision is for another transcript than the one this party sealed');
   const planHash = unhex(decision.planHash);
   const th = unhex(decision.transcriptHash);
+  const c = decision.coordinator;
+  const by = pending.parties.find((p) => p.index === c?.party);
+  if (!by || (pending.coordinator !== undefined && pending.coordinator !== c.party) || !/^[0-9a-f]{128}$/.test(c.signature)
+    || !protocols.verifyIdentitySignature(unhex(by.identityKey), commitBytes(planHash, th, c.party), unhex(c.signature))) {
+    throw new PlanError('E_DECISION_INVALID', 'the decision is not signed by the party that started the plan');
+  }
   for (const p of pending.parties) {
     const v = decision.votes.find((x) => x.party === p.index);
     if (!v || v.transcriptHash !== decision.transcriptHash || !/^[0-9a-f]{128}$/.test(v.signature)) throw new PlanError('E_DECISION_INVALID', `vote of party ${p.index} is missing`);

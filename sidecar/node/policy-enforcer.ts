@@ -17,7 +17,7 @@ import {
   type SigningRequest,
 } from '../../api/index.ts';
 import type { KeyState } from './key-state.ts';
-import { EPOCH_TEST_PREFIX, epochTestMessage } from './statements.ts';
+import { EPOCH_TEST_PATH, EPOCH_TEST_PREFIX, epochTestMessage } from './statements.ts';
 import { PolicyDenied, type SigningPolicyCheck } from './signing-service.ts';
 import type { SignatureRequest } from '../../api/signing.ts';
 
@@ -50,10 +50,12 @@ export class PolicyEnforcer implements SigningPolicyCheck {
     const keyId = state.keyId;
     // The epoch test signature (coordinator, before retiring an epoch) is a fixed, tagged text
     // that no chain accepts as a transaction; it is exempt so a strict policy cannot block rotation.
-    if (req.requestId.startsWith(EPOCH_TEST_PREFIX) && state.current && req.message !== undefined && req.derivationPath === 'm'
+    if (req.requestId.startsWith(EPOCH_TEST_PREFIX) && state.current && req.message !== undefined && !req.prehashed && req.derivationPath === EPOCH_TEST_PATH
       && Buffer.from(req.message).toString('utf8') === epochTestMessage(keyId, state.current.epoch, state.current.planHash)) {
       return () => undefined;
     }
+    // Whatever the policy says: a signature under this path is what lets parties shred an epoch.
+    if (req.derivationPath === EPOCH_TEST_PATH) throw new PolicyDenied('path', `path ${EPOCH_TEST_PATH} is reserved for epoch test signatures`);
     const policy = PolicyEnforcer.policyOf(state);
     const now = this.#now();
     if (req.prehashed && policy.allowPrehashed !== true) throw new PolicyDenied('prehashed', `key ${keyId} does not sign bare digests (its policy does not allow it)`);

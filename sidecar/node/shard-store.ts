@@ -9,6 +9,7 @@ import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { protocols, type SecurityLevel } from '../../cggmp/index.ts';
 import { readBlob, writeBlob, type BlobKind, type Vault } from '../vault/index.ts';
+import { WriteGate } from './write-gate.ts';
 
 type KeyShare = protocols.KeyShare;
 
@@ -34,11 +35,14 @@ export class ShardStore {
   readonly #party: number;
   readonly #level: SecurityLevel;
 
-  constructor(vault: Vault, dir: string, party: number, level: SecurityLevel) {
+  readonly #gate: WriteGate;
+
+  constructor(vault: Vault, dir: string, party: number, level: SecurityLevel, gate: WriteGate = new WriteGate()) {
     this.#vault = vault;
     this.#dir = dir;
     this.#party = party;
     this.#level = level;
+    this.#gate = gate;
   }
 
   /** A committed share is named by its epoch; a pending one also by its plan, so two plans for one epoch never overwrite each other. */
@@ -52,7 +56,11 @@ export class ShardStore {
     return path.join(this.#dir, keyId);
   }
 
-  async #write(share: KeyShare, kind: BlobKind & ('pending-shard' | 'shard'), planHash?: string): Promise<void> {
+  #write(share: KeyShare, kind: BlobKind & ('pending-shard' | 'shard'), planHash?: string): Promise<void> {
+    return this.#gate.shared(() => this.#writeNow(share, kind, planHash));
+  }
+
+  async #writeNow(share: KeyShare, kind: BlobKind & ('pending-shard' | 'shard'), planHash?: string): Promise<void> {
     const { keyId, epoch } = share.public;
     const objectId = ShardStore.objectId(keyId, epoch, kind, planHash);
     const plaintext = encodeShare(share);
@@ -64,7 +72,11 @@ export class ShardStore {
     }
   }
 
-  async #read(keyId: string, epoch: number, kind: 'pending-shard' | 'shard', planHash?: string): Promise<KeyShare> {
+  #read(keyId: string, epoch: number, kind: 'pending-shard' | 'shard', planHash?: string): Promise<KeyShare> {
+    return this.#gate.shared(() => this.#readNow(keyId, epoch, kind, planHash));
+  }
+
+  async #readNow(keyId: string, epoch: number, kind: 'pending-shard' | 'shard', planHash?: string): Promise<KeyShare> {
     const objectId = ShardStore.objectId(keyId, epoch, kind, planHash);
     const blob = await readBlob(this.#blobDir(keyId), objectId);
     const { plaintext } = await this.#vault.unseal(blob, { keyId, party: this.#party, epoch, kind, objectId });
@@ -95,7 +107,11 @@ export class ShardStore {
   }
 
   /** Removes every pending blob of epochs up to `epoch` (after a commit made them moot). */
-  async dropPendingBlobs(keyId: string, epoch: number): Promise<void> {
+  dropPendingBlobs(keyId: string, epoch: number): Promise<void> {
+    return this.#gate.shared(() => this.#dropPendingBlobs(keyId, epoch));
+  }
+
+  async #dropPendingBlobs(keyId: string, epoch: number): Promise<void> {
     for (const f of await this.#files(keyId)) {
       const m = /\.e(\d+)\.p[0-9a-f]{16}\.blob$/.exec(f);
       if (m && Number(m[1]) <= epoch) await rm(path.join(this.#blobDir(keyId), f), { force: true });
@@ -111,7 +127,11 @@ export class ShardStore {
   }
 
   /** Step 4: every epoch below `keep` is shredded (sealing key destroyed, watermark moved, files removed). */
-  async retireBelow(keyId: string, keep: number): Promise<void> {
+  retireBelow(keyId: string, keep: number): Promise<void> {
+    return this.#gate.shared(() => this.#retireBelow(keyId, keep));
+  }
+
+  async #retireBelow(keyId: string, keep: number): Promise<void> {
     await this.#vault.advanceWatermark(keyId, keep);
     const epochs = new Set<number>();
     for (const f of await this.#files(keyId)) {

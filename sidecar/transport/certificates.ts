@@ -99,9 +99,11 @@ export async function createDevelopmentCa(opts: { commonName: string; validityDa
 /** A node certificate signed by `ca`, valid for TLS server and client use under the given names. */
 export async function issueCertificate(
   ca: CertificateAndKey,
-  opts: { commonName: string; ipAddresses: readonly string[]; dnsNames: readonly string[]; validityDays?: number },
+  opts: { commonName: string; ipAddresses: readonly string[]; dnsNames: readonly string[]; validityDays?: number; organization?: string },
 ): Promise<CertificateAndKey> {
   assertCommonName(opts.commonName);
+  // O= is how a Kubernetes API server reads a client certificate's groups (the kube test harness).
+  if (opts.organization !== undefined) assertCommonName(opts.organization);
   for (const ip of opts.ipAddresses) if (isIP(ip) === 0) throw new TransportError('E_INVALID_ARGUMENT', 'ipAddresses: not an IP address');
   for (const dns of opts.dnsNames) if (!DNS_NAME.test(dns)) throw new TransportError('E_INVALID_ARGUMENT', 'dnsNames: not a DNS name');
   if (opts.ipAddresses.length + opts.dnsNames.length === 0) throw new TransportError('E_INVALID_ARGUMENT', 'a node certificate needs at least one address');
@@ -113,7 +115,7 @@ export async function issueCertificate(
   const cert = await x509.X509CertificateGenerator.create(
     {
       serialNumber: serialNumber(),
-      subject: [{ CN: [opts.commonName] }],
+      subject: [{ CN: [opts.commonName] }, ...(opts.organization !== undefined ? [{ O: [opts.organization] }] : [])],
       issuer: caCert.subjectName,
       ...validity(opts.validityDays ?? DEFAULT_VALIDITY_DAYS),
       publicKey: keys.publicKey,

@@ -2,8 +2,9 @@
  * Reshare end to end (DESIGN §3 "Reshare", §4 "Epoch switch"): four party nodes as separate
  * processes; a 2-of-3 key on parties 1–3 moves to 2-of-4 with newcomer 4, then to 2-of-3 without
  * party 2 (a dealer that leaves), then to 2-of-2 on parties 3 and 4 (party 1 leaves without
- * dealing). Every step keeps the public key, signs through a new holder (OpenSSL and noble
- * verify), and every party a reshare leaves out shreds its share. One cluster for the file.
+ * dealing, and is down meanwhile). Every step keeps the public key, signs through a new holder
+ * (OpenSSL and noble verify), and every party a reshare leaves out shreds its share, the one
+ * that was down once the coordinator tells it after a restart. One cluster for the file.
  */
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,6 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SignatureRequest, SignatureResponse } from '../../api/signing.ts';
+import { planHashHex } from '../../api/index.ts';
 import { CeremonyFailed, DEVELOPMENT_POLICY, LocalCluster } from '../../cli/local-parties.ts';
 import { expectSignatureValid } from '../support/signatures.ts';
 import { E2E_TEST_TIMEOUT_MS } from '../support/timeouts.ts';
@@ -74,6 +76,24 @@ describe('reshare across four processes', { timeout: E2E_TEST_TIMEOUT_MS }, () =
     expectSignatureValid(res.body);
   });
 
+  it('cannot be made to shred a share by a signature a client obtained (the epoch test path is reserved)', async () => {
+    const plan = c.plan({ protocol: 'reshare', keyId: KEY, epoch: 2, threshold: 2, members: [1, 3, 4], previous: { threshold: 2, members: [1, 2, 3, 4], dealers: [2, 4] } });
+    const approvals = c.approve(plan);
+    const message = `vilna-mpc epoch test ${KEY} 2 ${planHashHex(plan)}`;
+    // Under the key itself, which a reshare keeps, a client can get this text signed...
+    const atRoot = await c.sign(1, KEY, { requestId: 'forge-root', message, encoding: 'utf8', hash: 'sha256' });
+    expect(atRoot.status).toBe(201);
+    const forged = { r: (atRoot.body as SignatureResponse).r, s: (atRoot.body as SignatureResponse).s };
+    // ...but it proves nothing: leaving party 2 keeps its share.
+    const res = await c.client.request(c.party(2).ready!.peerUrl, `/v1/peer/control/keys/${KEY}/retire`, { planHash: planHashHex(plan), testSignature: forged, plan, approvals }, { method: 'POST', timeoutMs: 30_000, retries: 0 });
+    expect(res.status).toBe(403);
+    expect((res.body as { error: { code: string } }).error.code).toBe('E_BAD_SIGNATURE');
+    expect((await keyAt(2)).body).toMatchObject({ epoch: 1 });
+    // And no client can have anything signed under the reserved path.
+    const reserved = await c.sign(1, KEY, { requestId: 'forge-path', message, encoding: 'utf8', hash: 'sha256', derivationPath: 'm/2147483647' });
+    expect(reserved.status).toBe(400);
+  });
+
   it('drops a dealer that leaves: it deals, then shreds its share once the new epoch signed', async () => {
     const plan = c.plan({ protocol: 'reshare', keyId: KEY, epoch: 2, threshold: 2, members: [1, 3, 4], previous: { threshold: 2, members: [1, 2, 3, 4], dealers: [2, 4] } });
     const done = await c.ceremony(4, plan, c.approve(plan));
@@ -92,16 +112,33 @@ describe('reshare across four processes', { timeout: E2E_TEST_TIMEOUT_MS }, () =
     expectSignatureValid(res.body);
   });
 
-  it('tells an old holder that did not deal to shred its share, and signs 2-of-2 with the rest', async () => {
+  it('moves 2-of-2 away from an old holder that is down without waiting for it; told later, it shreds its share', async () => {
+    // Party 1 neither deals nor stays: the reshare needs nothing of it (this is how a lost party is removed).
     const plan = c.plan({ protocol: 'reshare', keyId: KEY, epoch: 3, threshold: 2, members: [3, 4], previous: { threshold: 2, members: [1, 3, 4], dealers: [3, 4] } });
-    const done = await c.ceremony(3, plan, c.approve(plan));
+    const ready = c.party(1).ready!;
+    await c.stop(1);
+    const planHash = await c.startCeremony(3, plan, c.approve(plan));
+    const done = await c.waitCeremony(3, planHash);
     expect(done.result).toMatchObject({ publicKey, epoch: 3 });
-    expect((await keyAt(1)).status).toBe(404);
-    expect(await sealedFiles(1)).toEqual([]);
+    const status = await c.client.request(c.party(3).ready!.peerUrl, `/v1/peer/control/ceremonies/${planHash}`, undefined, { method: 'GET', timeoutMs: 10_000 });
+    expect(status.body).toMatchObject({ phase: 'done', notRetired: [1] });
     const res = await sign(3, 'two-of-two');
     expect(res.status).toBe(201);
     expect(res.body.signers).toEqual([3, 4]);
     expectSignatureValid(res.body);
+
+    // Back up, party 1 still holds its epoch-2 share until the coordinator, at its next start, tells it.
+    await c.start(1);
+    expect(c.party(1).ready!.identityKey).toBe(ready.identityKey);
+    expect((await keyAt(1)).body).toMatchObject({ epoch: 2 });
+    await c.stop(3);
+    await c.start(3);
+    const deadline = Date.now() + 60_000;
+    while ((await keyAt(1)).status !== 404) {
+      if (Date.now() > deadline) throw new Error('party 1 was not told to shred its share');
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(await sealedFiles(1)).toEqual([]);
   });
 
   it('refuses a reshare whose previous holders are not the key held (nothing changes)', async () => {
@@ -111,6 +148,8 @@ describe('reshare across four processes', { timeout: E2E_TEST_TIMEOUT_MS }, () =
     expect(refused).toBeInstanceOf(CeremonyFailed);
     expect((refused as Error).message).toMatch(/E_EPOCH_DISCONTINUITY/);
     for (const p of [3, 4]) expect((await keyAt(p)).body).toMatchObject({ epoch: 3 });
-    expectSignatureValid((await sign(4, 'after-refusal')).body);
+    const res = await sign(4, 'after-refusal');
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    expectSignatureValid(res.body);
   });
 });
