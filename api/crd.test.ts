@@ -34,7 +34,7 @@ describe('CRD files and api/crd.ts', () => {
   });
 
   it('refuse the same ceremony and rotation specs as the CEL rules', () => {
-    const party = (name: string) => ({ cluster: 'local', name });
+    const party = (name: string) => ({ cluster: 'local', namespace: 'vault', name });
     const ok = { keyName: 'treasury-1', threshold: 2, parties: [party('a'), party('b'), party('c')] };
     expect(MpcCeremonySpecSchema.safeParse(ok).success).toBe(true);
     expect(MpcCeremonySpecSchema.safeParse({ ...ok, threshold: 1 }).success).toBe(false);

@@ -25,12 +25,12 @@ const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 
 export const PartyRefSchema = z.object({
   cluster: z.string().regex(DNS_LABEL).default(LOCAL_CLUSTER),
-  namespace: z.string().regex(DNS_LABEL).max(63).optional(),
+  namespace: z.string().regex(DNS_LABEL).max(63),
   name: z.string().regex(DNS_SUBDOMAIN).max(253),
 });
 export type PartyRef = z.infer<typeof PartyRefSchema>;
 
-const uniqueRefs = (refs: readonly PartyRef[]): boolean => new Set(refs.map((r) => `${r.cluster}/${r.namespace ?? ''}/${r.name}`)).size === refs.length;
+const uniqueRefs = (refs: readonly PartyRef[]): boolean => new Set(refs.map((r) => `${r.cluster}/${r.namespace}/${r.name}`)).size === refs.length;
 
 export const MpcCeremonySpecSchema = z
   .object({

@@ -3,7 +3,8 @@
  * Installs what `npm test` and `npm run demo` need when it is missing, so that either can be the
  * first command on a fresh clone: the npm dependencies (which include the pinned Node 24 and
  * build the native addon through the `install` script), the native addon itself, pkcs11js's
- * addon (graphene-pk11's binding), and the Debian package softhsm2 that the vault tests use.
+ * addon (graphene-pk11's binding), the Debian packages softhsm2 and prometheus that the tests
+ * use, and with --kube (npm test) the Kubernetes binaries of the kube test layer.
  *
  * pkcs11js: package.json "allowScripts" denies its own `node-gyp rebuild`, because npm would run
  * it with whatever `nodedir` the user's ~/.npmrc names, or else download headers for the running
@@ -103,6 +104,19 @@ if (!existsSync('/usr/bin/prometheus')) {
     run('apt-get', ['install', '-y', '--no-install-recommends', 'prometheus']);
   } else {
     process.stderr.write('vilna-mpc setup: Prometheus is missing; run: sudo apt-get install -y prometheus\n');
+    process.exit(1);
+  }
+}
+
+// Kubernetes binaries for the kube test layer (DESIGN §6), for `npm test` only (--kube): built once
+// from the Go module proxy into ~/.cache/vilna-mpc (about 10 minutes on 2 cores the first time,
+// instant afterwards). The demo does not need them.
+if (process.argv.includes('--kube')) {
+  const { ensureKubeBinaries } = await import('./kube-binaries.mjs');
+  try {
+    await ensureKubeBinaries();
+  } catch (e) {
+    process.stderr.write(`vilna-mpc setup: building the Kubernetes test binaries failed: ${e instanceof Error ? e.message : String(e)}\n`);
     process.exit(1);
   }
 }
