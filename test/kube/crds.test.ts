@@ -4,16 +4,15 @@
  * are refused under fieldValidation=Strict; a ceremony's spec is frozen once it left Pending;
  * rotations and approvals are immutable.
  */
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { ApiextensionsV1Api, CustomObjectsApi, loadYaml, type V1CustomResourceDefinition } from '@kubernetes/client-node';
+import { CustomObjectsApi } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GROUP, PLURALS, VERSION, type Kind } from '../../api/crd.ts';
 import { startControlPlane, type ControlPlane } from './control-plane.ts';
+import { installCrds } from './support/crds.ts';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const NS = 'default';
 let dir: string;
 let cp: ControlPlane;
@@ -44,20 +43,7 @@ beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'vilna-kube-crds-'));
   cp = await startControlPlane({ name: 'crds', dir });
   const kc = cp.kubeConfig();
-  const ext = kc.makeApiClient(ApiextensionsV1Api);
-  const files = (await readdir(path.join(root, 'crds'))).filter((f) => f.endsWith('.yaml'));
-  // loadYaml maps the wire names (x-kubernetes-validations, default) onto client-node's model;
-  // a plain YAML parse would have them dropped on the way out.
-  for (const f of files) await ext.createCustomResourceDefinition({ body: loadYaml<V1CustomResourceDefinition>(await readFile(path.join(root, 'crds', f), 'utf8')) });
-  for (const plural of Object.values(PLURALS)) {
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const crd = await ext.readCustomResourceDefinition({ name: `${plural}.${GROUP}` });
-      if (crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) break;
-      if (Date.now() > deadline) throw new Error(`CRD ${plural} not established`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+  await installCrds(kc);
   objects = kc.makeApiClient(CustomObjectsApi);
 }, 600_000);
 
