@@ -17,6 +17,17 @@ let passed = 0;
 let failed = 0;
 const steps = [];
 const failures = [];
+/** Per-layer totals (DESIGN §6) of the vitest runs: files, tests, summed file durations. */
+const layers = new Map();
+
+/** The test layer of a file (DESIGN §6): where it lives says what it needs. */
+function layerOf(file) {
+  const rel = path.relative(root, file);
+  if (rel.startsWith('test/kube/')) return 'kube (real control planes)';
+  if (rel.startsWith('test/e2e/') || rel.startsWith('test/cli/')) return 'e2e (node processes)';
+  if (rel.startsWith('test/integration/') || rel.startsWith('hsm-sim/')) return 'integration (SoftHSM, mTLS, Prometheus)';
+  return 'unit';
+}
 
 function step(name, cmd, args, env = {}) {
   process.stderr.write(`\n=== ${name} ===\n`);
@@ -35,6 +46,12 @@ function vitest(name, files, env) {
     passed += r.numPassedTests;
     failed += r.numFailedTests + (ok ? 0 : r.numFailedTests === 0 ? 1 : 0);
     for (const file of r.testResults ?? []) {
+      const layer = `${layerOf(file.name)}, ${name.includes('BigInt') ? 'BigInt' : 'native'}`;
+      const l = layers.get(layer) ?? { files: 0, tests: 0, seconds: 0 };
+      l.files += 1;
+      l.tests += (file.assertionResults ?? []).length;
+      l.seconds += Math.max(0, ((file.endTime ?? 0) - (file.startTime ?? 0)) / 1000);
+      layers.set(layer, l);
       for (const t of file.assertionResults ?? []) {
         if (t.status !== 'failed') continue;
         const why = String(t.failureMessages?.[0] ?? '').split('\n')[0].slice(0, 300);
@@ -56,6 +73,8 @@ vitest('cggmp unit tests, pure BigInt arithmetic', ['cggmp/'], { VILNA_MPC_ARITH
 
 rmSync(outDir, { recursive: true, force: true });
 process.stderr.write('\n');
+// Files of one run overlap (two workers), so a layer's seconds are summed file durations.
+for (const [layer, l] of layers) process.stderr.write(`layer ${layer}: ${l.files} files, ${l.tests} tests, ${l.seconds.toFixed(1)} s of file time\n`);
 // The failures are repeated here because CI keeps only the tail of the output.
 for (const f of failures) process.stderr.write(`failed: ${f}\n`);
 for (const s of steps) process.stderr.write(`${s.ok ? 'ok  ' : 'FAIL'} ${s.name} (${s.seconds} s)\n`);
