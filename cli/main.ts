@@ -54,6 +54,24 @@ program
     process.exitCode = await runDemo(opts);
   });
 
+program
+  .command('operator')
+  .description('one operator replica: leader election, then the controllers (DESIGN §5)')
+  .option('--kubeconfig <file>', 'kubeconfig to use (default: in-cluster service account, then $KUBECONFIG)')
+  .option('--namespace <ns>', "the operator's namespace (its Lease, other clusters' kubeconfig Secrets)", process.env.POD_NAMESPACE ?? 'vilna-system')
+  .option('--identity <id>', 'this replica in leader election (default: host name and a random suffix)')
+  .option('--metrics-listen <host:port>', 'plain-HTTP /metrics and /healthz', '0.0.0.0:9090')
+  .option('--lease-duration-ms <ms>', 'leader lease duration', int, 15_000)
+  .action(async (opts: { kubeconfig?: string; namespace: string; identity?: string; metricsListen: string; leaseDurationMs: number }) => {
+    const { runOperator } = await import('./operator.ts');
+    try {
+      await runOperator(opts);
+    } catch (e) {
+      process.stderr.write(`vilna-mpc operator: ${(e as Error).message}\n`);
+      process.exitCode = 1;
+    }
+  });
+
 registerApprove(program);
 registerAudit(program);
 
