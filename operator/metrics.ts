@@ -18,6 +18,8 @@ export interface OperatorMetrics {
   leader(leading: boolean): void;
   ceremonies(byPhase: Partial<Record<CeremonyPhase, number>>): void;
   rotations(byPhase: Partial<Record<RotationPhase, number>>): void;
+  /** Seconds since the key of ceremony `namespace/name` was last rotated (or made). */
+  rotationAge(ceremony: string, seconds: number): void;
 }
 
 export function createOperatorMetrics(): OperatorMetrics {
@@ -29,6 +31,7 @@ export function createOperatorMetrics(): OperatorMetrics {
   const leader = new Gauge({ name: 'vilna_mpc_operator_leader', help: '1 while this replica leads', registers: [registry] });
   const ceremonies = new Gauge({ name: 'vilna_mpc_operator_ceremonies', help: 'MpcCeremony objects by phase', labelNames: ['phase'], registers: [registry] });
   const rotations = new Gauge({ name: 'vilna_mpc_operator_rotations', help: 'ShardRotation objects by phase', labelNames: ['phase'], registers: [registry] });
+  const rotationAge = new Gauge({ name: 'vilna_mpc_operator_seconds_since_rotation', help: 'Seconds since each Ready ceremony\'s key was last rotated or made', labelNames: ['ceremony'], registers: [registry] });
   for (const c of CONTROLLERS) {
     for (const o of ['ok', 'error']) reconciles.labels(c, o).inc(0);
     errors.labels(c).inc(0);
@@ -57,6 +60,7 @@ export function createOperatorMetrics(): OperatorMetrics {
     rotations: (byPhase) => {
       for (const p of ROTATION_PHASES) rotations.labels(p).set(byPhase[p] ?? 0);
     },
+    rotationAge: (ceremony, seconds) => rotationAge.labels(ceremony).set(seconds),
   };
 }
 

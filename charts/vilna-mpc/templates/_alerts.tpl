@@ -1,0 +1,39 @@
+{{- /* Alert rules (Prometheus rule-file groups); promtool checks them as rendered (test/kube/chart.test.ts). */}}
+{{- define "vilna-mpc.alertRules" -}}
+groups:
+  - name: vilna-mpc
+    rules:
+      - alert: VilnaMpcSigningFailures
+        expr: sum by (namespace, pod, key_id) (rate(vilna_mpc_signatures_total{outcome="error"}[5m])) > 0
+        for: 5m
+        labels: { severity: critical }
+        annotations:
+          summary: "Signatures of key {{ "{{ $labels.key_id }}" }} are failing at {{ "{{ $labels.pod }}" }}"
+      - alert: VilnaMpcAbortWithCulprit
+        expr: sum by (protocol, culprit) (increase(vilna_mpc_aborts_total{culprit!="unattributed"}[15m])) > 0
+        labels: { severity: critical }
+        annotations:
+          summary: "A {{ "{{ $labels.protocol }}" }} session aborted naming party {{ "{{ $labels.culprit }}" }} as the culprit"
+      - alert: VilnaMpcPresignaturePoolEmpty
+        expr: max by (namespace, pod, key_id) (vilna_mpc_presignatures_available) == 0
+        for: 10m
+        labels: { severity: warning }
+        annotations:
+          summary: "No presignatures ready for key {{ "{{ $labels.key_id }}" }} at {{ "{{ $labels.pod }}" }}: signing takes the slow path"
+      - alert: VilnaMpcHsmErrors
+        expr: sum by (namespace, pod, operation, code) (increase(vilna_mpc_hsm_errors_total[5m])) > 0
+        labels: { severity: critical }
+        annotations:
+          summary: "HSM {{ "{{ $labels.operation }}" }} failing with {{ "{{ $labels.code }}" }} at {{ "{{ $labels.pod }}" }}"
+      - alert: VilnaMpcPartyDown
+        expr: min by (namespace, pod, peer) (vilna_mpc_peer_reachable) == 0
+        for: 2m
+        labels: { severity: critical }
+        annotations:
+          summary: "{{ "{{ $labels.pod }}" }} cannot reach party {{ "{{ $labels.peer }}" }}"
+      - alert: VilnaMpcRotationOverdue
+        expr: max by (ceremony) (vilna_mpc_operator_seconds_since_rotation) > {{ mul .Values.monitoring.rotationOverdueHours 3600 }}
+        labels: { severity: warning }
+        annotations:
+          summary: "Ceremony {{ "{{ $labels.ceremony }}" }} has not been rotated for over {{ .Values.monitoring.rotationOverdueHours }} hours"
+{{- end -}}
