@@ -6,19 +6,9 @@
  * change, as for plans. Pure: nothing changes anywhere on a refusal.
  */
 import { bytesToHex } from '@noble/hashes/utils.js';
-import {
-  ApprovalSchema,
-  approverChangeHash,
-  approverSetHash,
-  ContractError,
-  describeIssues,
-  isApprover,
-  parseApproverChange,
-  verifyApproval,
-  type ApproverChange,
-} from '../../api/index.ts';
+import { approverChangeHash, approverSetHash, ContractError, isApprover, parseApproverChange, type ApproverChange } from '../../api/index.ts';
 import { TrustError } from './errors.ts';
-import { MAX_APPROVALS } from './verify-plan.ts';
+import { validApprovers } from './verify-plan.ts';
 
 export interface VerifiedApproverChange {
   readonly change: ApproverChange;
@@ -53,20 +43,7 @@ export function verifyApproverChange(change: unknown, approvals: unknown, ctx: V
   }
   const hash = approverChangeHash(parsed);
   const hashHex = bytesToHex(hash);
-  if (!Array.isArray(approvals)) throw new TrustError('E_APPROVAL_INVALID', 'approvals must be a list');
-  if (approvals.length > MAX_APPROVALS) throw new TrustError('E_APPROVAL_INVALID', `more than ${MAX_APPROVALS} approvals`);
-  const valid = new Set<string>();
-  approvals.forEach((raw: unknown, i) => {
-    const r = ApprovalSchema.safeParse(raw);
-    if (!r.success) throw new TrustError('E_APPROVAL_INVALID', `approvals[${i}]: ${describeIssues(r.error.issues)}`);
-    const a = r.data;
-    if (!isApprover(parsed.from, a.approver) && !isApprover(parsed.to, a.approver)) {
-      throw new TrustError('E_APPROVAL_INVALID', `approvals[${i}]: ${a.approver} is in neither the current nor the new approver set`);
-    }
-    if (a.planHash !== hashHex) throw new TrustError('E_APPROVAL_INVALID', `approvals[${i}]: approver ${a.approver} approved another document`);
-    if (!verifyApproval(a)) throw new TrustError('E_APPROVAL_INVALID', `approvals[${i}]: the signature of approver ${a.approver} does not verify`);
-    valid.add(a.approver);
-  });
+  const valid = validApprovers(approvals, hashHex, (k) => isApprover(parsed.from, k) || isApprover(parsed.to, k), { set: 'the current or the new approver set', document: 'change' });
   const from = [...valid].filter((k) => isApprover(parsed.from, k)).length;
   const to = [...valid].filter((k) => isApprover(parsed.to, k)).length;
   if (from < parsed.from.quorum) throw new TrustError('E_PLAN_UNAPPROVED', `${from} valid approval(s) of the current approvers, ${parsed.from.quorum} needed`);

@@ -97,8 +97,12 @@ function checkExpiry(plan: Plan, now: Date): void {
   }
 }
 
-/** Counts distinct pinned approvers with a valid signature over `hashHex`; refuses any bad entry. */
-function countApprovals(approvals: unknown, hashHex: string, set: ApproverSet): string[] {
+/**
+ * The distinct approvers with a valid signature over `hashHex` among `approvals`. Any bad entry
+ * (malformed, by a key `isKnown` refuses, for another document, or forged) refuses the whole
+ * list: it means someone tampered with what the operator carried.
+ */
+export function validApprovers(approvals: unknown, hashHex: string, isKnown: (approver: string) => boolean, names: { readonly set: string; readonly document: string }): Set<string> {
   if (!Array.isArray(approvals)) throw new TrustError('E_APPROVAL_INVALID', 'approvals must be a list');
   if (approvals.length > MAX_APPROVALS) throw new TrustError('E_APPROVAL_INVALID', `more than ${MAX_APPROVALS} approvals`);
   const valid = new Set<string>();
@@ -106,13 +110,19 @@ function countApprovals(approvals: unknown, hashHex: string, set: ApproverSet): 
     const r = ApprovalSchema.safeParse(raw);
     if (!r.success) throw new TrustError('E_APPROVAL_INVALID', `approvals[${i}]: ${describeIssues(r.error.issues)}`);
     const a = r.data;
-    if (!isApprover(set, a.approver)) throw new TrustError('E_APPROVAL_INVALID', `approvals[${i}]: approver ${a.approver} is not in the pinned approver set`);
+    if (!isKnown(a.approver)) throw new TrustError('E_APPROVAL_INVALID', `approvals[${i}]: approver ${a.approver} is not in ${names.set}`);
     if (a.planHash !== hashHex) {
-      throw new TrustError('E_APPROVAL_INVALID', `approvals[${i}]: approver ${a.approver} approved plan ${short(a.planHash)}, not this plan ${short(hashHex)}`);
+      throw new TrustError('E_APPROVAL_INVALID', `approvals[${i}]: approver ${a.approver} approved ${names.document} ${short(a.planHash)}, not this ${names.document} ${short(hashHex)}`);
     }
     if (!verifyApproval(a)) throw new TrustError('E_APPROVAL_INVALID', `approvals[${i}]: the signature of approver ${a.approver} does not verify`);
     valid.add(a.approver);
   });
+  return valid;
+}
+
+/** Counts distinct pinned approvers with a valid signature over `hashHex`; refuses any bad entry. */
+function countApprovals(approvals: unknown, hashHex: string, set: ApproverSet): string[] {
+  const valid = validApprovers(approvals, hashHex, (k) => isApprover(set, k), { set: 'the pinned approver set', document: 'plan' });
   if (valid.size < set.quorum) {
     throw new TrustError('E_PLAN_UNAPPROVED', `${valid.size} distinct valid approval(s) of the ${set.quorum} needed (pinned set of ${set.keys.length})`);
   }
