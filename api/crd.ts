@@ -74,7 +74,7 @@ export const MpcPartySpecSchema = z.object({
   }),
   approvers: z.object({ keys: z.array(z.string().regex(/^[0-9a-f]{64}$/)).min(1).max(32), quorum: z.number().int().min(1) }),
   storage: z.object({ size: z.string().regex(/^[1-9][0-9]*(Mi|Gi|Ti)$/).default('1Gi'), storageClassName: z.string().max(253).optional() }).default({ size: '1Gi' }),
-  tls: z.object({ secretName: z.string().max(253) }).optional(),
+  tls: z.object({ secretName: z.string().max(253) }),
   apiClients: z.array(z.object({ name: z.string().max(128), tokenSha256: z.string().regex(/^[0-9a-f]{64}$/).optional(), certificateName: z.string().max(253).optional() })).max(64).optional(),
   presignaturePool: z.number().int().min(0).max(1000).default(8),
   resources: z.record(z.string(), z.unknown()).optional(),

@@ -60,9 +60,10 @@ program
   .option('--kubeconfig <file>', 'kubeconfig to use (default: in-cluster service account, then $KUBECONFIG)')
   .option('--namespace <ns>', "the operator's namespace (its Lease, other clusters' kubeconfig Secrets)", process.env.POD_NAMESPACE ?? 'vilna-system')
   .option('--identity <id>', 'this replica in leader election (default: host name and a random suffix)')
+  .option('--image <image>', 'image of the party pods whose MpcParty names none')
   .option('--metrics-listen <host:port>', 'plain-HTTP /metrics and /healthz', '0.0.0.0:9090')
   .option('--lease-duration-ms <ms>', 'leader lease duration', int, 15_000)
-  .action(async (opts: { kubeconfig?: string; namespace: string; identity?: string; metricsListen: string; leaseDurationMs: number }) => {
+  .action(async (opts: { kubeconfig?: string; namespace: string; identity?: string; image?: string; metricsListen: string; leaseDurationMs: number }) => {
     const { runOperator } = await import('./operator.ts');
     try {
       await runOperator(opts);

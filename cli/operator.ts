@@ -11,6 +11,7 @@ export interface OperatorCliOptions {
   readonly kubeconfig?: string;
   readonly namespace: string;
   readonly identity?: string;
+  readonly image?: string;
   readonly metricsListen: string;
   readonly leaseDurationMs: number;
 }
@@ -30,6 +31,7 @@ export async function runOperator(opts: OperatorCliOptions): Promise<void> {
     kubeConfig: kc,
     namespace: opts.namespace,
     ...(opts.identity ? { identity: opts.identity } : {}),
+    ...(opts.image ? { image: opts.image } : {}),
     leaseDurationMs: opts.leaseDurationMs,
     retryMs: Math.max(200, Math.floor(opts.leaseDurationMs / 5)),
     metrics: listenAddress(opts.metricsListen),

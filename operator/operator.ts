@@ -9,16 +9,22 @@ import { hostname } from 'node:os';
 import { CustomObjectsApi, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
 import { GROUP, PLURALS, VERSION } from '../api/crd.ts';
 import { ApprovalController } from './controllers/approval.ts';
+import { PartyController } from './controllers/party.ts';
 import { ResilientInformer } from './informer.ts';
 import { LeaderElector } from './leader-election.ts';
-import { createOperatorMetrics, serveOperatorMetrics, type OperatorMetrics } from './metrics.ts';
-import { WorkQueue } from './work-queue.ts';
+import { createOperatorMetrics, serveOperatorMetrics, type ControllerName, type OperatorMetrics } from './metrics.ts';
+import { WorkQueue, type Outcome } from './work-queue.ts';
+
+/** The image of party pods whose MpcParty names none (the chart passes the operator's own). */
+export const DEFAULT_IMAGE = 'ghcr.io/vilna/vilna-mpc:0.1.0';
 
 export interface OperatorOptions {
   readonly kubeConfig: KubeConfig;
   /** The operator's own namespace: its Lease and the kubeconfig Secrets of other clusters. */
   readonly namespace: string;
   readonly identity?: string;
+  /** Image of the party pods (default DEFAULT_IMAGE). */
+  readonly image?: string;
   readonly leaseDurationMs?: number;
   readonly retryMs?: number;
   readonly metrics?: { readonly host: string; readonly port: number };
@@ -43,16 +49,16 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   const objects = opts.kubeConfig.makeApiClient(CustomObjectsApi);
 
   let running: { stop(): Promise<void> } | undefined;
-  const startControllers = (): { stop(): Promise<void> } => {
-    const approvals = new ApprovalController(objects);
-    const queue = new WorkQueue((key) => metrics.reconcile('approval', () => approvals.reconcile(key)), {
-      onError: (key, e, attempt) => log('warn', 'reconcile failed', { controller: 'approval', key, attempt, error: (e as Error).message }),
+  /** One controller: a resilient informer on `plural` feeding a keyed work queue. */
+  const controller = (plural: string, name: ControllerName, reconcile: (key: string) => Promise<Outcome>): { stop(): Promise<void> } => {
+    const queue = new WorkQueue((key) => metrics.reconcile(name, () => reconcile(key)), {
+      onError: (key, e, attempt) => log('warn', 'reconcile failed', { controller: name, key, attempt, error: (e as Error).message }),
     });
     const informer = new ResilientInformer<KubernetesObject>(opts.kubeConfig, {
-      path: `/apis/${GROUP}/${VERSION}/${PLURALS.MpcApproval}`,
-      list: () => objects.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURALS.MpcApproval }) as Promise<KubernetesListObject<KubernetesObject>>,
+      path: `/apis/${GROUP}/${VERSION}/${plural}`,
+      list: () => objects.listClusterCustomObject({ group: GROUP, version: VERSION, plural }) as Promise<KubernetesListObject<KubernetesObject>>,
       changed: (o) => queue.add(keyOf(o)),
-      onError: (e, inMs) => log('warn', 'watch failed; restarting', { resource: PLURALS.MpcApproval, inMs, error: (e as Error)?.message }),
+      onError: (e, inMs) => log('warn', 'watch failed; restarting', { resource: plural, inMs, error: (e as Error)?.message }),
     });
     informer.start();
     return {
@@ -61,6 +67,12 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
         await queue.stop();
       },
     };
+  };
+  const startControllers = (): { stop(): Promise<void> } => {
+    const approvals = new ApprovalController(objects);
+    const parties = new PartyController(opts.kubeConfig, { defaultImage: opts.image ?? DEFAULT_IMAGE });
+    const all = [controller(PLURALS.MpcApproval, 'approval', (k) => approvals.reconcile(k)), controller(PLURALS.MpcParty, 'party', (k) => parties.reconcile(k))];
+    return { stop: async () => void (await Promise.all(all.map((c) => c.stop()))) };
   };
 
   const elector = new LeaderElector(opts.kubeConfig, {

@@ -102,7 +102,7 @@ describe('CRDs on a real kube-apiserver', () => {
     const obj = (await objects.getNamespacedCustomObject(args)) as { spec: Record<string, unknown> };
     expect((await refusal(objects.replaceNamespacedCustomObject({ ...args, body: { ...obj, spec: { ...obj.spec, planHash: hex(64, 'b') } } }))).message).toMatch(/an approval cannot be changed/);
 
-    const mpcParty = { apiVersion: `${GROUP}/${VERSION}`, kind: 'MpcParty', metadata: { name: 'p1' }, spec: { region: 'eu-west', hsm: { module: '/usr/lib/softhsm/libsofthsm2.so', tokenLabel: 'party', pinSecret: { name: 'pin' } }, approvers: { keys: [hex(64)], quorum: 2 } } };
+    const mpcParty = { apiVersion: `${GROUP}/${VERSION}`, kind: 'MpcParty', metadata: { name: 'p1' }, spec: { region: 'eu-west', hsm: { module: '/usr/lib/softhsm/libsofthsm2.so', tokenLabel: 'party', pinSecret: { name: 'pin' } }, approvers: { keys: [hex(64)], quorum: 2 }, tls: { secretName: 'p1-tls' } } };
     expect((await refusal(create('MpcParty', mpcParty))).message).toMatch(/approvers.quorum cannot exceed the number of approver keys/);
   });
 });

@@ -1,0 +1,76 @@
+/**
+ * MpcParty controller (DESIGN §5): applies the party's ConfigMap, Service, StatefulSet and
+ * NetworkPolicy with server-side apply (field manager vilna-mpc-operator), and reports in status
+ * the endpoint other parties reach and whether its pod is ready. The identity key, HSM health and
+ * keys held come from the sidecar's own answers (not yet read here).
+ */
+import { AppsV1Api, CustomObjectsApi, KubernetesObjectApi, PatchStrategy, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import { GROUP, MpcPartySpecSchema, PLURALS, VERSION, type Condition } from '../../api/crd.ts';
+import { conditionHolds, withCondition, type ConditionUpdate } from '../conditions.ts';
+import type { Outcome } from '../work-queue.ts';
+import { PORTS, partyResources } from './party-resources.ts';
+
+export const FIELD_MANAGER = 'vilna-mpc-operator';
+/** While the pod is not ready yet, look again this often (a watch on pods is not kept). */
+const POD_POLL_MS = 5_000;
+
+interface PartyObject {
+  metadata: { name: string; namespace: string; uid: string; generation?: number };
+  spec?: unknown;
+  status?: { observedGeneration?: number; conditions?: Condition[]; endpoint?: string; [k: string]: unknown };
+}
+
+const statusOf = (e: unknown): number | undefined => (e as { code?: number }).code;
+
+export class PartyController {
+  readonly #objects: CustomObjectsApi;
+  readonly #apply: KubernetesObjectApi;
+  readonly #apps: AppsV1Api;
+  readonly #image: string;
+
+  constructor(kc: KubeConfig, opts: { readonly defaultImage: string }) {
+    this.#objects = kc.makeApiClient(CustomObjectsApi);
+    this.#apply = KubernetesObjectApi.makeApiClient(kc);
+    this.#apps = kc.makeApiClient(AppsV1Api);
+    this.#image = opts.defaultImage;
+  }
+
+  async reconcile(key: string): Promise<Outcome> {
+    const [namespace, name] = key.split('/') as [string, string];
+    const args = { group: GROUP, version: VERSION, plural: PLURALS.MpcParty, namespace, name };
+    let party: PartyObject;
+    try {
+      party = (await this.#objects.getNamespacedCustomObject(args)) as PartyObject;
+    } catch (e) {
+      if (statusOf(e) === 404) return; // deleted: its objects go with it (owner references), its PVC stays
+      throw e;
+    }
+    const generation = party.metadata.generation ?? 0;
+    const parsed = MpcPartySpecSchema.safeParse(party.spec);
+    if (!parsed.success) {
+      return this.#status(party, { type: 'Ready', status: 'False', reason: 'InvalidSpec', message: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') }, generation);
+    }
+    for (const obj of partyResources({ name, namespace, uid: party.metadata.uid }, parsed.data, { defaultImage: this.#image })) {
+      await this.#apply.patch(obj as KubernetesObject, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
+    }
+    const sts = await this.#apps.readNamespacedStatefulSet({ name, namespace });
+    const ready = (sts.status?.readyReplicas ?? 0) >= 1;
+    const endpoint = `https://${name}.${namespace}.svc:${PORTS.peer}`;
+    await this.#status(
+      party,
+      ready
+        ? { type: 'Ready', status: 'True', reason: 'PodReady', message: 'the party node answers its health check' }
+        : { type: 'Ready', status: 'False', reason: 'PodNotReady', message: 'waiting for the party pod to pass its health check' },
+      generation,
+      { endpoint },
+    );
+    return ready ? undefined : { requeueAfterMs: POD_POLL_MS };
+  }
+
+  async #status(party: PartyObject, update: ConditionUpdate, generation: number, extra: Record<string, unknown> = {}): Promise<Outcome> {
+    const unchanged = conditionHolds(party.status?.conditions, update, generation) && Object.entries(extra).every(([k, v]) => party.status?.[k] === v);
+    if (unchanged) return;
+    const status = { ...party.status, ...extra, observedGeneration: generation, conditions: withCondition(party.status?.conditions, update, generation) };
+    await this.#objects.replaceNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, plural: PLURALS.MpcParty, namespace: party.metadata.namespace, name: party.metadata.name, body: { ...party, status } });
+  }
+}
