@@ -7,7 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { protocols } from '../../cggmp/index.ts';
 import type { PendingInfo } from './key-state.ts';
-import { PlanError, verifyDecision, type CommitDecision } from './plan-participant.ts';
+import { PlanError } from './plan-error.ts';
+import { verifyDecision, type CommitDecision } from './plan-participant.ts';
 import { commitBytes, voteBytes } from './statements.ts';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');

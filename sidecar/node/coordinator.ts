@@ -12,7 +12,9 @@ import { protocols } from '../../cggmp/index.ts';
 import { abortBytes, commitBytes, startBytes, voteBytes } from './statements.ts';
 import { readJson, writeJsonAtomic } from './atomic-json.ts';
 import { callPeer, PeerCallError, type PeerRequester } from './peer-client.ts';
-import { describeError, leavingParties, planMembers, PlanError, type ErrorInfo, type CommitDecision, type PlanStatus, type PlanView, type Vote } from './plan-participant.ts';
+import { describeError, type ErrorInfo, type CommitDecision, type PlanStatus, type Vote } from './plan-participant.ts';
+import { PlanError } from './plan-error.ts';
+import { leavingParties, planMembers, type PlanView } from './plan-view.ts';
 
 const POLL_MS = 300;
 /** Retries of the test signature under a new epoch before the coordinator reports failure. */

@@ -8,8 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { z } from 'zod';
-import { arith, curve, hd, protocols, SECURITY_LEVEL_128 } from '../../cggmp/index.ts';
+import { arith, hd, protocols, SECURITY_LEVEL_128 } from '../../cggmp/index.ts';
 import path from 'node:path';
 import { readJson, writeJsonAtomic } from './atomic-json.ts';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
@@ -17,73 +16,15 @@ import { abortBytes, commitBytes, epochTestMessage, epochTestPublicKey, nonceByt
 import type { KeyState, KeyStateStore, PendingInfo } from './key-state.ts';
 import { callPeer, type PeerRequester } from './peer-client.ts';
 import type { ShardStore } from './shard-store.ts';
+import { describeOldPublic, encodeOldPublic, parseOldPublic, type OldPublic } from './old-public-state.ts';
+import { PlanError } from './plan-error.ts';
+import { planMembers, type PlanView, type PlanVerifier, type VerifiedPlan } from './plan-view.ts';
 import { deriveSid, subSid, type SessionParty, type SessionRunner } from './session-runner.ts';
 
 type KeyShare = protocols.KeyShare;
 
-export interface PlanPartyView {
-  readonly index: number;
-  readonly name: string;
-  readonly identityKey: string;
-  readonly endpoint: string;
-}
-
-/** The plan fields this module uses (api/plan.ts has the full schema). */
-export interface PlanView {
-  readonly protocol: 'keygen' | 'refresh' | 'reshare' | 'policy';
-  readonly keyId: string;
-  readonly epoch: number;
-  readonly threshold: number;
-  readonly parties: readonly PlanPartyView[];
-  /** Reshare only: the holders of the epoch being reshared and the dealers among them. */
-  readonly previous?: { readonly epoch: number; readonly threshold: number; readonly parties: readonly PlanPartyView[]; readonly dealers: readonly number[] };
-  readonly policy?: unknown;
-}
-
-export interface VerifiedPlan {
-  readonly plan: PlanView;
-  readonly planHash: Uint8Array;
-}
-
-/**
- * Verifies a plan with its approvals against the pinned approvers and this party's state.
- * `allowExpired` only for a leaving party retiring after a reshare others committed.
- */
-export type PlanVerifier = (plan: unknown, approvals: unknown, current: KeyState | undefined, options?: { allowExpired?: boolean }) => VerifiedPlan;
-
-/**
- * The parties that run a plan's session: the new holders, and for a reshare also the dealers
- * (who may be leaving), by party number. Old holders that neither deal nor stay take no part;
- * they only learn at the end that they can shred their share.
- */
-export function planMembers(plan: PlanView): PlanPartyView[] {
-  if (plan.protocol !== 'reshare' || !plan.previous) return [...plan.parties];
-  const byIndex = new Map(plan.parties.map((p) => [p.index, p] as const));
-  for (const d of plan.previous.dealers) {
-    const dealer = plan.previous.parties.find((p) => p.index === d);
-    if (dealer && !byIndex.has(d)) byIndex.set(d, dealer);
-  }
-  return [...byIndex.values()].sort((a, b) => a.index - b.index);
-}
-
-/** Old holders a reshare leaves out (dealers among them): they shred their share once the new epoch signs. */
-export function leavingParties(plan: PlanView): PlanPartyView[] {
-  if (plan.protocol !== 'reshare' || !plan.previous) return [];
-  const staying = new Set(plan.parties.map((p) => p.identityKey));
-  return plan.previous.parties.filter((p) => !staying.has(p.identityKey));
-}
-
 export interface AuditSink {
   append(kind: string, data: Record<string, unknown>): Promise<unknown>;
-}
-
-export class PlanError extends Error {
-  readonly code: string;
-  override readonly name = 'PlanError';
-  constructor(code: string, message: string) {
-    super(message);
-    this.code = code;
-  }
 }
 
 /** `dealt`: a dealer leaving in a reshare has done its part; it holds no new share and does not vote. */
@@ -369,16 +310,7 @@ export class PlanParticipant {
   async publicState(keyId: string, epoch: number): Promise<Record<string, unknown>> {
     const state = await this.#d.keys.get(keyId);
     if (!state?.current || state.current.epoch !== epoch) throw new PlanError('E_UNKNOWN_KEY', `no current epoch ${epoch} of key ${keyId} here`);
-    const pub = (await this.#d.shards.load(keyId, epoch)).public;
-    return {
-      keyId,
-      epoch: pub.epoch,
-      threshold: pub.threshold,
-      parties: [...pub.parties],
-      publicKey: hex(pub.publicKey.toBytes(true)),
-      publicShares: pub.publicShares.map((X) => hex(X.toBytes(true))),
-      chainCode: hex(pub.chainCode),
-    };
+    return describeOldPublic((await this.#d.shards.load(keyId, epoch)).public);
   }
 
   /** The plan's status here; after a restart, a persisted prepared vote is reported again. */
@@ -571,46 +503,6 @@ function checkTestSignature(keyId: string, epoch: number, planHash: string, xpub
     valid = false;
   }
   if (!valid) throw new PlanError('E_BAD_SIGNATURE', 'the epoch test signature does not verify under the key');
-}
-
-/** What a reshare needs of the old epoch besides the secret shares. */
-type OldPublic = Pick<protocols.KeySharePublic, 'threshold' | 'parties' | 'publicKey' | 'publicShares' | 'chainCode'>;
-
-const compressedPoint = z.string().regex(/^0[23][0-9a-f]{64}$/);
-const OldPublicSchema = z.strictObject({
-  keyId: z.string(),
-  epoch: z.number().int(),
-  threshold: z.number().int(),
-  parties: z.array(z.number().int().min(1)).max(64),
-  publicKey: compressedPoint,
-  publicShares: z.array(compressedPoint).max(64),
-  chainCode: z.string().regex(/^[0-9a-f]{64}$/),
-});
-
-/** A dealer's answer, checked against what the approved plan says of the old epoch. */
-function parseOldPublic(raw: unknown, prev: NonNullable<PlanView['previous']>): OldPublic {
-  const r = OldPublicSchema.safeParse(raw);
-  if (!r.success) throw new PlanError('E_MALFORMED', 'a dealer answered with a malformed public state');
-  const v = r.data;
-  const holders = prev.parties.map((p) => p.index);
-  if (v.epoch !== prev.epoch || v.threshold !== prev.threshold || v.parties.join() !== holders.join() || v.publicShares.length !== v.parties.length) {
-    throw new PlanError('E_RESHARE_STATE_MISMATCH', 'a dealer reports another epoch, threshold or holders than the plan names');
-  }
-  try {
-    return {
-      threshold: v.threshold,
-      parties: v.parties,
-      publicKey: curve.decodePoint(unhex(v.publicKey), 'publicKey'),
-      publicShares: v.publicShares.map((X, i) => curve.decodePoint(unhex(X), `publicShares[${i}]`)),
-      chainCode: unhex(v.chainCode),
-    };
-  } catch {
-    throw new PlanError('E_MALFORMED', 'a dealer reported a public state with an invalid point');
-  }
-}
-
-function encodeOldPublic(o: OldPublic): string {
-  return [o.threshold, o.parties.join(), hex(o.publicKey.toBytes(true)), o.publicShares.map((X) => hex(X.toBytes(true))).join(), hex(o.chainCode)].join('|');
 }
 
 export function verifyDecision(decision: CommitDecision, pending: PendingInfo): void {

@@ -9,7 +9,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { hd, protocols, SECURITY_LEVEL_128, transcript } from '../../cggmp/index.ts';
 import type { KeyStateStore } from './key-state.ts';
 import { callPeer, type PeerRequester } from './peer-client.ts';
-import { PlanError } from './plan-participant.ts';
+import { PlanError } from './plan-error.ts';
 import { nonceBytes } from './statements.ts';
 import type { PresignPool } from './presign-pool.ts';
 import { deriveSid, type SessionRunner } from './session-runner.ts';

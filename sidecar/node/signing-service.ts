@@ -10,7 +10,7 @@ import { protocols } from '../../cggmp/index.ts';
 import { decodeMessage, type SignatureRequest, type SignatureResponse } from '../../api/signing.ts';
 import type { KeyState, KeyStateStore } from './key-state.ts';
 import { callPeer, PeerCallError, type PeerRequester } from './peer-client.ts';
-import { PlanError } from './plan-participant.ts';
+import { PlanError } from './plan-error.ts';
 import type { PoolEntry, PresignPool } from './presign-pool.ts';
 import type { Presigner } from './presigner.ts';
 
