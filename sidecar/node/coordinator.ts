@@ -21,6 +21,11 @@ const POLL_MS = 300;
 const TEST_SIGNATURE_ATTEMPTS = 12;
 /** After a party failed, how long the others may take to stop before the failure is reported. */
 const FAILURE_SETTLE_MS = 5000;
+/**
+ * As long, when no failure so far names a culprit: the party that caught the culprit may still be
+ * announcing its abort (slow under load) while the others have already adopted it unattributed.
+ */
+const UNATTRIBUTED_SETTLE_MS = 60_000;
 /** How long a plan's protocol may take before the coordinator gives up and aborts it. */
 const RUN_DEADLINE_MS = 20 * 60_000;
 /**
@@ -254,7 +259,7 @@ export class Coordinator {
     const deadline = Date.now() + RUN_DEADLINE_MS;
     const holders = new Set(plan.parties.map((p) => p.index));
     const members = planMembers(plan);
-    let settleBy: number | undefined;
+    let failedSince: number | undefined;
     for (;;) {
       const statuses = await Promise.all(
         members.map((p) =>
@@ -289,11 +294,12 @@ export class Coordinator {
         // report it unattributed; wait briefly for every party to stop, and report an error that
         // names culprits when some party attributed the failure itself.
         const running = statuses.some((s) => s.phase === 'running' || s.phase === 'accepted');
-        if (running && Date.now() < (settleBy ??= Date.now() + FAILURE_SETTLE_MS)) {
+        const attributed = failures.find((s) => (s.error?.culprits?.length ?? 0) > 0);
+        failedSince ??= Date.now();
+        if (running && Date.now() < failedSince + (attributed ? FAILURE_SETTLE_MS : UNATTRIBUTED_SETTLE_MS)) {
           await new Promise((r) => setTimeout(r, POLL_MS));
           continue;
         }
-        const attributed = failures.find((s) => (s.error?.culprits?.length ?? 0) > 0);
         return { error: (attributed ?? failures[0]!).error ?? { code: 'E_PLAN_FAILED', message: 'a party failed' } };
       }
       if (Date.now() > deadline) return { error: { code: 'E_ROUND_TIMEOUT', message: 'the plan did not finish in time' } };
