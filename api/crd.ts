@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { KeyIdSchema } from './plan.ts';
+import { PolicySchema } from './policy.ts';
 
 export const GROUP = 'mpc.vilna.io';
 export const VERSION = 'v1alpha1';
@@ -40,6 +41,7 @@ export const MpcCeremonySpecSchema = z
     parties: z.array(PartyRefSchema).min(2).max(16).refine(uniqueRefs, 'parties must be unique'),
     minRegions: z.number().int().min(1).optional(),
     presignaturePool: z.number().int().min(0).max(1000).default(8),
+    policy: PolicySchema.optional(),
     rotation: z.object({ every: z.string().regex(/^[1-9][0-9]{0,5}h$/) }).optional(),
   })
   .refine((s) => s.threshold <= s.parties.length, 'threshold cannot exceed the number of parties');
@@ -51,9 +53,10 @@ export const ShardRotationSpecSchema = z
     protocol: z.enum(['refresh', 'reshare']),
     threshold: z.number().int().min(2).max(16).optional(),
     parties: z.array(PartyRefSchema).min(2).max(16).refine(uniqueRefs, 'parties must be unique').optional(),
+    policy: PolicySchema.optional(),
   })
   .refine((s) => s.protocol !== 'reshare' || s.threshold !== undefined || s.parties !== undefined, 'a reshare needs new parties or a new threshold')
-  .refine((s) => s.protocol !== 'refresh' || (s.threshold === undefined && s.parties === undefined), 'a refresh keeps the parties and the threshold');
+  .refine((s) => s.protocol !== 'refresh' || (s.threshold === undefined && s.parties === undefined && s.policy === undefined), 'a refresh keeps the parties, the threshold and the policy');
 export type ShardRotationSpec = z.infer<typeof ShardRotationSpecSchema>;
 
 export const MpcApprovalSpecSchema = z.object({
@@ -75,6 +78,7 @@ export const MpcPartySpecSchema = z.object({
   approvers: z.object({ keys: z.array(z.string().regex(/^[0-9a-f]{64}$/)).min(1).max(32), quorum: z.number().int().min(1) }),
   storage: z.object({ size: z.string().regex(/^[1-9][0-9]*(Mi|Gi|Ti)$/).default('1Gi'), storageClassName: z.string().max(253).optional() }).default({ size: '1Gi' }),
   tls: z.object({ secretName: z.string().max(253) }),
+  endpoint: z.string().max(512).regex(/^https:\/\/[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?(:[0-9]{1,5})?$/).optional(),
   apiClients: z.array(z.object({ name: z.string().max(128), tokenSha256: z.string().regex(/^[0-9a-f]{64}$/).optional(), certificateName: z.string().max(253).optional() })).max(64).optional(),
   presignaturePool: z.number().int().min(0).max(1000).default(8),
   resources: z.record(z.string(), z.unknown()).optional(),

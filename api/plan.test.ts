@@ -140,9 +140,10 @@ describe('plan schema', () => {
     expect(refusal(keygen({ protocol: 'refresh', epoch: 0 }))).toMatch(/epoch: must be at least 1/);
   });
 
-  it('requires a policy in policy plans and allows one only there and in a reshare', () => {
+  it('requires a policy in policy plans and allows an initial one in a keygen or reshare, never in a refresh', () => {
     expect(refusal(keygen({ protocol: 'policy', epoch: 2 }))).toMatch(/policy: is required/);
-    expect(refusal(keygen({ policy: { version: 1, allowedPaths: [] } }))).toMatch(/policy: is only allowed in a policy plan or a reshare, not keygen/);
+    expect(parsePlan(keygen({ policy: { version: 1, allowedPaths: ['m/0/*'] } })).policy).toEqual({ version: 1, allowedPaths: ['m/0/*'] });
+    expect(refusal(keygen({ protocol: 'refresh', epoch: 1, policy: { version: 1, allowedPaths: [] } }))).toMatch(/policy: is not allowed in a refresh/);
     expect(parsePlan(reshare({ policy: { version: 1, allowedPaths: ['m'] } })).policy).toEqual({ version: 1, allowedPaths: ['m'] });
   });
 

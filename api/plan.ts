@@ -192,8 +192,9 @@ export const PlanSchema = PlanObjectSchema.superRefine((plan, ctx) => {
   if ((plan.protocol === 'refresh' || plan.protocol === 'reshare') && plan.epoch < 1) issue(['epoch'], `must be at least 1 for ${plan.protocol} (it creates old + 1)`);
 
   if (plan.protocol === 'policy' && plan.policy === undefined) issue(['policy'], 'is required for a policy plan');
-  // A reshare may carry the policy its new holders enforce: a newcomer has none, and denies all.
-  if (plan.protocol !== 'policy' && plan.protocol !== 'reshare' && plan.policy !== undefined) issue(['policy'], `is only allowed in a policy plan or a reshare, not ${plan.protocol}`);
+  // A keygen or reshare may carry the policy its (new) holders enforce: without one a key denies
+  // everything, and a newcomer has none. A refresh keeps the policy in force.
+  if (plan.protocol === 'refresh' && plan.policy !== undefined) issue(['policy'], 'is not allowed in a refresh (it keeps the policy in force); use a policy plan');
 
   const prev = plan.previous;
   if (plan.protocol !== 'reshare') {

@@ -63,7 +63,8 @@ program
   .option('--image <image>', 'image of the party pods whose MpcParty names none')
   .option('--metrics-listen <host:port>', 'plain-HTTP /metrics and /healthz', '0.0.0.0:9090')
   .option('--lease-duration-ms <ms>', 'leader lease duration', int, 15_000)
-  .action(async (opts: { kubeconfig?: string; namespace: string; identity?: string; image?: string; metricsListen: string; leaseDurationMs: number }) => {
+  .option('--peer-tls-dir <dir>', "ca.crt, tls.crt, tls.key: the operator's client certificate from the parties' CA (needed to drive ceremonies)")
+  .action(async (opts: { kubeconfig?: string; namespace: string; identity?: string; image?: string; metricsListen: string; leaseDurationMs: number; peerTlsDir?: string }) => {
     const { runOperator } = await import('./operator.ts');
     try {
       await runOperator(opts);

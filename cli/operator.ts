@@ -3,6 +3,8 @@
  * account; out of cluster (the kube tests, a developer's machine) a kubeconfig. Logs are JSON
  * lines on stderr (pino); it stops cleanly on SIGTERM/SIGINT, giving its Lease up.
  */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { startOperator } from '../operator/operator.ts';
@@ -14,6 +16,19 @@ export interface OperatorCliOptions {
   readonly image?: string;
   readonly metricsListen: string;
   readonly leaseDurationMs: number;
+  /** Directory with ca.crt, tls.crt and tls.key: the operator's client certificate from the parties' CA. */
+  readonly peerTlsDir?: string;
+}
+
+function peerTls(dir: string): { caPem: string; certPem: string; keyPem: string } {
+  const read = (f: string): string => {
+    try {
+      return readFileSync(path.join(dir, f), 'utf8');
+    } catch {
+      throw new Error(`--peer-tls-dir ${dir}: cannot read ${f} (expected ca.crt, tls.crt, tls.key)`);
+    }
+  };
+  return { caPem: read('ca.crt'), certPem: read('tls.crt'), keyPem: read('tls.key') };
 }
 
 function listenAddress(s: string): { host: string; port: number } {
@@ -35,6 +50,7 @@ export async function runOperator(opts: OperatorCliOptions): Promise<void> {
     leaseDurationMs: opts.leaseDurationMs,
     retryMs: Math.max(200, Math.floor(opts.leaseDurationMs / 5)),
     metrics: listenAddress(opts.metricsListen),
+    ...(opts.peerTlsDir ? { peerTls: peerTls(opts.peerTlsDir) } : {}),
     log: (level, message, data) => log[level](data ?? {}, message),
   });
   log.info({ identity: op.identity, metricsPort: op.metricsPort }, 'operator started');

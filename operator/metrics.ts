@@ -20,6 +20,8 @@ export interface OperatorMetrics {
   rotations(byPhase: Partial<Record<RotationPhase, number>>): void;
   /** Seconds since the key of ceremony `namespace/name` was last rotated (or made). */
   rotationAge(ceremony: string, seconds: number): void;
+  /** A deleted ceremony's age series goes with it. */
+  forgetRotationAge(ceremony: string): void;
 }
 
 export function createOperatorMetrics(): OperatorMetrics {
@@ -61,6 +63,7 @@ export function createOperatorMetrics(): OperatorMetrics {
       for (const p of ROTATION_PHASES) rotations.labels(p).set(byPhase[p] ?? 0);
     },
     rotationAge: (ceremony, seconds) => rotationAge.labels(ceremony).set(seconds),
+    forgetRotationAge: (ceremony) => void rotationAge.remove(ceremony),
   };
 }
 

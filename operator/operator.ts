@@ -9,6 +9,11 @@ import { hostname } from 'node:os';
 import { CustomObjectsApi, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
 import { GROUP, PLURALS, VERSION } from '../api/crd.ts';
 import { ApprovalController } from './controllers/approval.ts';
+import { CeremonyController } from './controllers/ceremony.ts';
+import { ClusterRegistry } from './clusters.ts';
+import { EventRecorder } from './events.ts';
+import { PartyResolver } from './party-resolver.ts';
+import { SidecarClient, type PeerTls } from './sidecar-client.ts';
 import { PartyController } from './controllers/party.ts';
 import { ResilientInformer } from './informer.ts';
 import { LeaderElector } from './leader-election.ts';
@@ -28,6 +33,13 @@ export interface OperatorOptions {
   readonly leaseDurationMs?: number;
   readonly retryMs?: number;
   readonly metrics?: { readonly host: string; readonly port: number };
+  /**
+   * Client certificate from the parties' CA: the operator reads its nodes' status and drives
+   * ceremonies with it. Without one, MpcParty status carries no node facts and ceremonies wait.
+   */
+  readonly peerTls?: PeerTls;
+  /** How long a published plan stays open for approvals (default 24 h). */
+  readonly planTtlMs?: number;
   readonly log?: (level: 'info' | 'warn', message: string, data?: Record<string, unknown>) => void;
 }
 
@@ -68,10 +80,19 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       },
     };
   };
+  const sidecars = opts.peerTls ? new SidecarClient(opts.peerTls) : undefined;
+  const events = new EventRecorder(opts.kubeConfig, { onError: (e) => log('warn', 'event not recorded', { error: (e as Error)?.message }) });
   const startControllers = (): { stop(): Promise<void> } => {
     const approvals = new ApprovalController(objects);
-    const parties = new PartyController(opts.kubeConfig, { defaultImage: opts.image ?? DEFAULT_IMAGE });
+    const parties = new PartyController(opts.kubeConfig, { defaultImage: opts.image ?? DEFAULT_IMAGE, ...(sidecars ? { sidecars } : {}) });
     const all = [controller(PLURALS.MpcApproval, 'approval', (k) => approvals.reconcile(k)), controller(PLURALS.MpcParty, 'party', (k) => parties.reconcile(k))];
+    if (sidecars) {
+      const resolver = new PartyResolver(new ClusterRegistry(opts.kubeConfig, opts.namespace));
+      const ceremonies = new CeremonyController({ kubeConfig: opts.kubeConfig, resolver, sidecars, events, metrics, ...(opts.planTtlMs !== undefined ? { planTtlMs: opts.planTtlMs } : {}) });
+      all.push(controller(PLURALS.MpcCeremony, 'ceremony', (k) => ceremonies.reconcile(k)));
+    } else {
+      log('warn', 'no peer certificate configured: ceremonies and rotations are not driven', {});
+    }
     return { stop: async () => void (await Promise.all(all.map((c) => c.stop()))) };
   };
 
@@ -105,6 +126,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       await elector.stop();
       await running?.stop();
       await server?.close();
+      sidecars?.close();
     },
   };
 }

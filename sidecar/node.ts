@@ -310,6 +310,26 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
         signing,
         background,
         rotation,
+        nodeStatus: async () => {
+          let hsm: { state: 'Healthy' | 'Unavailable'; message?: string };
+          let approvers: string | null = null;
+          try {
+            const pin = await vault.approverPin();
+            approvers = pin ? hex(pin.hash) : null;
+            hsm = { state: 'Healthy' };
+          } catch (e) {
+            hsm = { state: 'Unavailable', message: (e as { code?: string }).code ?? 'E_HSM_UNAVAILABLE' };
+          }
+          // Public values only: key ids, epochs, thresholds and public keys, never share material.
+          const held = (await keys.list()).filter((k) => k.current).map((k) => ({
+            keyId: k.keyId,
+            epoch: k.current!.epoch,
+            threshold: k.current!.threshold,
+            publicKey: k.current!.publicKey,
+            index: k.current!.parties.find((p) => p.identityKey === hex(identity))?.index,
+          }));
+          return { identityKey: hex(identity), approvers, hsm, keys: held };
+        },
         recordPeerHead: async (body) => {
           const b = body as { identityKey?: unknown; head?: unknown };
           if (typeof b.identityKey !== 'string' || !/^[0-9a-f]{66}$/.test(b.identityKey)) throw new Error('E_MALFORMED: identityKey');

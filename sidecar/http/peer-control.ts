@@ -48,6 +48,8 @@ export interface PeerControlDeps {
   readonly recordPeerHead: (head: unknown) => Promise<void>;
   /** Applies an approved change of this party's approvers. */
   readonly rotation: Pick<ApproverRotation, 'apply'>;
+  /** Public facts for the operator's MpcParty status: identity, approver pin, HSM health, keys held. */
+  readonly nodeStatus: () => Promise<unknown>;
   /** Runs presign work in the background (its failure is logged, not answered). */
   readonly background: (what: string, p: Promise<unknown>) => void;
 }
@@ -134,6 +136,10 @@ export function peerControlRouter(d: PeerControlDeps): Router {
   r.post('/approvers', handle(async (req, res) => {
     const body = parse(z.strictObject({ change: z.unknown(), approvals: z.unknown() }), req.body);
     res.json(await d.rotation.apply(body.change, body.approvals));
+  }));
+
+  r.get('/status', handle(async (_req, res) => {
+    res.json(await d.nodeStatus());
   }));
 
   // Reachability probe between nodes (vilna_mpc_peer_reachable): says nothing but "up".

@@ -62,6 +62,8 @@ export interface CeremonyStatus {
   readonly keyId: string;
   readonly protocol: string;
   readonly phase: CeremonyPhase;
+  /** While running: the sub-protocol every new holder has reached (the operator shows it). */
+  readonly step?: PlanStatus['step'];
   readonly result?: PlanStatus['result'];
   readonly error?: ErrorInfo;
   readonly timingsMs: Record<string, number>;
@@ -273,6 +275,10 @@ export class Coordinator {
         ),
       );
       const ofHolders = statuses.filter((_, i) => holders.has(members[i]!.index));
+      if (plan.protocol !== 'policy') {
+        const inAux = ofHolders.every((s) => ('step' in s && s.step === 'aux-info') || s.phase === 'prepared' || s.phase === 'committed');
+        this.#set(planHash, { step: inAux ? 'aux-info' : plan.protocol });
+      }
       if (ofHolders.every((s) => s.phase === 'prepared' || s.phase === 'committed')) {
         const ok = ofHolders as PlanStatus[];
         if (plan.protocol === 'policy') return { votes: [], result: ok[0]!.result };

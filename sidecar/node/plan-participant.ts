@@ -34,6 +34,8 @@ export interface PlanStatus {
   readonly planHash: string;
   readonly keyId: string;
   readonly phase: PlanPhase;
+  /** While running: the sub-protocol this party is in (the operator shows KeyGen, then AuxInfo). */
+  readonly step?: 'keygen' | 'refresh' | 'reshare' | 'aux-info';
   readonly vote?: Vote;
   readonly result?: { readonly publicKey: string; readonly xpub: string; readonly epoch: number };
   readonly error?: ErrorInfo;
@@ -215,6 +217,7 @@ export class PlanParticipant {
       return;
     }
     let base: KeyShare;
+    entry.status = { ...entry.status, step: plan.protocol };
     if (plan.protocol === 'keygen') {
       base = (await this.#d.runner.run({ protocol: 'keygen', sid: subSid(sid, 'keygen'), self, parties, evidence: { threshold: plan.threshold } }, (s) =>
         protocols.keygen(s, { keyId: plan.keyId, threshold: plan.threshold }),
@@ -234,6 +237,7 @@ export class PlanParticipant {
       base = reshared;
     }
     if (base.public.epoch !== plan.epoch) throw new PlanError('E_EPOCH_DISCONTINUITY', `protocol produced epoch ${base.public.epoch}, plan says ${plan.epoch}`);
+    entry.status = { ...entry.status, step: 'aux-info' };
     const aux = (await this.#d.runner.run({ protocol: 'aux-info', sid: subSid(sid, 'aux-info'), self, parties }, async (s) =>
       protocols.auxInfo(s, { level, primes: this.#d.primes }, await protocols.generateAuxKeys(level, this.#d.primes)),
     )).value;
@@ -247,7 +251,8 @@ export class PlanParticipant {
       transcriptHash: hex(transcriptHash),
       vote,
       ...(entry.coordinator !== undefined ? { coordinator: entry.coordinator } : {}),
-      ...(plan.protocol === 'reshare' && plan.policy !== undefined ? { policy: plan.policy } : {}),
+      // A keygen or reshare may carry the policy its (new) holders enforce from the first epoch.
+      ...((plan.protocol === 'reshare' || plan.protocol === 'keygen') && plan.policy !== undefined ? { policy: plan.policy } : {}),
     };
     await this.#serial(plan.keyId, async () => {
       const now = await this.#d.keys.get(plan.keyId);

@@ -1,0 +1,67 @@
+/**
+ * One step of a published plan (DESIGN §4–§5), shared by MpcCeremony and ShardRotation: until a
+ * quorum of valid MpcApprovals exists, nothing is sent; then the plan and its approvals go to
+ * the coordinating node (the plan's first party, always a new holder), which every party checks
+ * for itself; afterwards the coordinator is asked how it stands. Starting is idempotent on the
+ * node (its record of the plan), so a new leader, a restarted API server or a lost status write
+ * only repeats a harmless call.
+ */
+import type { CustomObjectsApi } from '@kubernetes/client-node';
+import { planExpiry, type Plan } from '../api/index.ts';
+import { tallyApprovals } from './approvals.ts';
+import { SidecarError, type CeremonyStatus, type SidecarClient } from './sidecar-client.ts';
+
+export type DriveOutcome =
+  | { readonly state: 'expired' }
+  | { readonly state: 'awaiting'; readonly approvals: number; readonly message: string }
+  /** The coordinator refused the plan or its approvals (e.g. an approver not pinned in its token). */
+  | { readonly state: 'refused'; readonly approvals: number; readonly message: string }
+  | { readonly state: 'unreachable'; readonly message: string }
+  | { readonly state: 'running'; readonly approvals: number; readonly status: CeremonyStatus }
+  | { readonly state: 'done'; readonly approvals: number; readonly status: CeremonyStatus }
+  | { readonly state: 'aborted'; readonly approvals: number; readonly status: CeremonyStatus };
+
+export interface DriveInput {
+  readonly objects: CustomObjectsApi;
+  readonly sidecars: SidecarClient;
+  readonly namespace: string;
+  readonly plan: Plan;
+  readonly planHash: string;
+  /** True once the coordinator accepted the plan (recorded in status). */
+  readonly started: boolean;
+  /** Each party's approver set as its MpcParty spec names it. */
+  readonly sets: readonly { readonly name: string; readonly keys: readonly string[]; readonly quorum: number }[];
+  readonly now?: Date;
+}
+
+export async function drivePlan(d: DriveInput): Promise<DriveOutcome> {
+  const coordinator = d.plan.parties[0]!;
+  if (d.started) {
+    try {
+      const s = await d.sidecars.ceremony(coordinator.endpoint, d.planHash);
+      if (s) return interpret(s, -1);
+      // Not known (the coordinator restarted): hand it the plan again; its record answers.
+    } catch (e) {
+      return { state: 'unreachable', message: `coordinator ${coordinator.name}: ${(e as Error).message}` };
+    }
+  } else if (planExpiry(d.plan).getTime() <= (d.now ?? new Date()).getTime()) {
+    return { state: 'expired' };
+  }
+  const tally = await tallyApprovals(d.objects, d.namespace, d.planHash, d.sets);
+  if (!tally.quorumMet) {
+    const rejected = tally.rejected > 0 ? `; ${tally.rejected} approval(s) for this plan rejected (bad signature or unknown approver)` : '';
+    return { state: 'awaiting', approvals: tally.approvals.length, message: `waiting for approvals: ${tally.short}${rejected}` };
+  }
+  try {
+    return interpret(await d.sidecars.startCeremony(coordinator.endpoint, d.plan, tally.approvals), tally.approvals.length);
+  } catch (e) {
+    if (e instanceof SidecarError && e.status >= 400 && e.status < 500) return { state: 'refused', approvals: tally.approvals.length, message: `coordinator ${coordinator.name} refused the plan: ${e.message}` };
+    return { state: 'unreachable', message: `coordinator ${coordinator.name}: ${(e as Error).message}` };
+  }
+}
+
+function interpret(s: CeremonyStatus, approvals: number): DriveOutcome {
+  if (s.phase === 'done') return { state: 'done', approvals, status: s };
+  if (s.phase === 'aborted') return { state: 'aborted', approvals, status: s };
+  return { state: 'running', approvals, status: s };
+}

@@ -1,0 +1,181 @@
+/**
+ * Issue 5 acceptance, three regions (DESIGN §5–§6): three real control planes, the chart
+ * installed in each, one party per region run by the harness kubelet with its own SoftHSM token,
+ * and one operator per region with the chart's RBAC. A 2-of-3 MpcCeremony in the first region
+ * waits for a quorum of valid MpcApprovals (forged ones count for nothing, and a node refuses
+ * them even when handed them directly), ends Ready with public key and xpub, and the key signs
+ * through a party's API (checked with OpenSSL and noble). A ceremony with a corrupted party ends
+ * Failed naming exactly that party, with an Event.
+ */
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
+import { HDKey } from '@scure/bip32';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parsePlan, signApproval, type Approval } from '../../api/index.ts';
+import { API_VERSION, GROUP, PLURALS, VERSION, type Condition } from '../../api/crd.ts';
+import { DEVELOPMENT_POLICY, fetchJson } from '../../cli/local-parties.ts';
+import { SidecarClient } from '../../operator/sidecar-client.ts';
+import { issueCertificate } from '../../sidecar/transport/index.ts';
+import { E2E_TEST_TIMEOUT_MS } from '../support/timeouts.ts';
+import { expectSignatureValid } from '../support/signatures.ts';
+import { API_PORT, NS, PEER_PORT, startRegions, type Regions } from './support/regions.ts';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const TEST_ENTRY = path.join(root, 'test', 'support', 'test-sidecar.ts');
+const REGIONS = { 'eu-west': [{ name: 'party-eu-west' }], 'us-east': [{ name: 'party-us-east' }], 'ap-south': [{ name: 'party-ap-south' }], 'sa-east': [{ name: 'party-sa-east', env: { VILNA_TEST_CORRUPT: 'sch' } }] };
+
+let dir: string;
+let world: Regions;
+
+interface CeremonyView {
+  metadata: { name: string; uid: string };
+  status?: { phase?: string; plan?: string; planHash?: string; approvals?: number; publicKey?: string; xpub?: string; epoch?: number; culprits?: number[]; failure?: string; conditions?: Condition[]; timingsMs?: Record<string, number> };
+}
+
+async function until<T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 60_000, everyMs = 500): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await f();
+      if (v !== undefined) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs} ms${last ? ` (last error: ${(last as Error).message})` : ''}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+const home = () => world.region('eu-west');
+const objects = () => home().cp.kubeConfig().makeApiClient(CustomObjectsApi);
+const ref = (cluster: string, name: string) => ({ cluster, namespace: NS, name });
+
+async function ceremony(name: string): Promise<CeremonyView> {
+  return (await objects().getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURALS.MpcCeremony, namespace: NS, name })) as CeremonyView;
+}
+
+async function createCeremony(name: string, keyName: string, parties: { cluster: string; namespace: string; name: string }[], extra: Record<string, unknown> = {}): Promise<void> {
+  await objects().createNamespacedCustomObject({
+    group: GROUP, version: VERSION, plural: PLURALS.MpcCeremony, namespace: NS,
+    body: { apiVersion: API_VERSION, kind: 'MpcCeremony', metadata: { name }, spec: { keyName, threshold: 2, parties, presignaturePool: 2, ...extra } },
+  });
+}
+
+async function approve(name: string, approval: Approval): Promise<void> {
+  await objects().createNamespacedCustomObject({
+    group: GROUP, version: VERSION, plural: PLURALS.MpcApproval, namespace: NS,
+    body: { apiVersion: API_VERSION, kind: 'MpcApproval', metadata: { name }, spec: approval },
+  });
+}
+
+async function events(name: string): Promise<{ reason: string; type: string; message: string }[]> {
+  const list = await home().cp.kubeConfig().makeApiClient(CoreV1Api).listNamespacedEvent({ namespace: NS, fieldSelector: `involvedObject.name=${name}` });
+  return list.items.map((e) => ({ reason: e.reason ?? '', type: e.type ?? '', message: e.message ?? '' }));
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'vilna-kube-regions-'));
+  world = await startRegions(dir, REGIONS, { testEntry: TEST_ENTRY });
+}, 600_000);
+
+afterAll(async () => {
+  await world?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe('three regions: MpcParty → MpcCeremony → signature', { timeout: E2E_TEST_TIMEOUT_MS }, () => {
+  it('each region\'s MpcParty (from the rendered chart) reports its node: identity key, HSM health, endpoint', async () => {
+    for (const r of world.regions) {
+      const kc = r.cp.kubeConfig();
+      const status = await until(`${r.name}'s party Ready`, async () => {
+        const p = (await kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURALS.MpcParty, namespace: NS, name: r.parties[0]!.name })) as { status?: { conditions?: Condition[]; identityKey?: string; endpoint?: string; hsm?: { state: string }; approvers?: string } };
+        return p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? p.status : undefined;
+      }, 120_000);
+      const health = await fetchJson(`https://${r.podIp}:${API_PORT}/v1/health`, { method: 'GET', caPem: world.caPem });
+      expect(status).toMatchObject({ identityKey: (health.body as { identityKey: string }).identityKey, endpoint: `https://${r.podIp}:${PEER_PORT}`, hsm: { state: 'Healthy' }, approvers: (health.body as { approvers: string }).approvers });
+    }
+  });
+
+  let publicKey: string;
+  it('a 2-of-3 ceremony across the regions waits for a quorum of valid approvals, then ends Ready with public key and xpub', async () => {
+    await createCeremony('treasury', 'treasury-1', [ref('local', 'party-eu-west'), ref('us-east', 'party-us-east'), ref('ap-south', 'party-ap-south')], { minRegions: 3, policy: DEVELOPMENT_POLICY });
+    const published = await until('the plan published', async () => {
+      const c = await ceremony('treasury');
+      return c.status?.phase === 'AwaitingApproval' && c.status.planHash ? c.status : undefined;
+    });
+    const plan = parsePlan(JSON.parse(published.plan!));
+    expect(plan.parties.map((p) => [p.index, p.name])).toEqual([[1, 'local/vilna-system/party-eu-west'], [2, 'us-east/vilna-system/party-us-east'], [3, 'ap-south/vilna-system/party-ap-south']]);
+    const hash = published.planHash!;
+
+    // Forged: a bad signature by a real approver, and a valid signature by a key no party trusts.
+    const good = signApproval(hash, world.approverKeys[0]!);
+    await approve('forged-signature', { ...good, signature: good.signature.replace(/^./, (ch) => (ch === '0' ? '1' : '0')) });
+    await approve('unknown-approver', signApproval(hash, generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }).toString()));
+    await new Promise((r) => setTimeout(r, 6_000));
+    let c = await ceremony('treasury');
+    expect(c.status).toMatchObject({ phase: 'AwaitingApproval', approvals: 0 });
+    expect(c.status?.conditions?.find((x) => x.type === 'Progressing')?.message).toMatch(/2 approval\(s\) for this plan rejected/);
+    // Whatever the operator is told: the coordinator itself refuses forged approvals.
+    const forged = [{ ...good, signature: good.signature.replace(/^./, (ch) => (ch === '0' ? '1' : '0')) }, signApproval(hash, generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }).toString())];
+    const cert = await issueCertificate(world.ca, { commonName: 'someone-with-a-ca-certificate', ipAddresses: [], dnsNames: ['someone.example'] });
+    const client = new SidecarClient({ caPem: world.caPem, certPem: cert.certPem, keyPem: cert.keyPem });
+    try {
+      await expect(client.startCeremony(plan.parties[0]!.endpoint, plan, forged)).rejects.toMatchObject({ status: 403, code: 'E_APPROVAL_INVALID' });
+    } finally {
+      client.close();
+    }
+
+    // One valid approval is not a quorum; the second starts the ceremony.
+    await approve('approver-1', good);
+    await until('one approval counted', async () => ((await ceremony('treasury')).status?.approvals === 1 ? true : undefined));
+    expect((await ceremony('treasury')).status?.phase).toBe('AwaitingApproval');
+    await approve('approver-2', signApproval(hash, world.approverKeys[1]!));
+    c = await until('the ceremony Ready', async () => {
+      const x = await ceremony('treasury');
+      if (x.status?.phase === 'Failed') throw new Error(`ceremony failed: ${x.status.failure}`);
+      return x.status?.phase === 'Ready' ? x : undefined;
+    }, 240_000, 1_000);
+    expect(c.status).toMatchObject({ epoch: 0, approvals: 2, planHash: hash });
+    publicKey = c.status!.publicKey!;
+    expect(HDKey.fromExtendedKey(c.status!.xpub!).publicKey).toEqual(new Uint8Array(Buffer.from(publicKey, 'hex')));
+    expect(c.status?.conditions?.find((x) => x.type === 'Ready')).toMatchObject({ status: 'True', reason: 'KeyReady' });
+    expect((await events('treasury')).map((e) => e.reason)).toEqual(expect.arrayContaining(['PlanPublished', 'CeremonyStarted', 'KeyReady']));
+  });
+
+  it('the key signs through a party\'s API, checked by OpenSSL and noble', async () => {
+    const us = world.region('us-east');
+    const res = await fetchJson(`https://${us.podIp}:${API_PORT}/v1/keys/treasury-1/signatures`, {
+      method: 'POST', token: world.apiToken, caPem: world.caPem,
+      body: { requestId: `kube-${randomBytes(4).toString('hex')}`, message: 'pay 1 BTC to cold storage', encoding: 'utf8', hash: 'sha256', derivationPath: 'm/0/1' },
+    });
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    const sig = res.body as Parameters<typeof expectSignatureValid>[0];
+    expectSignatureValid(sig);
+    expect(sig.publicKey).not.toBe(publicKey); // derived at m/0/1
+  });
+});
+
+describe('a corrupted party', { timeout: E2E_TEST_TIMEOUT_MS }, () => {
+  it('ends the ceremony Failed with exactly that party in status, and an Event', async () => {
+    await createCeremony('corrupted', 'corrupted-1', [ref('local', 'party-eu-west'), ref('sa-east', 'party-sa-east')]);
+    const hash = await until('the plan published', async () => (await ceremony('corrupted')).status?.planHash);
+    await approve('corrupted-1', signApproval(hash, world.approverKeys[0]!));
+    await approve('corrupted-2', signApproval(hash, world.approverKeys[2]!));
+    const c = await until('the ceremony Failed', async () => {
+      const x = await ceremony('corrupted');
+      if (x.status?.phase === 'Ready') throw new Error('a corrupted keygen ended Ready');
+      return x.status?.phase === 'Failed' ? x : undefined;
+    }, 240_000, 1_000);
+    expect(c.status?.culprits).toEqual([2]);
+    expect(c.status?.failure).toMatch(/E_PROTOCOL_ABORT/);
+    const aborted = (await events('corrupted')).filter((e) => e.reason === 'CeremonyAborted');
+    expect(aborted).toHaveLength(1);
+    expect(aborted[0]).toMatchObject({ type: 'Warning' });
+    expect(aborted[0]!.message).toMatch(/culprits: sa-east\/vilna-system\/party-sa-east/);
+  });
+});
