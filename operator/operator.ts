@@ -10,6 +10,7 @@ import { CustomObjectsApi, type KubeConfig, type KubernetesListObject, type Kube
 import { GROUP, PLURALS, VERSION } from '../api/crd.ts';
 import { ApprovalController } from './controllers/approval.ts';
 import { CeremonyController } from './controllers/ceremony.ts';
+import { RotationController } from './controllers/rotation.ts';
 import { ClusterRegistry } from './clusters.ts';
 import { EventRecorder } from './events.ts';
 import { PartyResolver } from './party-resolver.ts';
@@ -88,8 +89,10 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     const all = [controller(PLURALS.MpcApproval, 'approval', (k) => approvals.reconcile(k)), controller(PLURALS.MpcParty, 'party', (k) => parties.reconcile(k))];
     if (sidecars) {
       const resolver = new PartyResolver(new ClusterRegistry(opts.kubeConfig, opts.namespace));
-      const ceremonies = new CeremonyController({ kubeConfig: opts.kubeConfig, resolver, sidecars, events, metrics, ...(opts.planTtlMs !== undefined ? { planTtlMs: opts.planTtlMs } : {}) });
-      all.push(controller(PLURALS.MpcCeremony, 'ceremony', (k) => ceremonies.reconcile(k)));
+      const deps = { kubeConfig: opts.kubeConfig, resolver, sidecars, events, metrics, ...(opts.planTtlMs !== undefined ? { planTtlMs: opts.planTtlMs } : {}) };
+      const ceremonies = new CeremonyController(deps);
+      const rotations = new RotationController(deps);
+      all.push(controller(PLURALS.MpcCeremony, 'ceremony', (k) => ceremonies.reconcile(k)), controller(PLURALS.ShardRotation, 'rotation', (k) => rotations.reconcile(k)));
     } else {
       log('warn', 'no peer certificate configured: ceremonies and rotations are not driven', {});
     }

@@ -10,7 +10,8 @@ import { randomBytes } from 'node:crypto';
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { canonicalJson, parsePlan, planHashHex, type Plan } from '../../api/index.ts';
 import { API_VERSION, GROUP, MpcCeremonySpecSchema, PLURALS, VERSION, type CeremonyPhase, type Condition } from '../../api/crd.ts';
-import { withCondition, type ConditionUpdate } from '../conditions.ts';
+import type { ConditionUpdate } from '../conditions.ts';
+import { writeStatus, type StatusObject } from '../status-writer.ts';
 import type { EventRecorder } from '../events.ts';
 import type { OperatorMetrics } from '../metrics.ts';
 import { drivePlan } from '../plan-driver.ts';
@@ -26,7 +27,7 @@ export const PLAN_TTL_MS = 24 * 3_600_000;
 const WAIT_MS = 5_000;
 const POLL_MS = 2_000;
 
-interface CeremonyStatusFields {
+export interface CeremonyStatusFields {
   observedGeneration?: number;
   phase?: CeremonyPhase;
   plan?: string;
@@ -36,6 +37,8 @@ interface CeremonyStatusFields {
   publicKey?: string;
   xpub?: string;
   epoch?: number;
+  /** The key's threshold now (a reshare may change it). */
+  threshold?: number;
   culprits?: number[];
   failure?: string;
   timingsMs?: Record<string, number>;
@@ -47,13 +50,7 @@ interface CeremonyStatusFields {
   conditions?: Condition[];
 }
 
-export interface CeremonyObject {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace: string; uid: string; generation?: number; resourceVersion?: string; finalizers?: string[]; deletionTimestamp?: unknown };
-  spec?: unknown;
-  status?: CeremonyStatusFields;
-}
+export type CeremonyObject = StatusObject<CeremonyStatusFields>;
 
 export interface CeremonyControllerDeps {
   readonly kubeConfig: KubeConfig;
@@ -161,7 +158,7 @@ export class CeremonyController {
         await this.#d.events.record(c, 'Normal', 'KeyReady', `key ${spec.keyName} ready: public key ${r.publicKey}, epoch ${r.epoch}`);
         await this.#write(
           c,
-          { phase: 'Ready', publicKey: r.publicKey, xpub: r.xpub, epoch: r.epoch, timingsMs: roundTimings({ ...out.status.timingsMs, ...total }), lastRotation: utc(new Date()), holders: holders.map(toStatusHolder), lastIndex: Math.max(...holders.map((h) => h.index)) },
+          { phase: 'Ready', publicKey: r.publicKey, xpub: r.xpub, epoch: r.epoch, threshold: plan.threshold, timingsMs: roundTimings({ ...out.status.timingsMs, ...total }), lastRotation: utc(new Date()), holders: holders.map(toStatusHolder), lastIndex: Math.max(...holders.map((h) => h.index)) },
           { type: 'Ready', status: 'True', reason: 'KeyReady', message: `every party holds a share of ${spec.keyName} at epoch ${r.epoch}` },
           undefined,
           [],
@@ -262,22 +259,8 @@ export class CeremonyController {
     this.#d.metrics.ceremonies(countPhases(this.#phases));
   }
 
-  /**
-   * Writes status through the status subresource with the object's resourceVersion. `drop` names
-   * fields to remove; conditions are updated, never replaced.
-   */
   async #write(c: CeremonyObject, patch: Partial<CeremonyStatusFields>, update: ConditionUpdate, requeueAfterMs?: number, drop: readonly (keyof CeremonyStatusFields)[] = [], also?: ConditionUpdate): Promise<Outcome> {
-    const generation = c.metadata.generation ?? 0;
-    const status: CeremonyStatusFields = { ...c.status, ...patch, observedGeneration: generation };
-    for (const k of drop) delete status[k];
-    let conditions = withCondition(c.status?.conditions, update, generation);
-    if (also) conditions = withCondition(conditions, also, generation);
-    status.conditions = conditions;
-    if (JSON.stringify(status) !== JSON.stringify(c.status)) {
-      const res = (await this.#objects.replaceNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, plural: PLURALS.MpcCeremony, namespace: c.metadata.namespace, name: c.metadata.name, body: { ...c, status } })) as CeremonyObject;
-      c.metadata = res.metadata;
-      c.status = res.status ?? status;
-    }
+    await writeStatus(this.#objects, PLURALS.MpcCeremony, c, patch, also ? [update, also] : [update], drop);
     return requeueAfterMs === undefined ? undefined : { requeueAfterMs };
   }
 }

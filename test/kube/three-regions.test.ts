@@ -4,8 +4,10 @@
  * and one operator per region with the chart's RBAC. A 2-of-3 MpcCeremony in the first region
  * waits for a quorum of valid MpcApprovals (forged ones count for nothing, and a node refuses
  * them even when handed them directly), ends Ready with public key and xpub, and the key signs
- * through a party's API (checked with OpenSSL and noble). A ceremony with a corrupted party ends
- * Failed naming exactly that party, with an Event.
+ * through a party's API (checked with OpenSSL and noble). A refresh ShardRotation moves it to
+ * epoch 1 and a reshare to a 2-of-4 set with a fourth region's party to epoch 2, both with the
+ * public key unchanged; the newcomer then signs. A ceremony with a corrupted party (a fifth
+ * region, the test-only entry point) ends Failed naming exactly that party, with an Event.
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -26,7 +28,7 @@ import { API_PORT, NS, PEER_PORT, startRegions, type Regions } from './support/r
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const TEST_ENTRY = path.join(root, 'test', 'support', 'test-sidecar.ts');
-const REGIONS = { 'eu-west': [{ name: 'party-eu-west' }], 'us-east': [{ name: 'party-us-east' }], 'ap-south': [{ name: 'party-ap-south' }], 'sa-east': [{ name: 'party-sa-east', env: { VILNA_TEST_CORRUPT: 'sch' } }] };
+const REGIONS = { 'eu-west': [{ name: 'party-eu-west' }], 'us-east': [{ name: 'party-us-east' }], 'ap-south': [{ name: 'party-ap-south' }], 'me-central': [{ name: 'party-me-central' }], 'sa-east': [{ name: 'party-sa-east', env: { VILNA_TEST_CORRUPT: 'sch' } }] };
 
 let dir: string;
 let world: Regions;
@@ -157,6 +159,62 @@ describe('three regions: MpcParty → MpcCeremony → signature', { timeout: E2E
     const sig = res.body as Parameters<typeof expectSignatureValid>[0];
     expectSignatureValid(sig);
     expect(sig.publicKey).not.toBe(publicKey); // derived at m/0/1
+  });
+});
+
+async function rotation(name: string): Promise<{ status?: { phase?: string; planHash?: string; fromEpoch?: number; toEpoch?: number; publicKeyUnchanged?: boolean; failure?: string; plan?: string } }> {
+  return (await objects().getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURALS.ShardRotation, namespace: NS, name })) as never;
+}
+
+/** Creates a ShardRotation, approves its plan with two approvers, and waits until it is Done. */
+async function rotate(name: string, spec: Record<string, unknown>): Promise<NonNullable<Awaited<ReturnType<typeof rotation>>['status']>> {
+  await objects().createNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURALS.ShardRotation, namespace: NS, body: { apiVersion: API_VERSION, kind: 'ShardRotation', metadata: { name }, spec: { ceremony: 'treasury', ...spec } } });
+  const hash = await until(`${name}'s plan`, async () => (await rotation(name)).status?.planHash);
+  await approve(`${name}-1`, signApproval(hash, world.approverKeys[0]!));
+  await approve(`${name}-2`, signApproval(hash, world.approverKeys[1]!));
+  return until(`${name} Done`, async () => {
+    const x = await rotation(name);
+    if (x.status?.phase === 'Failed') throw new Error(`${name} failed: ${x.status.failure}`);
+    return x.status?.phase === 'Done' ? x.status : undefined;
+  }, 240_000, 1_000);
+}
+
+async function signAt(region: string, message: string): Promise<Parameters<typeof expectSignatureValid>[0]> {
+  const res = await fetchJson(`https://${world.region(region).podIp}:${API_PORT}/v1/keys/treasury-1/signatures`, {
+    method: 'POST', token: world.apiToken, caPem: world.caPem,
+    body: { requestId: `kube-${randomBytes(4).toString('hex')}`, message, encoding: 'utf8', hash: 'sha256' },
+  });
+  expect(res.status, JSON.stringify(res.body)).toBe(201);
+  return res.body as Parameters<typeof expectSignatureValid>[0];
+}
+
+describe('rotations of the three-region key', { timeout: E2E_TEST_TIMEOUT_MS }, () => {
+  it('a refresh ShardRotation ends with epoch + 1 and the public key unchanged', async () => {
+    const before = (await ceremony('treasury')).status!;
+    const done = await rotate('treasury-refresh-1', { protocol: 'refresh' });
+    expect(done).toMatchObject({ fromEpoch: 0, toEpoch: 1, publicKeyUnchanged: true });
+    const after = (await ceremony('treasury')).status!;
+    expect(after).toMatchObject({ phase: 'Ready', epoch: 1, publicKey: before.publicKey, xpub: before.xpub });
+    const sig = await signAt('ap-south', 'after the refresh');
+    expectSignatureValid(sig);
+    expect(sig.publicKey).toBe(before.publicKey);
+  });
+
+  it('a reshare to 2-of-4 with a fourth region\'s party ends likewise, and the newcomer signs', async () => {
+    const before = (await ceremony('treasury')).status!;
+    const done = await rotate('treasury-reshare-2', {
+      protocol: 'reshare',
+      parties: [ref('local', 'party-eu-west'), ref('us-east', 'party-us-east'), ref('ap-south', 'party-ap-south'), ref('me-central', 'party-me-central')],
+    });
+    expect(done).toMatchObject({ fromEpoch: 1, toEpoch: 2, publicKeyUnchanged: true });
+    const plan = parsePlan(JSON.parse(done.plan!));
+    expect(plan.parties.map((p) => [p.index, p.name])).toContainEqual([4, 'me-central/vilna-system/party-me-central']);
+    expect(plan.policy).toEqual(DEVELOPMENT_POLICY); // the newcomer enforces the key's policy
+    const after = (await ceremony('treasury')).status as Record<string, unknown>;
+    expect(after).toMatchObject({ phase: 'Ready', epoch: 2, threshold: 2, publicKey: before.publicKey, lastIndex: 4 });
+    const sig = await signAt('me-central', 'signed with the newcomer');
+    expectSignatureValid(sig);
+    expect(sig.publicKey).toBe(before.publicKey);
   });
 });
 
