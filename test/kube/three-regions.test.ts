@@ -4,8 +4,10 @@
  * and one operator per region with the chart's RBAC. A 2-of-3 MpcCeremony in the first region
  * waits for a quorum of valid MpcApprovals (forged ones count for nothing, and a node refuses
  * them even when handed them directly), ends Ready with public key and xpub, and the key signs
- * through a party's API (checked with OpenSSL and noble). A refresh ShardRotation moves it to
- * epoch 1 and a reshare to a 2-of-4 set with a fourth region's party to epoch 2, both with the
+ * through a party's API (checked with OpenSSL and noble). The coordinating region runs two
+ * operator replicas as processes. A refresh ShardRotation moves the key to epoch 1 although its
+ * API server restarts and its leading replica is SIGKILLed mid-rotation (the other takes the Lease
+ * and finishes), and a reshare to a 2-of-4 set with a fourth region's party to epoch 2, both with the
  * public key unchanged; the newcomer then signs. A ceremony with a corrupted party (a fifth
  * region, the test-only entry point) ends Failed naming exactly that party, with an Event.
  */
@@ -14,7 +16,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
+import { CoordinationV1Api, CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { HDKey } from '@scure/bip32';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parsePlan, signApproval, type Approval } from '../../api/index.ts';
@@ -24,7 +26,7 @@ import { SidecarClient } from '../../operator/sidecar-client.ts';
 import { issueCertificate } from '../../sidecar/transport/index.ts';
 import { E2E_TEST_TIMEOUT_MS } from '../support/timeouts.ts';
 import { expectSignatureValid } from '../support/signatures.ts';
-import { API_PORT, NS, PEER_PORT, startRegions, type Regions } from './support/regions.ts';
+import { API_PORT, NS, PEER_PORT, startRegions, type OperatorProcess, type Regions } from './support/regions.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const TEST_ENTRY = path.join(root, 'test', 'support', 'test-sidecar.ts');
@@ -32,6 +34,7 @@ const REGIONS = { 'eu-west': [{ name: 'party-eu-west' }], 'us-east': [{ name: 'p
 
 let dir: string;
 let world: Regions;
+let replicas: OperatorProcess[];
 
 interface CeremonyView {
   metadata: { name: string; uid: string };
@@ -82,7 +85,9 @@ async function events(name: string): Promise<{ reason: string; type: string; mes
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'vilna-kube-regions-'));
-  world = await startRegions(dir, REGIONS, { testEntry: TEST_ENTRY });
+  // The coordinating region runs two operator replicas as processes: one leads, the other waits.
+  world = await startRegions(dir, REGIONS, { testEntry: TEST_ENTRY, inProcessOperators: (r) => r !== 'eu-west' });
+  replicas = [world.spawnOperator(home(), 'eu-west-a'), world.spawnOperator(home(), 'eu-west-b')];
 }, 600_000);
 
 afterAll(async () => {
@@ -179,6 +184,10 @@ async function rotate(name: string, spec: Record<string, unknown>): Promise<NonN
   }, 240_000, 1_000);
 }
 
+async function leaseHolder(): Promise<string | undefined> {
+  return (await home().cp.kubeConfig().makeApiClient(CoordinationV1Api).readNamespacedLease({ namespace: NS, name: 'vilna-mpc-operator' })).spec?.holderIdentity;
+}
+
 async function signAt(region: string, message: string): Promise<Parameters<typeof expectSignatureValid>[0]> {
   const res = await fetchJson(`https://${world.region(region).podIp}:${API_PORT}/v1/keys/treasury-1/signatures`, {
     method: 'POST', token: world.apiToken, caPem: world.caPem,
@@ -189,9 +198,29 @@ async function signAt(region: string, message: string): Promise<Parameters<typeo
 }
 
 describe('rotations of the three-region key', { timeout: E2E_TEST_TIMEOUT_MS }, () => {
-  it('a refresh ShardRotation ends with epoch + 1 and the public key unchanged', async () => {
+  it('a refresh ShardRotation ends with epoch + 1 and the public key unchanged, across an API server restart and the leader\'s SIGKILL', async () => {
     const before = (await ceremony('treasury')).status!;
-    const done = await rotate('treasury-refresh-1', { protocol: 'refresh' });
+    const leader = await leaseHolder();
+    await objects().createNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURALS.ShardRotation, namespace: NS, body: { apiVersion: API_VERSION, kind: 'ShardRotation', metadata: { name: 'treasury-refresh-1' }, spec: { ceremony: 'treasury', protocol: 'refresh' } } });
+    const hash = await until('the refresh plan', async () => (await rotation('treasury-refresh-1')).status?.planHash);
+    await approve('treasury-refresh-1-1', signApproval(hash, world.approverKeys[0]!));
+    await approve('treasury-refresh-1-2', signApproval(hash, world.approverKeys[1]!));
+    await until('the refresh Running', async () => ((await rotation('treasury-refresh-1')).status?.phase === 'Running' ? true : undefined), 60_000, 200);
+    // Mid-rotation: the coordinating region's API server goes away and comes back…
+    await home().cp.stopApiserver();
+    await new Promise((r) => setTimeout(r, 3_000));
+    await home().cp.startApiserver();
+    // …and the leading replica dies without giving its Lease up; the other finishes the rotation.
+    const killed = replicas.find((p) => p.identity === leader)!;
+    expect((await rotation('treasury-refresh-1')).status?.phase).not.toBe('Done'); // still in progress
+    killed.proc.kill('SIGKILL');
+    await killed.exited;
+    const done = await until('the refresh Done', async () => {
+      const x = await rotation('treasury-refresh-1');
+      if (x.status?.phase === 'Failed') throw new Error(`refresh failed: ${x.status.failure}`);
+      return x.status?.phase === 'Done' ? x.status : undefined;
+    }, 240_000, 1_000);
+    expect(await leaseHolder()).toBe(replicas.find((p) => p !== killed)!.identity);
     expect(done).toMatchObject({ fromEpoch: 0, toEpoch: 1, publicKeyUnchanged: true });
     const after = (await ceremony('treasury')).status!;
     expect(after).toMatchObject({ phase: 'Ready', epoch: 1, publicKey: before.publicKey, xpub: before.xpub });

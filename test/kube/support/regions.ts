@@ -7,7 +7,8 @@
  * fails here as it would in a cluster. Other regions are reached through kubeconfig Secrets
  * holding their operators' tokens.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
 import { createHash, generateKeyPairSync, randomBytes, randomInt } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -48,6 +49,13 @@ export interface Region {
   readonly operatorKc: KubeConfig;
 }
 
+/** An operator replica as its own process (`vilna-mpc operator`), so a test can SIGKILL it. */
+export interface OperatorProcess {
+  readonly identity: string;
+  readonly proc: ChildProcess;
+  readonly exited: Promise<void>;
+}
+
 export interface Regions {
   readonly regions: readonly Region[];
   readonly ca: CertificateAndKey;
@@ -57,6 +65,8 @@ export interface Regions {
   readonly apiToken: string;
   region(name: string): Region;
   startOperator(region: Region): Promise<RunningOperator>;
+  /** Starts a `vilna-mpc operator` process for `region` with its service account and peer certificate. */
+  spawnOperator(region: Region, identity: string): OperatorProcess;
   stop(): Promise<void>;
 }
 
@@ -80,7 +90,7 @@ async function serviceAccountKubeConfig(cp: ControlPlane, namespace: string, nam
  * Starts `layout` (region name → its parties), installs the chart in each, and starts kubelets
  * and operators. The operator of the first region coordinates (it has the others' Secrets).
  */
-export async function startRegions(dir: string, layout: Record<string, readonly PartyPlan[]>, opts: { presignaturePool?: number; testEntry?: string } = {}): Promise<Regions> {
+export async function startRegions(dir: string, layout: Record<string, readonly PartyPlan[]>, opts: { presignaturePool?: number; testEntry?: string; inProcessOperators?: (region: string) => boolean } = {}): Promise<Regions> {
   const helm = path.join((await ensureKubeBinaries()).binDir, 'helm');
   const helmEnv = { ...process.env, HELM_CACHE_HOME: path.join(dir, 'helm-cache'), HELM_CONFIG_HOME: path.join(dir, 'helm-config'), HELM_DATA_HOME: path.join(dir, 'helm-data') };
   const ca = await createDevelopmentCa({ commonName: 'vilna-mpc kube-test CA' });
@@ -151,7 +161,8 @@ export async function startRegions(dir: string, layout: Record<string, readonly 
     });
     await mkdir(path.join(dir, 'kubelet', name, 'pods'), { recursive: true });
     kubelet.start();
-    const { kc } = await serviceAccountKubeConfig(cp, NS, 'vilna-operator');
+    const { kc, yaml } = await serviceAccountKubeConfig(cp, NS, 'vilna-operator');
+    await writeFile(path.join(dir, `operator-${name}.kubeconfig`), yaml, { mode: 0o600 });
     regions.push({ name, cp, podIp, kubelet, parties, operator: undefined, operatorKc: kc });
   }
   // The coordinating region reaches the others with their operators' (read) credentials.
@@ -175,7 +186,23 @@ export async function startRegions(dir: string, layout: Record<string, readonly 
     });
     return r.operator;
   };
-  for (const r of regions) await start(r);
+  const peerTlsDir = path.join(dir, 'operator-tls');
+  await mkdir(peerTlsDir, { recursive: true, mode: 0o700 });
+  await writeFile(path.join(peerTlsDir, 'ca.crt'), ca.certPem);
+  await writeFile(path.join(peerTlsDir, 'tls.crt'), operatorCert.certPem);
+  await writeFile(path.join(peerTlsDir, 'tls.key'), operatorCert.keyPem, { mode: 0o600 });
+  const processes: OperatorProcess[] = [];
+  const spawnOperator = (r: Region, identity: string): OperatorProcess => {
+    const args = [path.join(root, 'cli', 'main.ts'), 'operator', '--kubeconfig', path.join(dir, `operator-${r.name}.kubeconfig`), '--namespace', NS, '--identity', identity, '--image', 'vilna-mpc:test', '--lease-duration-ms', '3000', '--metrics-listen', '127.0.0.1:0', '--peer-tls-dir', peerTlsDir];
+    const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const log = createWriteStream(path.join(dir, `operator-${identity}.log`), { flags: 'a' });
+    proc.stdout.pipe(log);
+    proc.stderr.pipe(log);
+    const p = { identity, proc, exited: new Promise<void>((res) => proc.once('exit', () => res())) };
+    processes.push(p);
+    return p;
+  };
+  for (const r of regions) if (opts.inProcessOperators?.(r.name) ?? true) await start(r);
   return {
     regions,
     ca,
@@ -189,7 +216,10 @@ export async function startRegions(dir: string, layout: Record<string, readonly 
       return r;
     },
     startOperator: start,
+    spawnOperator,
     stop: async () => {
+      for (const p of processes) p.proc.kill('SIGKILL');
+      await Promise.all(processes.map((p) => p.exited));
       await Promise.all(regions.map(async (r) => {
         await r.operator?.stop().catch(() => undefined);
         await r.kubelet.stop();
