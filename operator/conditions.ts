@@ -4,6 +4,7 @@
  * changes only when the status does.
  */
 import type { Condition, ConditionType } from '../api/crd.ts';
+import { utc } from './kube-values.ts';
 
 export interface ConditionUpdate {
   readonly type: ConditionType;
@@ -20,7 +21,7 @@ export function withCondition(current: readonly Condition[] | undefined, update:
   const next: Condition = {
     ...update,
     observedGeneration: generation,
-    lastTransitionTime: previous && previous.status === update.status ? previous.lastTransitionTime : now.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    lastTransitionTime: previous && previous.status === update.status ? previous.lastTransitionTime : utc(now),
   };
   if (at >= 0) list[at] = next;
   else list.push(next);

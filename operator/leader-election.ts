@@ -7,6 +7,7 @@
  * cannot renew within the lease duration stops leading before another may start.
  */
 import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease, type V1LeaseSpec } from '@kubernetes/client-node';
+import { statusOf } from './kube-values.ts';
 
 export interface LeaderElectionOptions {
   readonly namespace: string;
@@ -21,7 +22,6 @@ export interface LeaderElectionOptions {
   readonly onError?: (e: unknown) => void;
 }
 
-const statusOf = (e: unknown): number | undefined => (e as { code?: number }).code;
 
 export class LeaderElector {
   readonly #api: CoordinationV1Api;

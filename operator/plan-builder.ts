@@ -63,6 +63,11 @@ export interface Holder {
   readonly ref: PartyRef;
 }
 
+/** A holder as MpcCeremony and ShardRotation status list it. */
+export interface StatusHolder { index: number; cluster: string; namespace: string; name: string }
+export const toStatusHolder = (h: Holder): StatusHolder => ({ index: h.index, ...h.ref });
+export const fromStatusHolder = (h: StatusHolder): Holder => ({ index: h.index, ref: { cluster: h.cluster, namespace: h.namespace, name: h.name } });
+
 /** The key as it stands (ceremony status): its epoch, threshold and holders, and every number ever used. */
 export interface KeyStanding {
   readonly keyId: string;

@@ -9,6 +9,7 @@ import { GROUP, MpcApprovalSpecSchema, PLURALS, VERSION, type Condition } from '
 import { verifyApproval } from '../../api/index.ts';
 import { conditionHolds, withCondition, type ConditionUpdate } from '../conditions.ts';
 import type { Outcome } from '../work-queue.ts';
+import { statusOf } from '../kube-values.ts';
 
 interface ApprovalObject {
   metadata: { name: string; namespace: string; generation?: number };
@@ -16,7 +17,6 @@ interface ApprovalObject {
   status?: { observedGeneration?: number; conditions?: Condition[] };
 }
 
-const statusOf = (e: unknown): number | undefined => (e as { code?: number }).code;
 
 export function judgeApproval(spec: unknown): ConditionUpdate {
   const r = MpcApprovalSpecSchema.safeParse(spec);

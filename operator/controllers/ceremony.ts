@@ -15,9 +15,10 @@ import { writeStatus, type StatusObject } from '../status-writer.ts';
 import type { EventRecorder } from '../events.ts';
 import type { OperatorMetrics } from '../metrics.ts';
 import { drivePlan } from '../plan-driver.ts';
-import { keygenPlan, type Holder } from '../plan-builder.ts';
+import { keygenPlan, toStatusHolder, type Holder, type StatusHolder } from '../plan-builder.ts';
 import type { PartyResolver } from '../party-resolver.ts';
 import type { SidecarClient } from '../sidecar-client.ts';
+import { countByPhase, roundTimings, statusOf, utc } from '../kube-values.ts';
 import type { Outcome } from '../work-queue.ts';
 
 /** Deleting a ceremony passes through the operator first (an Event, metrics cleaned); shards are never destroyed. */
@@ -43,7 +44,7 @@ export interface CeremonyStatusFields {
   failure?: string;
   timingsMs?: Record<string, number>;
   lastRotation?: string;
-  holders?: { index: number; cluster: string; namespace: string; name: string }[];
+  holders?: StatusHolder[];
   lastIndex?: number;
   coordinator?: number;
   startedAt?: string;
@@ -61,8 +62,6 @@ export interface CeremonyControllerDeps {
   readonly planTtlMs?: number;
 }
 
-const statusOf = (e: unknown): number | undefined => (e as { code?: number }).code;
-const utc = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 const hoursOf = (every: string): number => Number(every.slice(0, -1));
 
 export class CeremonyController {
@@ -250,13 +249,13 @@ export class CeremonyController {
 
   #forget(key: string): Outcome {
     this.#phases.delete(key);
-    this.#d.metrics.ceremonies(countPhases(this.#phases));
+    this.#d.metrics.ceremonies(countByPhase(this.#phases));
     this.#d.metrics.forgetRotationAge(key);
   }
 
   #track(key: string, phase: CeremonyPhase | undefined): void {
     if (phase) this.#phases.set(key, phase);
-    this.#d.metrics.ceremonies(countPhases(this.#phases));
+    this.#d.metrics.ceremonies(countByPhase(this.#phases));
   }
 
   async #write(c: CeremonyObject, patch: Partial<CeremonyStatusFields>, update: ConditionUpdate, requeueAfterMs?: number, drop: readonly (keyof CeremonyStatusFields)[] = [], also?: ConditionUpdate): Promise<Outcome> {
@@ -265,14 +264,3 @@ export class CeremonyController {
   }
 }
 
-const toStatusHolder = (h: Holder): { index: number; cluster: string; namespace: string; name: string } => ({ index: h.index, cluster: h.ref.cluster, namespace: h.ref.namespace, name: h.ref.name });
-
-function roundTimings(t: Record<string, number>): Record<string, number> {
-  return Object.fromEntries(Object.entries(t).map(([k, v]) => [k, Math.round(v)]));
-}
-
-function countPhases(m: Map<string, CeremonyPhase>): Partial<Record<CeremonyPhase, number>> {
-  const out: Partial<Record<CeremonyPhase, number>> = {};
-  for (const p of m.values()) out[p] = (out[p] ?? 0) + 1;
-  return out;
-}

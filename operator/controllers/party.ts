@@ -11,6 +11,7 @@ import { conditionHolds, withCondition, type ConditionUpdate } from '../conditio
 import type { Outcome } from '../work-queue.ts';
 import type { SidecarClient } from '../sidecar-client.ts';
 import { PORTS, partyResources } from './party-resources.ts';
+import { statusOf } from '../kube-values.ts';
 
 export const FIELD_MANAGER = 'vilna-mpc-operator';
 /** While the pod is not ready yet, look again this often (a watch on pods is not kept). */
@@ -24,7 +25,6 @@ interface PartyObject {
   status?: { observedGeneration?: number; conditions?: Condition[]; endpoint?: string; [k: string]: unknown };
 }
 
-const statusOf = (e: unknown): number | undefined => (e as { code?: number }).code;
 
 export class PartyController {
   readonly #objects: CustomObjectsApi;

@@ -13,10 +13,11 @@ import type { ConditionUpdate } from '../conditions.ts';
 import type { EventRecorder } from '../events.ts';
 import type { OperatorMetrics } from '../metrics.ts';
 import { drivePlan } from '../plan-driver.ts';
-import { refName, rotationPlan, type Holder, type ResolvedParty } from '../plan-builder.ts';
+import { fromStatusHolder, refName, rotationPlan, toStatusHolder, type Holder, type ResolvedParty, type StatusHolder } from '../plan-builder.ts';
 import type { FoundParty, PartyResolver } from '../party-resolver.ts';
 import type { SidecarClient } from '../sidecar-client.ts';
 import { writeStatus, type StatusObject } from '../status-writer.ts';
+import { countByPhase, roundTimings, statusOf, utc } from '../kube-values.ts';
 import type { Outcome } from '../work-queue.ts';
 import type { CeremonyObject } from './ceremony.ts';
 import { PLAN_TTL_MS } from './ceremony.ts';
@@ -24,8 +25,6 @@ import { PLAN_TTL_MS } from './ceremony.ts';
 const WAIT_MS = 5_000;
 const POLL_MS = 2_000;
 const ACTIVE: readonly RotationPhase[] = ['AwaitingApproval', 'Running', 'Committing'];
-
-interface StatusHolder { index: number; cluster: string; namespace: string; name: string }
 
 interface RotationStatus {
   observedGeneration?: number;
@@ -57,10 +56,6 @@ export interface RotationControllerDeps {
   readonly planTtlMs?: number;
 }
 
-const statusOf = (e: unknown): number | undefined => (e as { code?: number }).code;
-const utc = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
-const toRef = (h: StatusHolder): Holder => ({ index: h.index, ref: { cluster: h.cluster, namespace: h.namespace, name: h.name } });
-const fromRef = (h: Holder): StatusHolder => ({ index: h.index, ...h.ref });
 
 export class RotationController {
   readonly #d: RotationControllerDeps;
@@ -80,12 +75,12 @@ export class RotationController {
     } catch (e) {
       if (statusOf(e) !== 404) throw e;
       this.#phases.delete(key);
-      this.#d.metrics.rotations(count(this.#phases));
+      this.#d.metrics.rotations(countByPhase(this.#phases));
       return;
     }
     const out = await this.#step(r);
     if (r.status?.phase) this.#phases.set(key, r.status.phase);
-    this.#d.metrics.rotations(count(this.#phases));
+    this.#d.metrics.rotations(countByPhase(this.#phases));
     return out;
   }
 
@@ -122,7 +117,7 @@ export class RotationController {
     }
     const planHash = planHashHex(plan);
     const members = [...plan.parties, ...(plan.previous?.parties ?? [])];
-    const refs = uniqueRefs([...(r.status?.holders ?? []).map((h) => toRef(h).ref), ...(c.status?.holders ?? []).map((h) => toRef(h).ref)]);
+    const refs = uniqueRefs([...(r.status?.holders ?? []).map((h) => fromStatusHolder(h).ref), ...(c.status?.holders ?? []).map((h) => fromStatusHolder(h).ref)]);
     const found = (await this.#d.resolver.resolveAll(refs)).flatMap((x) => ('found' in x ? [x.found] : []));
     const sets = found.map((f) => ({ name: refName(f.ref), ...f.approvers }));
     const started = phase === 'Running' || phase === 'Committing';
@@ -160,7 +155,7 @@ export class RotationController {
         await this.#d.events.record(r, unchanged ? 'Normal' : 'Warning', 'RotationDone', `${plan.protocol} done: epoch ${plan.epoch - 1} → ${plan.epoch}, public key ${unchanged ? 'unchanged' : 'CHANGED'}${out.status.notRetired?.length ? `; not yet told to shred: parties ${out.status.notRetired.join(', ')}` : ''}`);
         return this.#write(
           r,
-          { phase: 'Done', publicKeyUnchanged: unchanged, timingsMs: Object.fromEntries(Object.entries({ ...out.status.timingsMs, ...total }).map(([k, v]) => [k, Math.round(v)])), ...(out.status.notRetired?.length ? { notRetired: [...out.status.notRetired] } : {}) },
+          { phase: 'Done', publicKeyUnchanged: unchanged, timingsMs: roundTimings({ ...out.status.timingsMs, ...total }), ...(out.status.notRetired?.length ? { notRetired: [...out.status.notRetired] } : {}) },
           [{ type: 'Ready', status: unchanged ? 'True' : 'False', reason: unchanged ? 'EpochSwitched' : 'PublicKeyChanged', message: `epoch ${plan.epoch} in force` }, { type: 'Progressing', status: 'False', reason: 'Done', message: 'the rotation is complete' }],
         );
       }
@@ -174,7 +169,7 @@ export class RotationController {
 
   async #publish(r: RotationObject, spec: ReturnType<typeof ShardRotationSpecSchema.parse>, c: CeremonyObject, keyId: string, policy: unknown, presignPool: number): Promise<Outcome> {
     const s = c.status!;
-    const holders = (s.holders ?? []).map(toRef);
+    const holders = (s.holders ?? []).map(fromStatusHolder);
     const refs = uniqueRefs([...holders.map((h) => h.ref), ...(spec.parties ?? [])]);
     const resolutions = await this.#d.resolver.resolveAll(refs);
     const byName = new Map<string, FoundParty>();
@@ -196,7 +191,7 @@ export class RotationController {
     const planHash = planHashHex(plan);
     await this.#write(
       r,
-      { phase: 'AwaitingApproval', plan: canonicalJson(plan), planHash, approvals: 0, fromEpoch: plan.epoch - 1, toEpoch: plan.epoch, holders: next.map(fromRef), lastIndex },
+      { phase: 'AwaitingApproval', plan: canonicalJson(plan), planHash, approvals: 0, fromEpoch: plan.epoch - 1, toEpoch: plan.epoch, holders: next.map(toStatusHolder), lastIndex },
       [{ type: 'Progressing', status: 'True', reason: 'AwaitingApproval', message: `approvers: check the plan in status and sign hash ${planHash} (vilna-mpc approve)` }],
     );
     await this.#d.events.record(r, 'Normal', 'PlanPublished', `${plan.protocol} plan ${planHash} published for approval (epoch ${plan.epoch - 1} → ${plan.epoch}, expires ${expiresAt})`);
@@ -236,10 +231,4 @@ function uniqueRefs(refs: readonly PartyRef[]): PartyRef[] {
   const seen = new Map<string, PartyRef>();
   for (const r of refs) seen.set(refName(r), r);
   return [...seen.values()];
-}
-
-function count(m: Map<string, RotationPhase>): Partial<Record<RotationPhase, number>> {
-  const out: Partial<Record<RotationPhase, number>> = {};
-  for (const p of m.values()) out[p] = (out[p] ?? 0) + 1;
-  return out;
 }
