@@ -83,7 +83,10 @@ export function adversarialChannel(opts: {
       handle(msg, () => inner.send(round, to, msg));
     },
     collect(round) {
-      return inner.collect(round);
+      // An honest channel has handed a party's sends over before it collects; the re-signing above
+      // is asynchronous, so wait for it. Otherwise the party could finish the protocol and close
+      // its session before its own last (altered) message went out, and the others would time out.
+      return queue.then(() => inner.collect(round));
     },
   };
 }

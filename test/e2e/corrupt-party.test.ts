@@ -52,7 +52,7 @@ describe('a corrupt party among node processes', { timeout: E2E_TEST_TIMEOUT_MS 
     const err = await c.ceremony(1, plan, c.approve(plan)).then(() => undefined, (e: unknown) => e);
     expect(err).toBeInstanceOf(CeremonyFailed);
     const status = (err as CeremonyFailed).status as { error: { code: string; culprits: number[]; protocol: string } };
-    expect(status.error).toMatchObject({ code: 'E_PROTOCOL_ABORT', protocol: 'keygen', culprits: [3] });
+    expect(status.error, JSON.stringify(status.error)).toMatchObject({ code: 'E_PROTOCOL_ABORT', protocol: 'keygen', culprits: [3] });
     for (const p of [1, 2]) expect(await keyFiles(c, p)).toEqual([]);
   });
 
