@@ -53,11 +53,22 @@ const MAX_RESPONSE_BYTES = 1 << 20;
 /** Kept-alive connections per peer: one delivery queue per session and peer, several sessions. */
 const MAX_SOCKETS_PER_PEER = 32;
 /** Socket-level error codes that say "try again later" rather than "this will never work". */
-const RETRYABLE_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND', 'E_ATTEMPT_TIMEOUT']);
+const RETRYABLE_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND', 'E_ATTEMPT_TIMEOUT', 'E_STALE_SOCKET']);
 const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
+/**
+ * A kept-alive connection the server closed as idle while this request was being sent fails with
+ * one of these before any answer: the request never reached the server, so it is sent again on a
+ * new connection whatever the retry budget (Node's documented race for reused sockets).
+ */
+const STALE_SOCKET_ERRORS = new Set(['ECONNRESET', 'EPIPE']);
 
 class AttemptTimeout extends Error {
   readonly code = 'E_ATTEMPT_TIMEOUT';
+}
+
+/** An attempt on a reused connection that the server had already closed. */
+class StaleSocket extends Error {
+  readonly code = 'E_STALE_SOCKET';
 }
 
 function errorCode(e: unknown): string {
@@ -153,14 +164,17 @@ export function createPeerClient(tls: PeerTls): PeerClient {
         headers['content-type'] = 'application/json';
         headers['content-length'] = payload.length;
       }
+      let answered = false;
       const req = httpsRequest(url, { method, agent, headers, ...(signal ? { signal } : {}) }, (res) => {
+        answered = true;
         readAnswer(res).then(resolve, reject);
       });
       const timer = setTimeout(() => req.destroy(new AttemptTimeout(`no answer within ${timeoutMs} ms`)), timeoutMs);
       req.on('close', () => clearTimeout(timer));
       req.on('error', (e) => {
         clearTimeout(timer);
-        reject(e);
+        const stale = req.reusedSocket && !answered && STALE_SOCKET_ERRORS.has(errorCode(e));
+        reject(stale ? new StaleSocket(`${errorCode(e)} on a kept-alive connection`, { cause: e }) : e);
       });
       req.end(payload);
     });
@@ -173,6 +187,7 @@ export function createPeerClient(tls: PeerTls): PeerClient {
     const retries = opts.retries ?? DEFAULT_RETRIES;
     const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     const where = `${method} ${url.origin}${url.pathname}`;
+    let staleRetried = false;
     for (let n = 1; ; n++) {
       if (opts.signal?.aborted) throw new TransportError('E_SESSION_CLOSED', `${where}: cancelled`);
       const remaining = opts.retryUntil === undefined ? timeoutMs : Math.max(1, Math.min(timeoutMs, opts.retryUntil - Date.now()));
@@ -184,6 +199,11 @@ export function createPeerClient(tls: PeerTls): PeerClient {
       } catch (e) {
         if (opts.signal?.aborted) throw new TransportError('E_SESSION_CLOSED', `${where}: cancelled`);
         if (e instanceof TransportError) throw e;
+        if (e instanceof StaleSocket && !staleRetried) {
+          staleRetried = true; // once: a second one would be a real failure
+          n--;
+          continue;
+        }
         const code = errorCode(e);
         if (isTlsError(code)) throw new TransportError('E_PEER_TLS', `${where}: TLS handshake failed (${code})`, { cause: e });
         if (!RETRYABLE_ERRORS.has(code) || lastAttempt) throw new TransportError('E_PEER_UNREACHABLE', `${where}: no answer after ${n} attempt(s) (${code})`, { cause: e });
