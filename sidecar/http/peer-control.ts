@@ -111,7 +111,7 @@ export function peerControlRouter(d: PeerControlDeps): Router {
   }));
   r.get('/ceremonies/:planHash', handle(async (req, res) => {
     const planHash = parse(hex64, req.params.planHash);
-    const status = d.coordinator.status(planHash);
+    const status = await d.coordinator.status(planHash);
     if (!status) throw new HttpError(404, 'E_UNKNOWN_PLAN', 'this node does not coordinate that plan');
     res.json(status);
   }));

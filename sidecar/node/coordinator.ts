@@ -107,8 +107,12 @@ export class Coordinator {
     return (await readJson(this.#file(planHash))) as DecisionRecord | undefined;
   }
 
-  status(planHash: string): CeremonyStatus | undefined {
-    return this.#status.get(planHash);
+  /** How a plan stands: in memory while this process drives it, else from its record (after a restart). */
+  async status(planHash: string): Promise<CeremonyStatus | undefined> {
+    const live = this.#status.get(planHash);
+    if (live) return live;
+    const r = await this.record(planHash);
+    return r ? { ...this.#fromRecord(r), ...(r.notRetired?.length ? { notRetired: r.notRetired } : {}) } : undefined;
   }
 
   /** Starts driving a plan in the background; the plan is verified by every party, this one included. */
@@ -117,10 +121,13 @@ export class Coordinator {
     const self = plan.parties.find((p) => p.identityKey === hex(this.#d.identityKey));
     // A new holder: the coordinator proves the new epoch by signing with it before anything is retired.
     if (!self) throw new PlanError('E_IDENTITY_MISMATCH', 'a coordinator must be one of the plan\'s (new) parties');
-    // Unapproved or expired plans are refused here, before anything is written or any peer called.
-    if (!this.#status.has(planHash)) await this.#d.verify(plan, approvals);
-    const known = this.#status.get(planHash) ?? ((await this.record(planHash)) ? this.#fromRecord((await this.record(planHash))!) : undefined);
+    // A plan this node already took on (its record is written only after the approvals verified)
+    // answers how it stands, even once it has expired: asking again starts nothing.
+    const known = await this.status(planHash);
     if (known) return known;
+    // Unapproved or expired plans are refused here, before anything is written or any peer called.
+    await this.#d.verify(plan, approvals);
+    if (this.#status.has(planHash)) return this.#status.get(planHash)!; // a concurrent start won
     const status: CeremonyStatus = { planHash, keyId: plan.keyId, protocol: plan.protocol, phase: 'preparing', timingsMs: {} };
     this.#status.set(planHash, status);
     await writeJsonAtomic(this.#file(planHash), { planHash, plan, approvals, state: 'undecided' } satisfies DecisionRecord);
@@ -298,8 +305,9 @@ export class Coordinator {
       if (failures.length > 0) {
         // Parties that received another's abort announcement before checking for themselves
         // report it unattributed; wait briefly for every party to stop, and report an error that
-        // names culprits when some party attributed the failure itself.
-        const running = statuses.some((s) => s.phase === 'running' || s.phase === 'accepted');
+        // names culprits when some party attributed the failure itself. A party whose status did
+        // not come back (slow under load) may be the one that attributed it: not settled either.
+        const running = statuses.some((s) => s.phase === 'running' || s.phase === 'accepted' || s.phase === 'unreachable');
         const attributed = failures.find((s) => (s.error?.culprits?.length ?? 0) > 0);
         failedSince ??= Date.now();
         if (running && Date.now() < failedSince + (attributed ? FAILURE_SETTLE_MS : UNATTRIBUTED_SETTLE_MS)) {

@@ -139,6 +139,16 @@ describe('reshare across four processes', { timeout: E2E_TEST_TIMEOUT_MS }, () =
       await new Promise((r) => setTimeout(r, 500));
     }
     expect(await sealedFiles(1)).toEqual([]);
+
+    // Restarted once more, with nothing left to tell, the coordinator answers from its record:
+    // asked how the plan stands, or handed it again (without approvals), it says done and starts nothing.
+    await c.stop(3);
+    await c.start(3);
+    const again = await c.client.request(c.party(3).ready!.peerUrl, `/v1/peer/control/ceremonies/${planHash}`, undefined, { method: 'GET', timeoutMs: 10_000 });
+    expect(again.body).toMatchObject({ phase: 'done', result: { publicKey, epoch: 3 } });
+    const resent = await c.client.request(c.party(3).ready!.peerUrl, '/v1/peer/control/ceremonies', { plan, approvals: [] }, { timeoutMs: 10_000 });
+    expect(resent).toMatchObject({ status: 202, body: { planHash, phase: 'done' } });
+    for (const p of [3, 4]) expect((await keyAt(p)).body).toMatchObject({ epoch: 3 });
   });
 
   it('refuses a reshare whose previous holders are not the key held (nothing changes)', async () => {
