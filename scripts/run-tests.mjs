@@ -54,7 +54,8 @@ function vitest(name, files, env) {
       layers.set(layer, l);
       for (const t of file.assertionResults ?? []) {
         if (t.status !== 'failed') continue;
-        const why = String(t.failureMessages?.[0] ?? '').split('\n')[0].slice(0, 300);
+        // The first lines hold the assertion and its diff; stack frames add nothing here.
+        const why = String(t.failureMessages?.[0] ?? '').split('\n').filter((l) => !/^\s+at /.test(l)).slice(0, 12).join('\n    ').slice(0, 1500);
         failures.push(`${path.relative(root, file.name)} > ${t.fullName}: ${why}`);
       }
       if ((file.assertionResults ?? []).length === 0 && file.status === 'failed') {
