@@ -8,7 +8,9 @@
  */
 import type { CustomObjectsApi } from '@kubernetes/client-node';
 import { planExpiry, type Plan } from '../api/index.ts';
-import { tallyApprovals } from './approvals.ts';
+import { tallyApprovals, type ApproverSetOfParty } from './approvals.ts';
+import type { ConditionUpdate } from './conditions.ts';
+import type { EventType } from './events.ts';
 import { SidecarError, type CeremonyStatus, type SidecarClient } from './sidecar-client.ts';
 
 export type DriveOutcome =
@@ -21,6 +23,50 @@ export type DriveOutcome =
   | { readonly state: 'done'; readonly approvals: number; readonly status: CeremonyStatus }
   | { readonly state: 'aborted'; readonly approvals: number; readonly status: CeremonyStatus };
 
+/** The outcomes in which the plan is not progressing; ceremonies and rotations treat them alike. */
+export type StalledOutcome = Extract<DriveOutcome, { state: 'expired' | 'awaiting' | 'refused' | 'unreachable' }>;
+
+export const isStalled = (o: DriveOutcome): o is StalledOutcome => o.state === 'expired' || o.state === 'awaiting' || o.state === 'refused' || o.state === 'unreachable';
+
+/** What a controller records for a stalled plan: an Event if any, the approvals seen, a condition, when to look again. */
+export interface StalledStep {
+  readonly event?: { readonly type: EventType; readonly reason: string; readonly message: string };
+  readonly approvals?: number;
+  readonly condition: ConditionUpdate;
+  readonly requeueAfterMs: number;
+  /** The plan expired unapproved: the controller drops it and publishes a fresh one. */
+  readonly republish: boolean;
+}
+
+/** Approvers get time to act; a refusal needs a person (approver set, token), so it is retried slowly. */
+const WAIT_MS = 5_000;
+const REFUSED_RETRY_MS = 30_000;
+
+export function stalledStep(out: StalledOutcome, planHash: string): StalledStep {
+  switch (out.state) {
+    case 'expired':
+      return {
+        event: { type: 'Normal', reason: 'PlanExpired', message: `plan ${planHash.slice(0, 16)}… expired before a quorum approved it; publishing a fresh one` },
+        approvals: 0,
+        condition: { type: 'Progressing', status: 'True', reason: 'PlanExpired', message: 'the plan expired unapproved; a fresh one follows' },
+        requeueAfterMs: 0,
+        republish: true,
+      };
+    case 'awaiting':
+      return { approvals: out.approvals, condition: { type: 'Progressing', status: 'True', reason: 'AwaitingApproval', message: out.message }, requeueAfterMs: WAIT_MS, republish: false };
+    case 'refused':
+      return {
+        event: { type: 'Warning', reason: 'PlanRefused', message: out.message },
+        approvals: out.approvals,
+        condition: { type: 'Degraded', status: 'True', reason: 'PlanRefused', message: out.message },
+        requeueAfterMs: REFUSED_RETRY_MS,
+        republish: false,
+      };
+    case 'unreachable':
+      return { condition: { type: 'Degraded', status: 'True', reason: 'CoordinatorUnreachable', message: out.message }, requeueAfterMs: WAIT_MS, republish: false };
+  }
+}
+
 export interface DriveInput {
   readonly objects: CustomObjectsApi;
   readonly sidecars: SidecarClient;
@@ -30,7 +76,7 @@ export interface DriveInput {
   /** True once the coordinator accepted the plan (recorded in status). */
   readonly started: boolean;
   /** Each party's approver set as its MpcParty spec names it. */
-  readonly sets: readonly { readonly name: string; readonly keys: readonly string[]; readonly quorum: number }[];
+  readonly sets: readonly ApproverSetOfParty[];
   readonly now?: Date;
 }
 

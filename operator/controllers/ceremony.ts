@@ -14,7 +14,7 @@ import type { ConditionUpdate } from '../conditions.ts';
 import { writeStatus, type StatusObject } from '../status-writer.ts';
 import type { EventRecorder } from '../events.ts';
 import type { OperatorMetrics } from '../metrics.ts';
-import { drivePlan } from '../plan-driver.ts';
+import { drivePlan, isStalled, stalledStep } from '../plan-driver.ts';
 import { keygenPlan, toStatusHolder, type Holder, type StatusHolder } from '../plan-builder.ts';
 import type { PartyResolver } from '../party-resolver.ts';
 import type { SidecarClient } from '../sidecar-client.ts';
@@ -126,17 +126,13 @@ export class CeremonyController {
     }
     const started = phase === 'KeyGen' || phase === 'AuxInfo';
     const out = await drivePlan({ objects: this.#objects, sidecars: this.#d.sidecars, namespace: c.metadata.namespace, plan, planHash, started, sets });
+    if (isStalled(out)) {
+      const st = stalledStep(out, planHash);
+      if (st.event) await this.#d.events.record(c, st.event.type, st.event.reason, st.event.message);
+      const patch = { ...(st.approvals !== undefined ? { approvals: st.approvals } : {}), ...(st.republish ? { phase: 'Provisioning' as const } : {}) };
+      return this.#write(c, patch, st.condition, st.requeueAfterMs, st.republish ? ['plan', 'planHash'] : []);
+    }
     switch (out.state) {
-      case 'expired':
-        await this.#d.events.record(c, 'Normal', 'PlanExpired', `plan ${planHash.slice(0, 16)}… expired before a quorum approved it; publishing a fresh one`);
-        return this.#write(c, { phase: 'Provisioning', approvals: 0 }, { type: 'Progressing', status: 'True', reason: 'PlanExpired', message: 'the plan expired unapproved; a fresh one follows' }, 0, ['plan', 'planHash']);
-      case 'awaiting':
-        return this.#write(c, { approvals: out.approvals }, { type: 'Progressing', status: 'True', reason: 'AwaitingApproval', message: out.message }, WAIT_MS);
-      case 'refused':
-        await this.#d.events.record(c, 'Warning', 'PlanRefused', out.message);
-        return this.#write(c, { approvals: out.approvals }, { type: 'Degraded', status: 'True', reason: 'PlanRefused', message: out.message }, 30_000);
-      case 'unreachable':
-        return this.#write(c, {}, { type: 'Degraded', status: 'True', reason: 'CoordinatorUnreachable', message: out.message }, WAIT_MS);
       case 'running': {
         const next: CeremonyPhase = out.status.step === 'aux-info' ? 'AuxInfo' : 'KeyGen';
         if (!started) await this.#d.events.record(c, 'Normal', 'CeremonyStarted', `a quorum approved plan ${planHash.slice(0, 16)}…; party ${plan.parties[0]!.name} coordinates the keygen`);

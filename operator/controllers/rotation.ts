@@ -12,7 +12,7 @@ import { GROUP, MpcCeremonySpecSchema, PLURALS, ShardRotationSpecSchema, VERSION
 import type { ConditionUpdate } from '../conditions.ts';
 import type { EventRecorder } from '../events.ts';
 import type { OperatorMetrics } from '../metrics.ts';
-import { drivePlan } from '../plan-driver.ts';
+import { drivePlan, isStalled, stalledStep } from '../plan-driver.ts';
 import { fromStatusHolder, refName, rotationPlan, toStatusHolder, type Holder, type ResolvedParty, type StatusHolder } from '../plan-builder.ts';
 import type { FoundParty, PartyResolver } from '../party-resolver.ts';
 import type { SidecarClient } from '../sidecar-client.ts';
@@ -122,17 +122,13 @@ export class RotationController {
     const sets = found.map((f) => ({ name: refName(f.ref), ...f.approvers }));
     const started = phase === 'Running' || phase === 'Committing';
     const out = await drivePlan({ objects: this.#objects, sidecars: this.#d.sidecars, namespace: r.metadata.namespace, plan, planHash, started, sets });
+    if (isStalled(out)) {
+      const st = stalledStep(out, planHash);
+      if (st.event) await this.#d.events.record(r, st.event.type, st.event.reason, st.event.message);
+      const patch = { ...(st.approvals !== undefined ? { approvals: st.approvals } : {}), ...(st.republish ? { phase: 'Pending' as const } : {}) };
+      return this.#write(r, patch, [st.condition], st.requeueAfterMs, st.republish ? ['plan', 'planHash'] : []);
+    }
     switch (out.state) {
-      case 'expired':
-        await this.#d.events.record(r, 'Normal', 'PlanExpired', `plan ${planHash.slice(0, 16)}… expired before a quorum approved it; publishing a fresh one`);
-        return this.#write(r, { phase: 'Pending', approvals: 0 }, [{ type: 'Progressing', status: 'True', reason: 'PlanExpired', message: 'the plan expired unapproved; a fresh one follows' }], 0, ['plan', 'planHash']);
-      case 'awaiting':
-        return this.#write(r, { approvals: out.approvals }, [{ type: 'Progressing', status: 'True', reason: 'AwaitingApproval', message: out.message }], WAIT_MS);
-      case 'refused':
-        await this.#d.events.record(r, 'Warning', 'PlanRefused', out.message);
-        return this.#write(r, { approvals: out.approvals }, [{ type: 'Degraded', status: 'True', reason: 'PlanRefused', message: out.message }], 30_000);
-      case 'unreachable':
-        return this.#write(r, {}, [{ type: 'Degraded', status: 'True', reason: 'CoordinatorUnreachable', message: out.message }], WAIT_MS);
       case 'running': {
         const next: RotationPhase = out.status.phase === 'preparing' || out.status.phase === 'running' ? 'Running' : 'Committing';
         if (!started) await this.#d.events.record(r, 'Normal', 'RotationStarted', `a quorum approved plan ${planHash.slice(0, 16)}…; ${plan.protocol} to epoch ${plan.epoch} coordinated by ${plan.parties[0]!.name}`);
