@@ -19,17 +19,24 @@ export interface ApprovalTally {
   readonly short: string;
 }
 
-export async function tallyApprovals(
-  objects: CustomObjectsApi,
-  namespace: string,
-  planHash: string,
-  sets: readonly { readonly name: string; readonly keys: readonly string[]; readonly quorum: number }[],
-): Promise<ApprovalTally> {
+export interface ApproverSetOfParty {
+  readonly name: string;
+  readonly keys: readonly string[];
+  readonly quorum: number;
+}
+
+/** Lists the namespace's MpcApprovals and tallies those of `planHash` (see tallyOf). */
+export async function tallyApprovals(objects: CustomObjectsApi, namespace: string, planHash: string, sets: readonly ApproverSetOfParty[]): Promise<ApprovalTally> {
   const list = (await objects.listNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURALS.MpcApproval, namespace })) as { items: { spec?: unknown }[] };
+  return tallyOf(list.items, planHash, sets);
+}
+
+/** The approvals of `planHash` among `items` (MpcApproval objects), checked against every party's set. */
+export function tallyOf(items: readonly { spec?: unknown }[], planHash: string, sets: readonly ApproverSetOfParty[]): ApprovalTally {
   const known = new Set(sets.flatMap((s) => s.keys));
   const byApprover = new Map<string, Approval>();
   let rejected = 0;
-  for (const item of list.items) {
+  for (const item of items) {
     const spec = MpcApprovalSpecSchema.safeParse(item.spec);
     if (!spec.success || spec.data.planHash !== planHash) continue;
     const a: Approval = spec.data;
@@ -44,5 +51,7 @@ export async function tallyApprovals(
     .map((s) => ({ s, have: approvals.filter((a) => s.keys.includes(a.approver)).length }))
     .filter(({ s, have }) => have < s.quorum)
     .map(({ s, have }) => `${s.name} has ${have} of ${s.quorum}`);
+  // No known set is no quorum: the operator never hands over a plan nobody's approvers were asked about.
+  if (sets.length === 0) return { approvals, rejected, quorumMet: false, short: 'no party\'s approver set is known' };
   return { approvals, rejected, quorumMet: shortOf.length === 0, short: shortOf.join('; ') };
 }
