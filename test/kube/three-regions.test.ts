@@ -5,11 +5,13 @@
  * waits for a quorum of valid MpcApprovals (forged ones count for nothing, and a node refuses
  * them even when handed them directly), ends Ready with public key and xpub, and the key signs
  * through a party's API (checked with OpenSSL and noble). The coordinating region runs two
- * operator replicas as processes. A refresh ShardRotation moves the key to epoch 1 although its
- * API server restarts and its leading replica is SIGKILLed mid-rotation (the other takes the Lease
- * and finishes), and a reshare to a 2-of-4 set with a fourth region's party to epoch 2, both with the
- * public key unchanged; the newcomer then signs. A ceremony with a corrupted party (a fifth
- * region, the test-only entry point) ends Failed naming exactly that party, with an Event.
+ * operator replicas as processes: mid-keygen the leader is SIGKILLed and the API server restarts,
+ * and the other replica takes the Lease and finishes the ceremony; a replacement replica joins. A
+ * refresh ShardRotation moves the key to epoch 1 across the same disruptions, and a reshare to a
+ * 2-of-4 set with a fourth region's party to epoch 2, both with the public key unchanged; the
+ * newcomer then signs. A ceremony with a corrupted party (a fifth region, the test-only entry
+ * point) ends Failed naming exactly that party, with an Event. Each MpcParty's status ends up
+ * listing the keys its node holds.
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -83,6 +85,10 @@ async function events(name: string): Promise<{ reason: string; type: string; mes
   return list.items.map((e) => ({ reason: e.reason ?? '', type: e.type ?? '', message: e.message ?? '' }));
 }
 
+async function leaseHolder(): Promise<string | undefined> {
+  return (await home().cp.kubeConfig().makeApiClient(CoordinationV1Api).readNamespacedLease({ namespace: NS, name: 'vilna-mpc-operator' })).spec?.holderIdentity;
+}
+
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'vilna-kube-regions-'));
   // The coordinating region runs two operator replicas as processes: one leads, the other waits.
@@ -109,7 +115,7 @@ describe('three regions: MpcParty → MpcCeremony → signature', { timeout: E2E
   });
 
   let publicKey: string;
-  it('a 2-of-3 ceremony across the regions waits for a quorum of valid approvals, then ends Ready with public key and xpub', async () => {
+  it('a 2-of-3 ceremony across the regions waits for a quorum of valid approvals, then ends Ready with public key and xpub across the leader\'s SIGKILL and an API server restart', async () => {
     await createCeremony('treasury', 'treasury-1', [ref('local', 'party-eu-west'), ref('us-east', 'party-us-east'), ref('ap-south', 'party-ap-south')], { minRegions: 3, policy: DEVELOPMENT_POLICY });
     const published = await until('the plan published', async () => {
       const c = await ceremony('treasury');
@@ -141,12 +147,26 @@ describe('three regions: MpcParty → MpcCeremony → signature', { timeout: E2E
     await approve('approver-1', good);
     await until('one approval counted', async () => ((await ceremony('treasury')).status?.approvals === 1 ? true : undefined));
     expect((await ceremony('treasury')).status?.phase).toBe('AwaitingApproval');
+    const leader = await leaseHolder();
     await approve('approver-2', signApproval(hash, world.approverKeys[1]!));
+    await until('the keygen running', async () => (['KeyGen', 'AuxInfo'].includes((await ceremony('treasury')).status?.phase ?? '') ? true : undefined), 60_000, 200);
+    // Mid-ceremony: the leading replica dies without giving its Lease up, and the API server goes
+    // away and comes back while the other replica takes over; the ceremony still completes.
+    const killed = replicas.find((p) => p.identity === leader)!;
+    expect((await ceremony('treasury')).status?.phase).not.toBe('Ready');
+    killed.proc.kill('SIGKILL');
+    await killed.exited;
+    await home().cp.stopApiserver();
+    await new Promise((r) => setTimeout(r, 3_000));
+    await home().cp.startApiserver();
     c = await until('the ceremony Ready', async () => {
       const x = await ceremony('treasury');
       if (x.status?.phase === 'Failed') throw new Error(`ceremony failed: ${x.status.failure}`);
       return x.status?.phase === 'Ready' ? x : undefined;
     }, 240_000, 1_000);
+    expect(await leaseHolder()).toBe(replicas.find((p) => p !== killed)!.identity);
+    // A replacement replica, so that the rotations below again have one to lose.
+    replicas = [replicas.find((p) => p !== killed)!, world.spawnOperator(home(), 'eu-west-c')];
     expect(c.status).toMatchObject({ epoch: 0, approvals: 2, planHash: hash });
     publicKey = c.status!.publicKey!;
     expect(HDKey.fromExtendedKey(c.status!.xpub!).publicKey).toEqual(new Uint8Array(Buffer.from(publicKey, 'hex')));
@@ -184,10 +204,6 @@ async function rotate(name: string, spec: Record<string, unknown>): Promise<NonN
   }, 240_000, 1_000);
 }
 
-async function leaseHolder(): Promise<string | undefined> {
-  return (await home().cp.kubeConfig().makeApiClient(CoordinationV1Api).readNamespacedLease({ namespace: NS, name: 'vilna-mpc-operator' })).spec?.holderIdentity;
-}
-
 async function signAt(region: string, message: string): Promise<Parameters<typeof expectSignatureValid>[0]> {
   const res = await fetchJson(`https://${world.region(region).podIp}:${API_PORT}/v1/keys/treasury-1/signatures`, {
     method: 'POST', token: world.apiToken, caPem: world.caPem,
@@ -200,7 +216,10 @@ async function signAt(region: string, message: string): Promise<Parameters<typeo
 describe('rotations of the three-region key', { timeout: E2E_TEST_TIMEOUT_MS }, () => {
   it('a refresh ShardRotation ends with epoch + 1 and the public key unchanged, across an API server restart and the leader\'s SIGKILL', async () => {
     const before = (await ceremony('treasury')).status!;
-    const leader = await leaseHolder();
+    const leader = await until('a leader among the live replicas', async () => {
+      const h = await leaseHolder();
+      return replicas.some((p) => p.identity === h) ? h : undefined;
+    });
     await objects().createNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURALS.ShardRotation, namespace: NS, body: { apiVersion: API_VERSION, kind: 'ShardRotation', metadata: { name: 'treasury-refresh-1' }, spec: { ceremony: 'treasury', protocol: 'refresh' } } });
     const hash = await until('the refresh plan', async () => (await rotation('treasury-refresh-1')).status?.planHash);
     await approve('treasury-refresh-1-1', signApproval(hash, world.approverKeys[0]!));
@@ -264,5 +283,29 @@ describe('a corrupted party', { timeout: E2E_TEST_TIMEOUT_MS }, () => {
     expect(aborted).toHaveLength(1);
     expect(aborted[0]).toMatchObject({ type: 'Warning' });
     expect(aborted[0]!.message).toMatch(/culprits: sa-east\/vilna-system\/party-sa-east/);
+  });
+});
+
+describe('MpcParty status after the ceremonies', { timeout: E2E_TEST_TIMEOUT_MS }, () => {
+  it('lists the keys each node holds: the resharded key at its epoch on the four holders, nothing from the aborted keygen', async () => {
+    const key = (await ceremony('treasury')).status!;
+    for (const region of ['eu-west', 'us-east', 'ap-south', 'me-central', 'sa-east']) {
+      const r = world.region(region);
+      const api = r.cp.kubeConfig().makeApiClient(CustomObjectsApi);
+      const status = await until(`${region}'s MpcParty keys`, async () => {
+        const p = (await api.getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURALS.MpcParty, namespace: NS, name: r.parties[0]!.name })) as { status?: { keys?: { keyId: string; epoch: number; threshold: number; publicKey: string }[]; keyCount?: number } };
+        const treasury = p.status?.keys?.find((k) => k.keyId === 'treasury-1');
+        const settled = region === 'sa-east' ? p.status?.keys !== undefined : treasury?.epoch === key.epoch;
+        return settled ? p.status : undefined;
+      }, 60_000, 1_000);
+      if (region === 'sa-east') {
+        expect(status.keys).toEqual([]);
+        expect(status.keyCount).toBe(0);
+      } else {
+        expect(status.keys).toContainEqual({ keyId: 'treasury-1', epoch: key.epoch, threshold: 2, publicKey: key.publicKey });
+        // eu-west also took part in the aborted keygen: it stored nothing of it either.
+        expect(status.keys!.map((k) => k.keyId)).not.toContain('corrupted-1');
+      }
+    }
   });
 });
