@@ -14,12 +14,16 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { faultModule, FaultControl, provisionToken, type FaultFunction, type ProvisionedToken } from '../../hsm-sim/index.ts';
 import { openVault, readBlob, writeBlob, VaultError, type SealFields, type Vault, type VaultOptions } from '../../sidecar/vault/index.ts';
 
-/** Small deadline so hangs cost little; the shim's hangs are longer than it. */
-const TIMEOUT_MS = 1500;
-const HANG_MS = 5000;
+/**
+ * Small deadline so hangs cost little, yet above what a healthy token takes while the rest of the
+ * suite loads the machine (CI saw SoftHSM writes stall past 1.5 s beside the e2e layer); the
+ * shim's hangs are longer than it.
+ */
+const TIMEOUT_MS = 3000;
+const HANG_MS = 8000;
 const SLOW_MS = 200;
 /** Scheduling slack on a busy 2-core machine. */
-const SLACK_MS = 800;
+const SLACK_MS = 1000;
 const LABEL = 'vilna-fault-p1';
 /** SubjectPublicKeyInfo prefix for a compressed P-256 point (RFC 5480). */
 const P256_SPKI_PREFIX = Buffer.from('3039301306072a8648ce3d020106082a8648ce3d030107032200', 'hex');
