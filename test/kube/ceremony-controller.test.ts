@@ -50,7 +50,25 @@ interface Obj {
   status?: { phase?: string; planHash?: string; approvals?: number; conditions?: Condition[] } & Record<string, unknown>;
 }
 
-const get = async (plural: string, name: string): Promise<Obj> => (await objects.getNamespacedCustomObject({ group: GROUP, version: VERSION, plural, namespace: NS, name })) as Obj;
+/**
+ * The test's own API calls, retried while the API server answers 429: it does so for a custom
+ * resource whose storage is still initializing (the first request for a kind), as the
+ * operator's queue and informers retry.
+ */
+async function api<T>(call: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      return await call();
+    } catch (e) {
+      if ((e as { code?: number }).code !== 429 || Date.now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
+
+const get = async (plural: string, name: string): Promise<Obj> => (await api(() => objects.getNamespacedCustomObject({ group: GROUP, version: VERSION, plural, namespace: NS, name }))) as Obj;
+const rotationsList = async (): Promise<Obj[]> => ((await api(() => objects.listNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURALS.ShardRotation, namespace: NS }))) as { items: Obj[] }).items;
 const condition = (o: Obj, type: string): Condition | undefined => o.status?.conditions?.find((c) => c.type === type);
 
 async function events(name: string): Promise<{ reason: string; type: string; message: string }[]> {
@@ -58,12 +76,26 @@ async function events(name: string): Promise<{ reason: string; type: string; mes
   return list.items.map((e) => ({ reason: e.reason ?? '', type: e.type ?? '', message: e.message ?? '' }));
 }
 
+/** One reconcile as the work queue runs it: an error (an API server too busy to answer) is retried. */
+async function reconcileOnce(controller: { reconcile(key: string): Promise<unknown> }, key: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      await controller.reconcile(key);
+      return;
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
+
 /** Reconciles `name` as the work queue would until `done` holds (or the object is gone). */
 async function reconcileUntil(kind: 'ceremony' | 'rotation', name: string, done: (o: Obj | undefined) => boolean, timeoutMs = 30_000, controller: { reconcile(key: string): Promise<unknown> } = kind === 'ceremony' ? ceremonies : rotations): Promise<Obj | undefined> {
   const plural = kind === 'ceremony' ? PLURALS.MpcCeremony : PLURALS.ShardRotation;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    await controller.reconcile(`${NS}/${name}`);
+    await reconcileOnce(controller, `${NS}/${name}`);
     const o = await get(plural, name).catch((e: unknown) => {
       if ((e as { code?: number }).code === 404) return undefined;
       throw e;
@@ -85,38 +117,39 @@ async function closedPort(): Promise<number> {
 
 /** An MpcParty and the status its controller would write for a running node. */
 async function party(name: string, region: string): Promise<void> {
-  await objects.createNamespacedCustomObject({
+  await api(() => objects.createNamespacedCustomObject({
     group: GROUP, version: VERSION, plural: PLURALS.MpcParty, namespace: NS,
     body: {
       apiVersion: API_VERSION, kind: 'MpcParty', metadata: { name },
       spec: { region, hsm: { module: '/usr/lib/softhsm/libsofthsm2.so', tokenLabel: name, pinSecret: { name: `${name}-pin` } }, approvers: { keys: approvers.map((k) => approverPublicKeyHex(k)), quorum: 2 }, tls: { secretName: `${name}-tls` } },
     },
-  });
+  }));
   const created = await get(PLURALS.MpcParty, name);
   const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
-  await objects.replaceNamespacedCustomObjectStatus({
+  const endpoint = `https://127.0.0.1:${await closedPort()}`;
+  await api(() => objects.replaceNamespacedCustomObjectStatus({
     group: GROUP, version: VERSION, plural: PLURALS.MpcParty, namespace: NS, name,
     body: {
       ...created,
       status: {
         identityKey: bytesToHex(p256.getPublicKey(p256.utils.randomSecretKey(), true)), // node identities are P-256
-        endpoint: `https://127.0.0.1:${await closedPort()}`,
+        endpoint,
         conditions: [{ type: 'Ready', status: 'True', observedGeneration: 1, lastTransitionTime: now, reason: 'NodeReady', message: '' }],
       },
     },
-  });
+  }));
 }
 
 async function createCeremony(name: string, extra: Record<string, unknown> = {}): Promise<void> {
-  await objects.createNamespacedCustomObject({
+  await api(() => objects.createNamespacedCustomObject({
     group: GROUP, version: VERSION, plural: PLURALS.MpcCeremony, namespace: NS,
     body: { apiVersion: API_VERSION, kind: 'MpcCeremony', metadata: { name }, spec: { keyName: name, threshold: 2, parties: [{ namespace: NS, name: 'party-a' }, { namespace: NS, name: 'party-b' }], ...extra } },
-  });
+  }));
 }
 
 async function approve(planHash: string, prefix: string): Promise<void> {
   for (const [i, k] of approvers.entries()) {
-    await objects.createNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURALS.MpcApproval, namespace: NS, body: { apiVersion: API_VERSION, kind: 'MpcApproval', metadata: { name: `${prefix}-${i}` }, spec: signApproval(planHash, k) } });
+    await api(() => objects.createNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURALS.MpcApproval, namespace: NS, body: { apiVersion: API_VERSION, kind: 'MpcApproval', metadata: { name: `${prefix}-${i}` }, spec: signApproval(planHash, k) } }));
   }
 }
 
@@ -125,10 +158,10 @@ async function markReady(name: string, lastRotation: Date, epoch = 0): Promise<v
   const c = await get(PLURALS.MpcCeremony, name);
   const publicKey = bytesToHex(secp256k1.getPublicKey(secp256k1.utils.randomSecretKey(), true));
   const holders = [{ index: 1, cluster: 'local', namespace: NS, name: 'party-a' }, { index: 2, cluster: 'local', namespace: NS, name: 'party-b' }];
-  await objects.replaceNamespacedCustomObjectStatus({
+  await api(() => objects.replaceNamespacedCustomObjectStatus({
     group: GROUP, version: VERSION, plural: PLURALS.MpcCeremony, namespace: NS, name,
     body: { ...c, status: { ...c.status, phase: 'Ready', publicKey, epoch, threshold: 2, holders, lastIndex: 2, lastRotation: lastRotation.toISOString().replace(/\.\d{3}Z$/, 'Z') } },
-  });
+  }));
 }
 
 beforeAll(async () => {
@@ -187,15 +220,14 @@ describe('MpcCeremony controller branches', () => {
     await createCeremony('scheduled', { rotation: { every: '1h' } });
     await reconcileUntil('ceremony', 'scheduled', (o) => o?.status?.phase === 'AwaitingApproval');
     await markReady('scheduled', new Date(Date.now() - 30 * 60_000));
-    await ceremonies.reconcile(`${NS}/scheduled`); // half an hour since the last rotation: not due
-    const none = (await objects.listNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURALS.ShardRotation, namespace: NS })) as { items: Obj[] };
-    expect(none.items).toHaveLength(0);
+    await reconcileOnce(ceremonies, `${NS}/scheduled`); // half an hour since the last rotation: not due
+    expect(await rotationsList()).toHaveLength(0);
     await markReady('scheduled', new Date(Date.now() - 61 * 60_000));
-    await ceremonies.reconcile(`${NS}/scheduled`);
-    await ceremonies.reconcile(`${NS}/scheduled`); // again: the same epoch's rotation exists already
-    const list = (await objects.listNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURALS.ShardRotation, namespace: NS })) as { items: Obj[] };
-    expect(list.items.map((r) => r.metadata.name)).toEqual(['scheduled-refresh-1']);
-    const r = list.items[0]!;
+    await reconcileOnce(ceremonies, `${NS}/scheduled`);
+    await reconcileOnce(ceremonies, `${NS}/scheduled`); // again: the same epoch's rotation exists already
+    const list = await rotationsList();
+    expect(list.map((r) => r.metadata.name)).toEqual(['scheduled-refresh-1']);
+    const r = list[0]!;
     expect(r.spec).toEqual({ ceremony: 'scheduled', protocol: 'refresh' });
     expect(r.metadata.labels).toMatchObject({ 'mpc.vilna.io/ceremony': 'scheduled', 'mpc.vilna.io/scheduled': 'true' });
     expect(r.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: 'MpcCeremony', name: 'scheduled' })]);
@@ -205,7 +237,7 @@ describe('MpcCeremony controller branches', () => {
   it('runs one rotation of a key at a time: a later one waits, Queued, while the first is active', async () => {
     const first = (await reconcileUntil('rotation', 'scheduled-refresh-1', (o) => o?.status?.phase === 'AwaitingApproval'))!;
     expect(first.status).toMatchObject({ fromEpoch: 0, toEpoch: 1 });
-    await objects.createNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURALS.ShardRotation, namespace: NS, body: { apiVersion: API_VERSION, kind: 'ShardRotation', metadata: { name: 'scheduled-refresh-again' }, spec: { ceremony: 'scheduled', protocol: 'refresh' } } });
+    await api(() => objects.createNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURALS.ShardRotation, namespace: NS, body: { apiVersion: API_VERSION, kind: 'ShardRotation', metadata: { name: 'scheduled-refresh-again' }, spec: { ceremony: 'scheduled', protocol: 'refresh' } } }));
     const queued = (await reconcileUntil('rotation', 'scheduled-refresh-again', (o) => condition(o!, 'Progressing')?.reason === 'Queued'))!;
     expect(queued.status?.phase).toBe('Pending');
     expect(condition(queued, 'Progressing')?.message).toBe('waiting for rotation scheduled-refresh-1 of the same key');
@@ -213,13 +245,13 @@ describe('MpcCeremony controller branches', () => {
   });
 
   it('a rotation of a key that is not Ready waits for it', async () => {
-    await objects.createNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURALS.ShardRotation, namespace: NS, body: { apiVersion: API_VERSION, kind: 'ShardRotation', metadata: { name: 'unanswered-refresh' }, spec: { ceremony: 'unanswered', protocol: 'refresh' } } });
+    await api(() => objects.createNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURALS.ShardRotation, namespace: NS, body: { apiVersion: API_VERSION, kind: 'ShardRotation', metadata: { name: 'unanswered-refresh' }, spec: { ceremony: 'unanswered', protocol: 'refresh' } } }));
     const r = (await reconcileUntil('rotation', 'unanswered-refresh', (o) => condition(o!, 'Progressing')?.reason === 'CeremonyNotReady'))!;
     expect(r.status?.phase).toBe('Pending');
   });
 
   it('deleting a Ready ceremony passes its finalizer, says the shards are kept, and removes the object', async () => {
-    await objects.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURALS.MpcCeremony, namespace: NS, name: 'scheduled' });
+    await api(() => objects.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURALS.MpcCeremony, namespace: NS, name: 'scheduled' }));
     const held = await get(PLURALS.MpcCeremony, 'scheduled');
     expect(held.metadata.deletionTimestamp).toBeDefined(); // the finalizer holds it until the operator has seen it
     await reconcileUntil('ceremony', 'scheduled', (o) => o === undefined);

@@ -8,7 +8,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdir, open, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { request } from 'node:https';
 import { createServer } from 'node:net';
@@ -31,6 +31,8 @@ const CONTROLLERS = [
   'replicaset-controller',
 ];
 const READY_TIMEOUT_MS = 60_000;
+/** Start-ups tried on fresh ports before giving up (a port can be taken between finding and binding it). */
+const START_ATTEMPTS = 3;
 
 export interface ControlPlane {
   readonly name: string;
@@ -72,9 +74,38 @@ function kubeconfig(server: string, caPem: string, user: string, cert: Certifica
   });
 }
 
-/** GET url until it answers 200 "ok"-ish, or the process died, or the deadline passed. */
+/**
+ * Whether process `pid` holds the socket listening on 127.0.0.1:`port` (Linux /proc). A port
+ * found free can be taken by someone else before our process binds it; then a health check on it
+ * would be answered by a stranger (another region's etcd or controller manager) while ours exits.
+ */
+async function ownsPort(pid: number | undefined, port: number): Promise<boolean> {
+  if (pid === undefined) return false;
+  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  const inodes = new Set<string>();
+  for (const line of (await readFile('/proc/net/tcp', 'utf8')).split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f[1] === local && f[3] === '0A') inodes.add(f[9]!); // 0A: LISTEN
+  }
+  if (inodes.size === 0) return false;
+  let fds: string[];
+  try {
+    fds = await readdir(`/proc/${pid}/fd`);
+  } catch {
+    return false;
+  }
+  for (const fd of fds) {
+    const target = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '');
+    const m = /^socket:\[(\d+)\]$/.exec(target);
+    if (m && inodes.has(m[1]!)) return true;
+  }
+  return false;
+}
+
+/** GET url until our process answers 200 "ok"-ish on its own port, or it died, or the deadline passed. */
 async function waitReady(what: string, url: string, proc: ChildProcess, caPem?: string): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
+  const port = Number(new URL(url).port);
   for (;;) {
     if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`${what} exited (${proc.exitCode ?? proc.signalCode}) before it was ready`);
     const ok = await new Promise<boolean>((resolve) => {
@@ -89,8 +120,8 @@ async function waitReady(what: string, url: string, proc: ChildProcess, caPem?: 
       req.on('timeout', () => req.destroy());
       req.end();
     });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`${what} not ready after ${READY_TIMEOUT_MS / 1000} s`);
+    if (ok && (await ownsPort(proc.pid, port))) return;
+    if (Date.now() > deadline) throw new Error(`${what} not ready after ${READY_TIMEOUT_MS / 1000} s${ok ? ` (port ${port} answers, but not from it)` : ''}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -142,88 +173,105 @@ export async function startControlPlane(opts: { name: string; dir: string }): Pr
   await writeFile(files.servingKey, serving.keyPem, { mode: 0o600 });
   await writeFile(files.sa, sa, { mode: 0o600 });
 
-  const [etcdClient, etcdPeer, apiPort, kcmPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
-  const server = `https://127.0.0.1:${apiPort}`;
-  const adminYaml = kubeconfig(server, ca.certPem, 'vilna-admin', admin);
-  await writeFile(files.adminKubeconfig, adminYaml, { mode: 0o600 });
-  await writeFile(files.kcmKubeconfig, kubeconfig(server, ca.certPem, 'kube-controller-manager', kcm), { mode: 0o600 });
+  // Ports are found free and bound later by the processes: someone may take one in between, and
+  // then the process exits or another answers its health check (see ownsPort). Start again on
+  // fresh ports, with a fresh etcd.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await launch();
+    } catch (e) {
+      if (attempt >= START_ATTEMPTS) throw e;
+      await rm(path.join(dir, 'etcd'), { recursive: true, force: true });
+    }
+  }
 
-  const etcd = await run(bin('etcd'), [
-    `--name=${opts.name}`,
-    `--data-dir=${path.join(dir, 'etcd')}`,
-    `--listen-client-urls=http://127.0.0.1:${etcdClient}`,
-    `--advertise-client-urls=http://127.0.0.1:${etcdClient}`,
-    `--listen-peer-urls=http://127.0.0.1:${etcdPeer}`,
-    `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeer}`,
-    `--initial-cluster=${opts.name}=http://127.0.0.1:${etcdPeer}`,
-    '--unsafe-no-fsync',
-    '--log-level=warn',
-    '--heartbeat-interval=10',
-    '--election-timeout=100',
-  ], path.join(dir, 'etcd.log'));
-  await waitReady('etcd', `http://127.0.0.1:${etcdClient}/health`, etcd);
+  async function launch(): Promise<ControlPlane> {
+    const [etcdClient, etcdPeer, apiPort, kcmPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+    const server = `https://127.0.0.1:${apiPort}`;
+    const adminYaml = kubeconfig(server, ca.certPem, 'vilna-admin', admin);
+    await writeFile(files.adminKubeconfig, adminYaml, { mode: 0o600 });
+    await writeFile(files.kcmKubeconfig, kubeconfig(server, ca.certPem, 'kube-controller-manager', kcm), { mode: 0o600 });
 
-  const apiserverArgs = [
-    `--etcd-servers=http://127.0.0.1:${etcdClient}`,
-    '--advertise-address=127.0.0.1',
-    '--bind-address=127.0.0.1',
-    `--secure-port=${apiPort}`,
-    `--tls-cert-file=${files.servingCert}`,
-    `--tls-private-key-file=${files.servingKey}`,
-    `--client-ca-file=${files.ca}`,
-    '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
-    `--service-account-key-file=${files.sa}`,
-    `--service-account-signing-key-file=${files.sa}`,
-    '--service-cluster-ip-range=10.0.0.0/24',
-    '--authorization-mode=RBAC',
-    '--endpoint-reconciler-type=none',
-  ];
-  let apiserver: ChildProcess | undefined;
-  const startApiserver = async (): Promise<void> => {
-    apiserver = await run(bin('kube-apiserver'), apiserverArgs, path.join(dir, 'kube-apiserver.log'));
-    await waitReady('kube-apiserver', `${server}/readyz`, apiserver, ca.certPem);
-  };
-  const started: ChildProcess[] = [etcd];
-  try {
-    await startApiserver();
-    const manager = await run(bin('kube-controller-manager'), [
-      `--kubeconfig=${files.kcmKubeconfig}`,
+    const etcd = await run(bin('etcd'), [
+      `--name=${opts.name}`,
+      `--data-dir=${path.join(dir, 'etcd')}`,
+      `--listen-client-urls=http://127.0.0.1:${etcdClient}`,
+      `--advertise-client-urls=http://127.0.0.1:${etcdClient}`,
+      `--listen-peer-urls=http://127.0.0.1:${etcdPeer}`,
+      `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeer}`,
+      `--initial-cluster=${opts.name}=http://127.0.0.1:${etcdPeer}`,
+      '--unsafe-no-fsync',
+      '--log-level=warn',
+      '--heartbeat-interval=10',
+      '--election-timeout=100',
+    ], path.join(dir, 'etcd.log'));
+    await waitReady('etcd', `http://127.0.0.1:${etcdClient}/health`, etcd);
+
+    const apiserverArgs = [
+      `--etcd-servers=http://127.0.0.1:${etcdClient}`,
+      '--advertise-address=127.0.0.1',
       '--bind-address=127.0.0.1',
-      `--secure-port=${kcmPort}`,
-      '--leader-elect=false',
-      '--use-service-account-credentials=true',
-      `--service-account-private-key-file=${files.sa}`,
-      `--root-ca-file=${files.ca}`,
-      `--controllers=${CONTROLLERS.join(',')}`,
-      '--kube-api-qps=200',
-      '--kube-api-burst=400',
-    ], path.join(dir, 'kube-controller-manager.log'));
-    started.push(manager);
-    await waitReady('kube-controller-manager', `https://127.0.0.1:${kcmPort}/healthz`, manager);
-    return {
-      name: opts.name,
-      server,
-      dir,
-      kubeconfigPath: files.adminKubeconfig,
-      kubeconfigYaml: adminYaml,
-      caPem: ca.certPem,
-      kubeConfig: () => {
-        const kc = new KubeConfig();
-        kc.loadFromString(adminYaml);
-        return kc;
-      },
-      stopApiserver: () => stopProcess(apiserver),
-      startApiserver,
-      // Controller manager, then API server, then etcd (NOTES.md pitfall 14).
-      stop: async () => {
-        await stopProcess(manager);
-        await stopProcess(apiserver);
-        await stopProcess(etcd);
-      },
+      `--secure-port=${apiPort}`,
+      `--tls-cert-file=${files.servingCert}`,
+      `--tls-private-key-file=${files.servingKey}`,
+      `--client-ca-file=${files.ca}`,
+      '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+      `--service-account-key-file=${files.sa}`,
+      `--service-account-signing-key-file=${files.sa}`,
+      '--service-cluster-ip-range=10.0.0.0/24',
+      '--authorization-mode=RBAC',
+      '--endpoint-reconciler-type=none',
+      // Priority and fairness answers 429 when a starved machine (the whole suite on two cores)
+      // cannot seat a request in time; the tests want slow answers then, not refusals (NOTES.md).
+      '--enable-priority-and-fairness=false',
+    ];
+    let apiserver: ChildProcess | undefined;
+    const startApiserver = async (): Promise<void> => {
+      apiserver = await run(bin('kube-apiserver'), apiserverArgs, path.join(dir, 'kube-apiserver.log'));
+      await waitReady('kube-apiserver', `${server}/readyz`, apiserver, ca.certPem);
     };
-  } catch (e) {
-    await stopProcess(apiserver, 'SIGKILL');
-    for (const p of started) await stopProcess(p, 'SIGKILL');
-    throw e;
+    const started: ChildProcess[] = [etcd];
+    try {
+      await startApiserver();
+      const manager = await run(bin('kube-controller-manager'), [
+        `--kubeconfig=${files.kcmKubeconfig}`,
+        '--bind-address=127.0.0.1',
+        `--secure-port=${kcmPort}`,
+        '--leader-elect=false',
+        '--use-service-account-credentials=true',
+        `--service-account-private-key-file=${files.sa}`,
+        `--root-ca-file=${files.ca}`,
+        `--controllers=${CONTROLLERS.join(',')}`,
+        '--kube-api-qps=200',
+        '--kube-api-burst=400',
+      ], path.join(dir, 'kube-controller-manager.log'));
+      started.push(manager);
+      await waitReady('kube-controller-manager', `https://127.0.0.1:${kcmPort}/healthz`, manager);
+      return {
+        name: opts.name,
+        server,
+        dir,
+        kubeconfigPath: files.adminKubeconfig,
+        kubeconfigYaml: adminYaml,
+        caPem: ca.certPem,
+        kubeConfig: () => {
+          const kc = new KubeConfig();
+          kc.loadFromString(adminYaml);
+          return kc;
+        },
+        stopApiserver: () => stopProcess(apiserver),
+        startApiserver,
+        // Controller manager, then API server, then etcd (NOTES.md pitfall 14).
+        stop: async () => {
+          await stopProcess(manager);
+          await stopProcess(apiserver);
+          await stopProcess(etcd);
+        },
+      };
+    } catch (e) {
+      await stopProcess(apiserver, 'SIGKILL');
+      for (const p of started) await stopProcess(p, 'SIGKILL');
+      throw e;
+    }
   }
 }

@@ -28,7 +28,7 @@ import { SidecarClient } from '../../operator/sidecar-client.ts';
 import { issueCertificate } from '../../sidecar/transport/index.ts';
 import { E2E_TEST_TIMEOUT_MS } from '../support/timeouts.ts';
 import { expectSignatureValid } from '../support/signatures.ts';
-import { API_PORT, NS, PEER_PORT, startRegions, type OperatorProcess, type Regions } from './support/regions.ts';
+import { API_PORT, describeRegion, NS, PEER_PORT, startRegions, type OperatorProcess, type Regions } from './support/regions.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const TEST_ENTRY = path.join(root, 'test', 'support', 'test-sidecar.ts');
@@ -108,7 +108,9 @@ describe('three regions: MpcParty → MpcCeremony → signature', { timeout: E2E
       const status = await until(`${r.name}'s party Ready`, async () => {
         const p = (await kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURALS.MpcParty, namespace: NS, name: r.parties[0]!.name })) as { status?: { conditions?: Condition[]; identityKey?: string; endpoint?: string; hsm?: { state: string }; approvers?: string } };
         return p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? p.status : undefined;
-      }, 120_000);
+      }, 120_000).catch(async (e: unknown) => {
+        throw new Error(`${(e as Error).message}\n${await describeRegion(r)}`);
+      });
       const health = await fetchJson(`https://${r.podIp}:${API_PORT}/v1/health`, { method: 'GET', caPem: world.caPem });
       expect(status).toMatchObject({ identityKey: (health.body as { identityKey: string }).identityKey, endpoint: `https://${r.podIp}:${PEER_PORT}`, hsm: { state: 'Healthy' }, approvers: (health.body as { approvers: string }).approvers });
     }

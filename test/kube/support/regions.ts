@@ -14,7 +14,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import { approverPublicKeyHex } from '../../../api/index.ts';
 import { CLUSTER_LABEL } from '../../../api/crd.ts';
@@ -228,3 +228,25 @@ export async function startRegions(dir: string, layout: Record<string, readonly 
     },
   };
 }
+
+const tail = async (file: string, lines: number): Promise<string> => (await readFile(file, 'utf8').catch(() => '(none)')).trimEnd().split('\n').slice(-lines).join('\n');
+
+/** What a failing wait on a region should print: its StatefulSets, Pods, restarts and the last log lines. */
+export async function describeRegion(r: Region): Promise<string> {
+  const out: string[] = [`region ${r.name}:`];
+  try {
+    const sets = await r.cp.kubeConfig().makeApiClient(AppsV1Api).listNamespacedStatefulSet({ namespace: NS });
+    out.push(`statefulsets: ${sets.items.map((x) => `${x.metadata?.name} ${x.status?.readyReplicas ?? 0}/${x.spec?.replicas}`).join(', ') || 'none'}`);
+    const pods = await r.cp.kubeConfig().makeApiClient(CoreV1Api).listNamespacedPod({ namespace: NS });
+    for (const pod of pods.items) {
+      const name = pod.metadata?.name ?? '?';
+      out.push(`pod ${name}: ${pod.status?.phase ?? 'no phase'}, Ready ${pod.status?.conditions?.find((c) => c.type === 'Ready')?.status ?? '-'}, started ${r.kubelet.restarts(name) + 1} time(s)`);
+      out.push(await tail(r.kubelet.logFile(name), 5));
+    }
+  } catch (e) {
+    out.push(`the API server did not answer: ${(e as Error).message}`);
+  }
+  out.push('kube-controller-manager log:', await tail(path.join(r.cp.dir, 'kube-controller-manager.log'), 5));
+  return out.join('\n');
+}
+
