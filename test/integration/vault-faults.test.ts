@@ -389,7 +389,8 @@ describe('recovery', () => {
     } finally {
       clearInterval(ticker);
     }
-    expect(worstGap).toBeLessThan(500);
+    // A call blocking the loop would show a gap of the whole deadline; a starved machine shows less.
+    expect(worstGap).toBeLessThan(TIMEOUT_MS / 2);
     // The firing was used up by the first host; the replacement signs at once.
     const next = await outcome(() => vault.signIdentity(new Uint8Array([2])));
     expect(next.ok).toBe(true);
