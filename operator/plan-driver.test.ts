@@ -1,6 +1,6 @@
-/** What ceremonies and rotations record while a plan is not progressing (one mapping for both). */
+/** What ceremonies and rotations record while a plan is not progressing, or when it failed (one mapping for both). */
 import { describe, expect, it } from 'vitest';
-import { isStalled, stalledStep, type DriveOutcome } from './plan-driver.ts';
+import { failedStep, isStalled, stalledStep, type DriveOutcome } from './plan-driver.ts';
 
 const hash = 'ab'.repeat(32);
 
@@ -25,5 +25,23 @@ describe('stalledStep', () => {
   it('treats running, done and aborted plans as progressing', () => {
     const status = { planHash: hash, keyId: 'k', protocol: 'keygen', phase: 'running', timingsMs: {} } as const;
     for (const o of [{ state: 'running', approvals: 2, status }, { state: 'done', approvals: 2, status }, { state: 'aborted', approvals: 2, status }] as DriveOutcome[]) expect(isStalled(o)).toBe(false);
+  });
+});
+
+describe('failedStep', () => {
+  it('names the culprits in the Warning Event and the Ready condition, and keeps them in status', () => {
+    const f = failedStep('Ceremony', 'E_PROTOCOL_ABORT: keygen round 4', [2], ['sa-east/vault/p'], 'the ceremony ended without a key');
+    expect(f.event).toEqual({ type: 'Warning', reason: 'CeremonyAborted', message: 'E_PROTOCOL_ABORT: keygen round 4 (culprits: sa-east/vault/p)' });
+    expect(f.patch).toEqual({ phase: 'Failed', failure: 'E_PROTOCOL_ABORT: keygen round 4', culprits: [2] });
+    expect(f.ready).toMatchObject({ type: 'Ready', status: 'False', reason: 'AbortedWithCulprits' });
+    expect(f.progressing).toEqual({ type: 'Progressing', status: 'False', reason: 'Failed', message: 'the ceremony ended without a key' });
+  });
+
+  it('without culprits: a Failed Event and reason, and an over-long failure cut in status', () => {
+    const f = failedStep('Rotation', 'x'.repeat(5000), [], [], 'the key stays at its previous epoch');
+    expect(f.event.reason).toBe('RotationFailed');
+    expect(f.ready.reason).toBe('Failed');
+    expect(f.patch.failure).toHaveLength(4096);
+    expect(f.patch.culprits).toEqual([]);
   });
 });

@@ -67,6 +67,25 @@ export function stalledStep(out: StalledOutcome, planHash: string): StalledStep 
   }
 }
 
+/** What a controller records when its plan ends without a result: a Warning Event, the failure and culprits in status, Ready False. */
+export interface FailedStep {
+  readonly event: { readonly type: EventType; readonly reason: string; readonly message: string };
+  readonly patch: { phase: 'Failed'; failure: string; culprits: number[] };
+  readonly ready: ConditionUpdate;
+  readonly progressing: ConditionUpdate;
+}
+
+/** `kind` prefixes the Event reason (CeremonyAborted, RotationFailed, …); `outcome` says what the failure leaves behind. */
+export function failedStep(kind: 'Ceremony' | 'Rotation', failure: string, culprits: readonly number[], names: readonly string[], outcome: string): FailedStep {
+  const blame = culprits.length > 0 ? ` (culprits: ${names.join(', ')})` : '';
+  return {
+    event: { type: 'Warning', reason: `${kind}${culprits.length > 0 ? 'Aborted' : 'Failed'}`, message: `${failure}${blame}` },
+    patch: { phase: 'Failed', failure: failure.slice(0, 4096), culprits: [...culprits] },
+    ready: { type: 'Ready', status: 'False', reason: culprits.length > 0 ? 'AbortedWithCulprits' : 'Failed', message: `${failure}${blame}`.slice(0, 4096) },
+    progressing: { type: 'Progressing', status: 'False', reason: 'Failed', message: outcome },
+  };
+}
+
 export interface DriveInput {
   readonly objects: CustomObjectsApi;
   readonly sidecars: SidecarClient;

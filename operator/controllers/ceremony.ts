@@ -14,7 +14,7 @@ import type { ConditionUpdate } from '../conditions.ts';
 import { writeStatus, type StatusObject } from '../status-writer.ts';
 import type { EventRecorder } from '../events.ts';
 import type { OperatorMetrics } from '../metrics.ts';
-import { drivePlan, isStalled, stalledStep } from '../plan-driver.ts';
+import { drivePlan, failedStep, isStalled, stalledStep } from '../plan-driver.ts';
 import { keygenPlan, toStatusHolder, type Holder, type StatusHolder } from '../plan-builder.ts';
 import type { PartyResolver } from '../party-resolver.ts';
 import type { SidecarClient } from '../sidecar-client.ts';
@@ -218,16 +218,9 @@ export class CeremonyController {
   }
 
   async #fail(c: CeremonyObject, failure: string, culprits: readonly number[], names: readonly string[] = []): Promise<Outcome> {
-    const blame = culprits.length > 0 ? ` (culprits: ${names.join(', ')})` : '';
-    await this.#d.events.record(c, 'Warning', culprits.length > 0 ? 'CeremonyAborted' : 'CeremonyFailed', `${failure}${blame}`);
-    return this.#write(
-      c,
-      { phase: 'Failed', failure: failure.slice(0, 4096), culprits: [...culprits] },
-      { type: 'Ready', status: 'False', reason: culprits.length > 0 ? 'AbortedWithCulprits' : 'Failed', message: `${failure}${blame}`.slice(0, 4096) },
-      undefined,
-      [],
-      { type: 'Progressing', status: 'False', reason: 'Failed', message: 'the ceremony ended without a key' },
-    );
+    const f = failedStep('Ceremony', failure, culprits, names, 'the ceremony ended without a key');
+    await this.#d.events.record(c, f.event.type, f.event.reason, f.event.message);
+    return this.#write(c, f.patch, f.ready, undefined, [], f.progressing);
   }
 
   async #finalize(c: CeremonyObject, key: string): Promise<Outcome> {

@@ -6,20 +6,17 @@
  * epoch, threshold and holders first, then the rotation reports `publicKeyUnchanged`.
  */
 import { randomBytes } from 'node:crypto';
-import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { CustomObjectsApi } from '@kubernetes/client-node';
 import { canonicalJson, parsePlan, planHashHex, type Plan } from '../../api/index.ts';
 import { GROUP, MpcCeremonySpecSchema, PLURALS, ShardRotationSpecSchema, VERSION, type Condition, type PartyRef, type RotationPhase } from '../../api/crd.ts';
 import type { ConditionUpdate } from '../conditions.ts';
-import type { EventRecorder } from '../events.ts';
-import type { OperatorMetrics } from '../metrics.ts';
-import { drivePlan, isStalled, stalledStep } from '../plan-driver.ts';
+import { drivePlan, failedStep, isStalled, stalledStep } from '../plan-driver.ts';
 import { fromStatusHolder, refName, rotationPlan, toStatusHolder, type Holder, type ResolvedParty, type StatusHolder } from '../plan-builder.ts';
-import type { FoundParty, PartyResolver } from '../party-resolver.ts';
-import type { SidecarClient } from '../sidecar-client.ts';
+import type { FoundParty } from '../party-resolver.ts';
 import { writeStatus, type StatusObject } from '../status-writer.ts';
 import { countByPhase, roundTimings, statusOf, utc } from '../kube-values.ts';
 import type { Outcome } from '../work-queue.ts';
-import type { CeremonyObject } from './ceremony.ts';
+import type { CeremonyControllerDeps, CeremonyObject } from './ceremony.ts';
 import { PLAN_TTL_MS } from './ceremony.ts';
 
 const WAIT_MS = 5_000;
@@ -47,15 +44,8 @@ interface RotationStatus {
 }
 type RotationObject = StatusObject<RotationStatus>;
 
-export interface RotationControllerDeps {
-  readonly kubeConfig: KubeConfig;
-  readonly resolver: PartyResolver;
-  readonly sidecars: SidecarClient;
-  readonly events: EventRecorder;
-  readonly metrics: OperatorMetrics;
-  readonly planTtlMs?: number;
-}
-
+/** The same collaborators as the ceremony controller. */
+export type RotationControllerDeps = CeremonyControllerDeps;
 
 export class RotationController {
   readonly #d: RotationControllerDeps;
@@ -208,13 +198,9 @@ export class RotationController {
   }
 
   async #fail(r: RotationObject, failure: string, culprits: readonly number[], names: readonly string[] = []): Promise<Outcome> {
-    const blame = culprits.length > 0 ? ` (culprits: ${names.join(', ')})` : '';
-    await this.#d.events.record(r, 'Warning', culprits.length > 0 ? 'RotationAborted' : 'RotationFailed', `${failure}${blame}`);
-    return this.#write(
-      r,
-      { phase: 'Failed', failure: failure.slice(0, 4096), culprits: [...culprits] },
-      [{ type: 'Ready', status: 'False', reason: culprits.length > 0 ? 'AbortedWithCulprits' : 'Failed', message: `${failure}${blame}`.slice(0, 4096) }, { type: 'Progressing', status: 'False', reason: 'Failed', message: 'the key stays at its previous epoch' }],
-    );
+    const f = failedStep('Rotation', failure, culprits, names, 'the key stays at its previous epoch');
+    await this.#d.events.record(r, f.event.type, f.event.reason, f.event.message);
+    return this.#write(r, f.patch, [f.ready, f.progressing]);
   }
 
   async #write(r: RotationObject, patch: Partial<RotationStatus>, updates: readonly ConditionUpdate[], requeueAfterMs?: number, drop: readonly (keyof RotationStatus)[] = []): Promise<Outcome> {
