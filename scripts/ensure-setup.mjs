@@ -45,7 +45,11 @@ if (!existsSync(installed) || mtime(installed) < Math.max(mtime(lock), mtime(at(
   run('npm', existsSync(lock) ? ['ci', '--no-audit', '--no-fund'] : ['install', '--no-audit', '--no-fund']);
 }
 
-if (!existsSync(at('cggmp', 'arith', 'native', 'build', 'Release', 'vilna_arith.node'))) {
+// The addon is rebuilt when missing or older than any of its sources (a pulled change to the C
+// code would otherwise meet a stale build that the backend refuses at load).
+const addonFile = at('cggmp', 'arith', 'native', 'build', 'Release', 'vilna_arith.node');
+const addonSources = ['vilna_arith.c', 'vilna_arith.h', 'fixed_base.c', 'ct_core.c', 'ct_core.h', 'secret_ops.c', 'binding.gyp'].map((f) => at('cggmp', 'arith', 'native', f));
+if (!existsSync(addonFile) || addonSources.some((f) => mtime(f) > mtime(addonFile))) {
   run(pinnedNode, [at('scripts', 'build-native.mjs'), '--strict']);
 }
 

@@ -8,7 +8,7 @@
  * backends are interchangeable in tests.
  */
 import { ArithError } from '../errors.ts';
-import type { ArithBackend, FixedBaseTable } from './backend.ts';
+import type { ArithBackend, CrtContext, FixedBaseTable, ModulusContext, PaillierContext } from './backend.ts';
 import { TABLE_MAX_EXP_BITS, tableWindowBits } from './fixed-base-window.ts';
 
 /** Largest sliding-window width tried: 2^7 precomputed odd powers at most. */
@@ -189,6 +189,97 @@ function fixedBaseTable(s: bigint, t: bigint, m: bigint, maxExpBits: number): Fi
   return Object.freeze({ modulus: m, maxExpBits, pow2 });
 }
 
+function modulusContext(n: bigint): ModulusContext {
+  assertModulus(n, 'secretModulus', true);
+  return Object.freeze({
+    n,
+    reduce(x: bigint): bigint {
+      assertNonNegative(x, 'modReduce', 'x');
+      return x % n;
+    },
+    pow(base: bigint, exp: bigint): bigint {
+      assertNonNegative(base, 'modPowSecretModulus', 'base');
+      return modPow(base % n, exp, n, 'modPowSecretModulus');
+    },
+    mulAdd(a: bigint, x: bigint, y: bigint): bigint {
+      for (const [name, v] of [['a', a], ['x', x], ['y', y]] as const) assertNonNegative(v, 'modMulAdd', name);
+      return (a + x * y) % n;
+    },
+  });
+}
+
+/**
+ * base^exp mod m for one CRT half as the addon computes it: the exponent reduced mod phi when
+ * phi/2 is odd (safe primes), a negative exponent as phi − |exp|.
+ */
+function crtHalf(base: bigint, exp: bigint, m: bigint, phi: bigint): bigint {
+  const reduces = phi % 4n === 2n;
+  const abs = exp < 0n ? -exp : exp;
+  if (exp < 0n && !reduces && abs > phi) throw new ArithError('crtPow: the operation failed');
+  const e = reduces ? abs % phi : abs;
+  return modPow(base % m, exp < 0n ? phi - e : e, m, 'crtPow');
+}
+
+function crtContext(n1: bigint, phi1: bigint, n2: bigint, phi2: bigint): CrtContext {
+  assertModulus(n1, 'secretCrt', true);
+  assertModulus(n2, 'secretCrt', true);
+  const beta = modInverse(n1 % n2, n2);
+  const combine = (r1: bigint, r2: bigint): bigint => r1 + ((((r2 - r1) % n2) + n2) * beta % n2) * n1;
+  const euler = (v: bigint, p: bigint): -1 | 0 | 1 => {
+    const r = modPow(v % p, (p - 1n) / 2n, p, 'crtLegendre');
+    return r === 1n ? 1 : r === 0n ? 0 : -1;
+  };
+  return Object.freeze({
+    n: n1 * n2,
+    pow(base: bigint, exp: bigint): bigint {
+      assertNonNegative(base, 'crtPow', 'base');
+      return combine(crtHalf(base, exp, n1, phi1), crtHalf(base, exp, n2, phi2));
+    },
+    legendre: (v: bigint) => [euler(v, n1), euler(v, n2)] as const,
+  });
+}
+
+function paillierContext(p: bigint, q: bigint): PaillierContext {
+  if (p === q) throw new ArithError('secretPaillier: p and q must be distinct odd primes');
+  assertModulus(p, 'secretPaillier', true);
+  assertModulus(q, 'secretPaillier', true);
+  const N = p * q;
+  const N2 = N * N;
+  const overN2 = crtContext(p * p, p * (p - 1n), q * q, q * (q - 1n));
+  const hp = modInverse(((p - 1n) * q) % p, p);
+  const hq = modInverse(((q - 1n) * p) % q, q);
+  const decrypt = (C: bigint): bigint => {
+    if (C < 0n || C >= N2) throw new ArithError('paillierDecrypt: the operation failed');
+    // m_p = L_p(C^(p-1) mod p²)·hp mod p with L_p(u) = (u − 1)/p; likewise for q; then CRT.
+    const up = modPow(C % (p * p), p - 1n, p * p);
+    const uq = modPow(C % (q * q), q - 1n, q * q);
+    if (up === 0n || uq === 0n) throw new ArithError('paillierDecrypt: the operation failed');
+    const mp = (((up - 1n) / p) * hp) % p;
+    const mq = (((uq - 1n) / q) * hq) % q;
+    return mp + ((((mq - mp) % q) + q) * modInverse(p % q, q) % q) * p;
+  };
+  return Object.freeze({
+    decrypt,
+    decryptCentredMod(C: bigint, qc: ModulusContext): bigint {
+      const m = decrypt(C);
+      const centred = m > (N - 1n) / 2n ? m - N : m;
+      return ((centred % qc.n) + qc.n) % qc.n;
+    },
+    pow: (base: bigint, exp: bigint) => overN2.pow(base, exp),
+  });
+}
+
+function addModSecret(a: bigint, b: bigint, m: bigint): bigint {
+  if (m <= 0n || a < 0n || b < 0n || a >= m || b >= m) throw new ArithError('addModSecret: operands must be below the modulus');
+  return (a + b) % m;
+}
+
+function affine(av: bigint, e: bigint, xv: bigint, xo: bigint): bigint {
+  for (const [name, v] of [['av', av], ['xv', xv], ['xo', xo]] as const) assertNonNegative(v, 'affine', name);
+  if (xv > 2n * xo) throw new ArithError('affine: xv must lie in [0, 2 xo]');
+  return e >= 0n ? av + e * xv : av - e * (2n * xo - xv);
+}
+
 /** The pure BigInt backend (variable-time). */
 export const jsBackend: ArithBackend = Object.freeze({
   name: 'js',
@@ -199,4 +290,9 @@ export const jsBackend: ArithBackend = Object.freeze({
   modPow2,
   modInverse,
   fixedBaseTable,
+  modulusContext,
+  crtContext,
+  paillierContext,
+  addModSecret,
+  affine,
 });

@@ -5,7 +5,7 @@
   'targets': [
     {
       'target_name': 'vilna_arith',
-      'sources': ['vilna_arith.c', 'fixed_base.c'],
+      'sources': ['vilna_arith.c', 'fixed_base.c', 'ct_core.c', 'secret_ops.c'],
       'defines': ['NAPI_VERSION=8'],
       'cflags': ['-Wall', '-Wextra', '-Wno-unused-parameter', '-fvisibility=hidden'],
       'cflags_c': ['-std=gnu11', '-O2'],

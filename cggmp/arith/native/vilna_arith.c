@@ -21,7 +21,7 @@
 #include <openssl/err.h>
 
 /* Bumped whenever the JS-visible surface changes; native-backend.ts refuses a stale build. */
-#define VA_ABI_VERSION 1
+#define VA_ABI_VERSION 2
 
 napi_value va_throw(napi_env env, const char *code, const char *fmt, ...) {
   char msg[256];
@@ -125,6 +125,32 @@ BIGNUM *va_get_bn(napi_env env, napi_value v, const char *op, const char *name,
   va_words w;
   if (!va_get_words(env, v, op, name, &w)) return NULL;
   /* Serialise as little-endian bytes explicitly: correct whatever the host byte order. */
+  size_t len = w.count * 8;
+  unsigned char *bytes = malloc(len > 0 ? len : 1);
+  if (bytes == NULL) {
+    va_free_words(&w, secrecy);
+    va_throw(env, VA_E_INTERNAL, "%s: out of memory", op);
+    return NULL;
+  }
+  for (size_t i = 0; i < w.count; i++) {
+    for (size_t j = 0; j < 8; j++) bytes[8 * i + j] = (unsigned char)(w.words[i] >> (8 * j));
+  }
+  va_free_words(&w, secrecy);
+  BIGNUM *bn = BN_lebin2bn(bytes, (int)len, NULL);
+  if (secrecy == VA_SECRET) OPENSSL_cleanse(bytes, len);
+  free(bytes);
+  if (bn == NULL) {
+    ERR_clear_error();
+    va_throw(env, VA_E_INTERNAL, "%s: cannot convert %s", op, name);
+    return NULL;
+  }
+  return bn;
+}
+
+BIGNUM *va_get_bn_signed(napi_env env, napi_value v, const char *op, const char *name,
+                         va_secrecy secrecy, int *negative) {
+  va_words w;
+  if (!get_words_signed(env, v, op, name, &w, negative)) return NULL;
   size_t len = w.count * 8;
   unsigned char *bytes = malloc(len > 0 ? len : 1);
   if (bytes == NULL) {
@@ -390,5 +416,6 @@ NAPI_MODULE_INIT() {
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) {
     return NULL;
   }
+  if (!va_register_secret_ops(env, exports)) return NULL;
   return exports;
 }

@@ -6,7 +6,8 @@
  * Shared declarations of the two translation units:
  *   vilna_arith.c  module registration, BigInt <-> BIGNUM conversion, modexp, inverse;
  *   fixed_base.c   the fixed-base multi-exponentiation table (spec "Speeding up Fixed-Based
- *                  Multiexponentiation Using Preprocessing").
+ *                  Multiexponentiation Using Preprocessing");
+ *   secret_ops.c   handles over ct_core.c: secret moduli, CRT and Paillier keys, proof responses.
  */
 #ifndef VILNA_ARITH_H
 #define VILNA_ARITH_H
@@ -57,6 +58,10 @@ void va_free_words(va_words *w, va_secrecy secrecy);
 BIGNUM *va_get_bn(napi_env env, napi_value v, const char *op, const char *name, va_secrecy secrecy);
 void va_free_bn(BIGNUM *bn, va_secrecy secrecy);
 
+/* Reads a BigInt of either sign: its magnitude as a new BIGNUM, its sign in *negative. */
+BIGNUM *va_get_bn_signed(napi_env env, napi_value v, const char *op, const char *name,
+                         va_secrecy secrecy, int *negative);
+
 /* Reads a modulus and checks it is odd and > 1 (Montgomery arithmetic); NULL after throwing. */
 BIGNUM *va_get_odd_modulus(napi_env env, napi_value v, const char *op);
 
@@ -66,6 +71,9 @@ napi_value va_make_bigint(napi_env env, const BIGNUM *bn, va_secrecy secrecy);
 /* Reads a 32-bit integer argument in [lo, hi]; returns 0 after throwing. */
 int va_get_int(napi_env env, napi_value v, const char *op, const char *name, int lo, int hi,
                int *out);
+
+/* secret_ops.c: handles for secret moduli, CRT and Paillier keys; adds their functions to exports. */
+int va_register_secret_ops(napi_env env, napi_value exports);
 
 /* fixed_base.c */
 napi_value va_table_new(napi_env env, napi_callback_info info);
