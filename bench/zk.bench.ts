@@ -4,7 +4,7 @@
  * per party in the protocol), not timed.
  */
 import { randomBytes } from 'node:crypto';
-import { getBackend, randomBelow, randomPlusMinus, randomZnStar } from '../cggmp/arith/index.ts';
+import { getBackend, randomBelow, randomPlusMinus, randomShifted, randomZnStar, revealShifted } from '../cggmp/arith/index.ts';
 import { CURVE_ORDER, mulG, mulPoint } from '../cggmp/curve/index.ts';
 import { encrypt, encryptCrt, mulPublic, publicPart } from '../cggmp/paillier/index.ts';
 import { SECURITY_LEVEL_128 as L } from '../cggmp/params.ts';
@@ -51,12 +51,13 @@ const PROOFS: readonly ProofBench[] = [
     make() {
       const { prover, R } = keys();
       const sk0 = prover.paillier;
-      const x = randomPlusMinus(1n << BigInt(L.ell));
+      const xs = randomShifted(1n << BigInt(L.ell));
+      const x = revealShifted(xs);
       const rho = randomZnStar(sk0.N);
       const [a, b] = [randomBelow(CURVE_ORDER), randomBelow(CURVE_ORDER)];
       const s = { N0: sk0.N, C: encryptCrt(sk0, x, rho), A: mulG(a), B: mulG(b), X: mulG(a * b + x) };
       return {
-        prove: () => zk.proveEncElg(L, ctx, R, s, { x, rho, b }, sk0),
+        prove: () => zk.proveEncElg(L, ctx, R, s, { x: xs, rho, b }, sk0),
         verify: (p: zk.EncElgProof) => zk.verifyEncElg(L, ctx, R, s, p),
       };
     },
@@ -67,8 +68,8 @@ const PROOFS: readonly ProofBench[] = [
       const { prover, verifier, R } = keys();
       const pkj = publicPart(verifier.paillier);
       const ski = prover.paillier;
-      const x = randomPlusMinus(1n << BigInt(L.ell));
-      const y = randomPlusMinus(1n << BigInt(L.ellPrime));
+      const [xs, ys] = [randomShifted(1n << BigInt(L.ell)), randomShifted(1n << BigInt(L.ellPrime))];
+      const [x, y] = [revealShifted(xs), revealShifted(ys)];
       const [rho, rhoY] = [randomZnStar(pkj.N), randomZnStar(ski.N)];
       const C = encrypt(pkj, randomPlusMinus(1n << 256n));
       const s = {
@@ -80,7 +81,7 @@ const PROOFS: readonly ProofBench[] = [
         X: mulG(x),
       };
       return {
-        prove: () => zk.proveAffG(L, ctx, R, s, { x, y, rho, rhoY }, ski),
+        prove: () => zk.proveAffG(L, ctx, R, s, { x: xs, y: ys, rho, rhoY }, ski),
         verify: (p: zk.AffGProof) => zk.verifyAffG(L, ctx, R, s, p, verifier.paillier),
       };
     },

@@ -1,9 +1,8 @@
 /**
  * Exponentiation with signed exponents over the selected backend. The protocol's exponents are
  * often negative (elements of ±2^ℓ sets, challenges in ±q); a negative exponent uses the inverse
- * of the base. Secret exponents are shifted into a non-negative range fixed by the caller's bound
- * so that neither their sign nor their length changes the code path (spec "Fixed-Based
- * Multiexponentiation": handle negative exponents with a precomputed s^-ℓ).
+ * of the base. Secret signed exponents never come here as negative BigInts: they are held in
+ * shifted form (shifted.ts, `powShifted`).
  */
 import { ArithError } from '../errors.ts';
 import { mod } from './bigint.ts';
@@ -23,19 +22,6 @@ export function pow2Public(a: bigint, x: bigint, b: bigint, y: bigint, m: bigint
   const a1 = x >= 0n ? mod(a, m) : backend.modInverse(mod(a, m), m);
   const b1 = y >= 0n ? mod(b, m) : backend.modInverse(mod(b, m), m);
   return backend.modPow2(a1, x >= 0n ? x : -x, b1, y >= 0n ? y : -y, m);
-}
-
-/**
- * b^x mod m for a secret x with |x| ≤ bound: computes b^(x+bound) (constant time in the shifted,
- * always non-negative exponent) times the public b^-bound.
- */
-export function powSecret(b: bigint, x: bigint, m: bigint, bound: bigint): bigint {
-  if (x > bound || x < -bound) throw new ArithError('powSecret: exponent outside its declared bound');
-  const backend = getBackend();
-  const base = mod(b, m);
-  const shifted = backend.modPowSecret(base, x + bound, m);
-  const correction = backend.modPow(backend.modInverse(base, m), bound, m);
-  return (shifted * correction) % m;
 }
 
 /** b^x mod m for a secret non-negative x (e.g. already reduced modulo a group order). */

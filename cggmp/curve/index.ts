@@ -5,7 +5,7 @@
  */
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { InvalidInputError } from '../errors.ts';
-import { mod } from '../arith/index.ts';
+import { getBackend, mod, type ModulusContext } from '../arith/index.ts';
 
 export type Point = InstanceType<typeof secp256k1.Point>;
 export const Point = secp256k1.Point;
@@ -14,6 +14,13 @@ export const Point = secp256k1.Point;
 export const CURVE_ORDER: bigint = secp256k1.Point.Fn.ORDER;
 export const G: Point = secp256k1.Point.BASE;
 export const IDENTITY: Point = secp256k1.Point.ZERO;
+
+let scalars: ModulusContext | undefined;
+/** Z_q as a modulus context: reductions of secret scalars by Montgomery, never by BigInt division. */
+export function scalarField(): ModulusContext {
+  scalars ??= getBackend().modulusContext(CURVE_ORDER);
+  return scalars;
+}
 
 /** k·G for a secret scalar (constant-time multiply); k is reduced mod q first. */
 export function mulG(k: bigint): Point {

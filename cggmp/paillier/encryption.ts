@@ -1,10 +1,12 @@
 /**
  * Paillier encryption, decryption and the homomorphic operations ⊕ and ⊙ (spec §"Paillier
  * Encryption Scheme"), with g = 1 + N so that enc_N(M; r) = (1 + M·N)·r^N mod N².
- * Plaintexts live in ±N (signed representatives); decryption returns the signed one.
+ * Plaintexts live in ±N (signed representatives). A secret plaintext or multiplier is given in
+ * shifted form (arith/shifted.ts) and never becomes a signed BigInt; a signed `M` is public
+ * (a verifier's recomputation, an opening).
  */
 import { InvalidInputError } from '../errors.ts';
-import { mod, crtCombine, crtPow, inPlusMinus, randomZnStar, getBackend, powPublic, powSecret, powSecretNonNegative } from '../arith/index.ts';
+import { mod, inPlusMinus, randomZnStar, powPublic, powSecretNonNegative, powShifted, type ModulusContext, type Shifted } from '../arith/index.ts';
 import { assertBigint, assertInZnStar } from '../validate.ts';
 import type { PaillierPublicKey, PaillierSecretKey } from './keys.ts';
 
@@ -13,7 +15,14 @@ function assertPlaintext(M: bigint, pk: PaillierPublicKey): void {
   if (!inPlusMinus(M, pk.N)) throw new InvalidInputError('M', 'plaintext outside ±N');
 }
 
-/** enc_N(M; r) with the public key only. r must be in Z*_N. */
+/** A shifted plaintext within ±N/2, as the non-negative m' = value + N − offset ≡ M (mod N). */
+function shiftedPlaintext(M: Shifted, pk: PaillierPublicKey): bigint {
+  if (M.offset < 0n || M.offset > pk.N / 2n || M.value < 0n || M.value > 2n * M.offset) throw new InvalidInputError('M', 'plaintext outside ±N');
+  // (1 + m'·N) mod N² only depends on m' mod N, so m' ∈ [0, 2N) needs no reduction.
+  return M.value + (pk.N - M.offset);
+}
+
+/** enc_N(M; r) of a public plaintext M with the public key only. r must be in Z*_N. */
 export function encrypt(pk: PaillierPublicKey, M: bigint, r: bigint = randomZnStar(pk.N)): bigint {
   assertPlaintext(M, pk);
   assertInZnStar(r, pk.N, 'r');
@@ -21,26 +30,42 @@ export function encrypt(pk: PaillierPublicKey, M: bigint, r: bigint = randomZnSt
   return ((1n + mod(M, pk.N) * pk.N) * rN) % pk.N2;
 }
 
-/** enc^crt_sk(M; r): the same ciphertext, r^N computed modulo p² and q² separately. */
+/** enc_N(M; r) of a secret plaintext M (shifted) with the public key only. */
+export function encryptShifted(pk: PaillierPublicKey, M: Shifted, r: bigint = randomZnStar(pk.N)): bigint {
+  const m = shiftedPlaintext(M, pk);
+  assertInZnStar(r, pk.N, 'r');
+  const rN = powSecretNonNegative(r, pk.N, pk.N2);
+  return ((1n + m * pk.N) * rN) % pk.N2;
+}
+
+/** enc^crt_sk(M; r) of a public plaintext: the same ciphertext, r^N through p² and q². */
 export function encryptCrt(sk: PaillierSecretKey, M: bigint, r: bigint = randomZnStar(sk.N)): bigint {
   assertPlaintext(M, sk);
   assertInZnStar(r, sk.N, 'r');
-  const rN = crtPow(sk.crtN2, r, sk.N);
-  return ((1n + mod(M, sk.N) * sk.N) * rN) % sk.N2;
+  return ((1n + mod(M, sk.N) * sk.N) * sk.ops.pow(r, sk.N)) % sk.N2;
 }
 
-/** dec_sk(C) ∈ ±N. C must be in Z*_{N²}. */
+/** enc^crt_sk(M; r) of a secret plaintext M (shifted). */
+export function encryptCrtShifted(sk: PaillierSecretKey, M: Shifted, r: bigint = randomZnStar(sk.N)): bigint {
+  const m = shiftedPlaintext(M, sk);
+  assertInZnStar(r, sk.N, 'r');
+  return ((1n + m * sk.N) * sk.ops.pow(r, sk.N)) % sk.N2;
+}
+
+/**
+ * dec_sk(C) ∈ ±N, C ∈ Z*_{N²}. The decryption itself is constant-time (native); taking the
+ * signed representative is not, so this is for plaintexts that are public or about to be.
+ */
 export function decrypt(sk: PaillierSecretKey, C: bigint): bigint {
   assertInZnStar(C, sk.N2, 'C');
-  const backend = getBackend();
-  const { p, q } = sk;
-  // m_p = L_p(C^(p-1) mod p²)·hp mod p, with L_p(u) = (u-1)/p; likewise for q.
-  const up = backend.modPowSecret(C % (p * p), p - 1n, p * p);
-  const uq = backend.modPowSecret(C % (q * q), q - 1n, q * q);
-  const mp = mod(((up - 1n) / p) * sk.hp, p);
-  const mq = mod(((uq - 1n) / q) * sk.hq, q);
-  const m = crtCombine(sk.crtN, mp, mq);
+  const m = sk.ops.decrypt(C);
   return m > sk.N / 2n ? m - sk.N : m;
+}
+
+/** dec_sk(C) taken in (−N/2, N/2] and reduced mod q, never signed: the MtA shares of presigning. */
+export function decryptCentredMod(sk: PaillierSecretKey, C: bigint, q: ModulusContext): bigint {
+  assertInZnStar(C, sk.N2, 'C');
+  return sk.ops.decryptCentredMod(C, q);
 }
 
 /** C1 ⊕ C2 = C1·C2 mod N²: dec = dec(C1) + dec(C2) mod N. */
@@ -53,9 +78,9 @@ export function mulPublic(pk: PaillierPublicKey, k: bigint, C: bigint): bigint {
   return powPublic(C, k, pk.N2);
 }
 
-/** k ⊙ C for a secret k with |k| ≤ bound (constant time in k on the native backend). */
-export function mulSecret(pk: PaillierPublicKey, k: bigint, C: bigint, bound: bigint): bigint {
-  return powSecret(C, k, pk.N2, bound);
+/** k ⊙ C for a secret k (shifted): constant time in k on the native backend. */
+export function mulShifted(pk: PaillierPublicKey, k: Shifted, C: bigint): bigint {
+  return powShifted(C, k, pk.N2);
 }
 
 /** Checks that a received ciphertext is in Z*_{N²}. */

@@ -3,7 +3,19 @@ export {
   type PaillierSecretKey,
   paillierPublicKey,
   paillierSecretKeyFromPrimes,
+  paillierSecretKeyUnchecked,
   generatePaillierKey,
   publicPart,
 } from './keys.ts';
-export { encrypt, encryptCrt, decrypt, add, mulPublic, mulSecret, assertCiphertext } from './encryption.ts';
+export {
+  encrypt,
+  encryptShifted,
+  encryptCrt,
+  encryptCrtShifted,
+  decrypt,
+  decryptCentredMod,
+  add,
+  mulPublic,
+  mulShifted,
+  assertCiphertext,
+} from './encryption.ts';

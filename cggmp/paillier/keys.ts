@@ -1,10 +1,11 @@
 /**
  * Paillier keys (spec §"Paillier Encryption Scheme", keygen): N = p·q for two distinct safe
  * primes of exactly half the modulus size each, so N has exactly `modulusBits` bits.
- * The secret key keeps the CRT data for N² (p², q²) and for decryption.
+ * The secret key holds a backend context over p, q, p², q² (DESIGN §3): built once per key, so
+ * the secret moduli are flagged constant-time and their Montgomery contexts cached (native).
  */
 import { InvalidInputError } from '../errors.ts';
-import { bitLength, mod, crtModulus, type CrtModulus, assertSafePrime, freshPrimes, type PrimeSource, modInverse } from '../arith/index.ts';
+import { bitLength, assertSafePrime, freshPrimes, getBackend, type PaillierContext, type PrimeSource } from '../arith/index.ts';
 import { primeBits, type SecurityLevel } from '../params.ts';
 import { assertModulus } from '../validate.ts';
 
@@ -18,13 +19,8 @@ export interface PaillierSecretKey extends PaillierPublicKey {
   readonly q: bigint;
   /** φ(N) = (p-1)(q-1). */
   readonly phi: bigint;
-  /** CRT over N² = p²·q². */
-  readonly crtN2: CrtModulus;
-  /** CRT over N = p·q. */
-  readonly crtN: CrtModulus;
-  /** hp = ((p-1)·q)^-1 mod p and hq likewise: the decryption constants for g = 1 + N. */
-  readonly hp: bigint;
-  readonly hq: bigint;
+  /** Decryption and exponentiation mod N² through p², q², constant-time in p and q (native). */
+  readonly ops: PaillierContext;
 }
 
 /** Validates a Paillier public key received from another party (size only; Π^mod/Π^fac prove the rest). */
@@ -41,19 +37,16 @@ export function paillierSecretKeyFromPrimes(p: bigint, q: bigint, level: Securit
   if (p === q) throw new InvalidInputError('q', 'equal to p');
   const N = p * q;
   if (bitLength(N) !== level.modulusBits) throw new InvalidInputError('N', 'wrong modulus size');
-  const p2 = p * p;
-  const q2 = q * q;
-  return Object.freeze({
-    N,
-    N2: N * N,
-    p,
-    q,
-    phi: (p - 1n) * (q - 1n),
-    crtN2: crtModulus(p2, p * (p - 1n), q2, q * (q - 1n)),
-    crtN: crtModulus(p, p - 1n, q, q - 1n),
-    hp: modInverse(mod((p - 1n) * q, p), p),
-    hq: modInverse(mod((q - 1n) * p, q), q),
-  });
+  return paillierSecretKeyUnchecked(p, q);
+}
+
+/**
+ * The key over p, q without the safe-prime and size checks: for a key already checked, and for
+ * the corrupt party of the test catalogue, which brings a bad modulus on purpose.
+ */
+export function paillierSecretKeyUnchecked(p: bigint, q: bigint): PaillierSecretKey {
+  const N = p * q;
+  return Object.freeze({ N, N2: N * N, p, q, phi: (p - 1n) * (q - 1n), ops: getBackend().paillierContext(p, q) });
 }
 
 export async function generatePaillierKey(

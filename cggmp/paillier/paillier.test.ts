@@ -1,14 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { randomPlusMinus, randomZnStar } from '../arith/index.ts';
+import { randomPlusMinus, randomShifted, randomZnStar, revealShifted } from '../arith/index.ts';
+import { CURVE_ORDER, scalarField } from '../curve/index.ts';
 import { InvalidInputError } from '../errors.ts';
 import { LEVELS, partyKeys, fixturePrimes, SECURITY_LEVEL_128, TEST_LEVEL } from '../../test/support/keys.ts';
 import {
   add,
   decrypt,
+  decryptCentredMod,
   encrypt,
   encryptCrt,
+  encryptCrtShifted,
+  encryptShifted,
   mulPublic,
-  mulSecret,
+  mulShifted,
   paillierPublicKey,
   paillierSecretKeyFromPrimes,
   publicPart,
@@ -37,14 +41,38 @@ for (const level of LEVELS) {
       expect(encryptCrt(sk, M, r)).toBe(encrypt(pk, M, r));
     });
 
+    it('encrypts a shifted secret plaintext to the ciphertext of the integer it stands for', () => {
+      for (const bound of [1n << 256n, 1n << 1300n, sk.N - 1n]) {
+        const M = randomShifted(bound);
+        const r = randomZnStar(sk.N);
+        expect(encryptShifted(pk, M, r)).toBe(encrypt(pk, revealShifted(M), r));
+        expect(encryptCrtShifted(sk, M, r)).toBe(encrypt(pk, revealShifted(M), r));
+      }
+      // The edges of the set: value 0 (−offset) and 2·offset (+offset).
+      const offset = (sk.N - 1n) / 2n;
+      for (const M of [{ value: 0n, offset }, { value: 2n * offset, offset }]) {
+        expect(decrypt(sk, encryptShifted(pk, M))).toBe(revealShifted(M));
+      }
+      expect(() => encryptShifted(pk, { value: 3n, offset: 1n })).toThrow(InvalidInputError);
+      expect(() => encryptShifted(pk, { value: 0n, offset: sk.N })).toThrow(InvalidInputError);
+    });
+
+    it('decrypts straight to Z_q the centred plaintext, whatever its sign', () => {
+      const Fq = scalarField();
+      const half = (sk.N - 1n) / 2n;
+      for (const M of [0n, 1n, -1n, half, -half, randomPlusMinus(1n << 1300n), randomPlusMinus(sk.N)]) {
+        expect(decryptCentredMod(sk, encrypt(pk, M), Fq)).toBe(((M % CURVE_ORDER) + CURVE_ORDER) % CURVE_ORDER);
+      }
+    });
+
     it('adds under ⊕ and multiplies under ⊙ (public and secret scalars)', () => {
       const a = randomPlusMinus(1n << 300n);
       const b = randomPlusMinus(1n << 300n);
-      const k = randomPlusMinus(1n << 256n);
+      const k = randomShifted(1n << 256n);
       const Ca = encrypt(pk, a);
       expect(decrypt(sk, add(pk, Ca, encrypt(pk, b)))).toBe(a + b);
-      expect(decrypt(sk, mulPublic(pk, k, Ca))).toBe(k * a);
-      expect(decrypt(sk, mulSecret(pk, k, Ca, 1n << 256n))).toBe(k * a);
+      expect(decrypt(sk, mulPublic(pk, revealShifted(k), Ca))).toBe(revealShifted(k) * a);
+      expect(decrypt(sk, mulShifted(pk, k, Ca))).toBe(revealShifted(k) * a);
     });
 
     it('refuses a plaintext outside ±N, randomness not in Z*_N, and a ciphertext not in Z*_{N²}', () => {

@@ -13,7 +13,7 @@ import { sameBytes, type PartyIndex } from './channel.ts';
 import { bytes, exactRecord, int, point, points } from './fields.ts';
 import { hashCommit, xorAll } from './hash-commit.ts';
 import { KEY_SHARE_VERSION, type KeyShare } from './key-share.ts';
-import { commitPolynomial, evaluate, evaluateCommitment, randomPolynomial } from './polynomial.ts';
+import { commitPolynomial, evaluate, evaluateCommitment, randomPolynomial, addScalars } from './polynomial.ts';
 import type { Session } from './session.ts';
 import { encode, type Decoded } from '../transcript/index.ts';
 
@@ -150,7 +150,7 @@ export async function keygen(s: Session, input: KeygenInput): Promise<KeyShare> 
       });
     }
     dec.set(j, d);
-    xi = (xi + sigma) % CURVE_ORDER;
+    xi = addScalars(xi, sigma);
   }
   const ordered = parties.map((j) => dec.get(j)!);
   const rid = xorAll(ordered.map((d) => d.rid));

@@ -1,23 +1,32 @@
 /**
  * Shamir polynomials over Z_q and their Feldman commitments: f(x) = Σ s_k x^k, F(x) = Σ x^k·S_k,
- * and Lagrange coefficients at 0 for a set of evaluation points.
+ * and Lagrange coefficients at 0 for a set of evaluation points. Secret coefficients are reduced
+ * by the scalar field's Montgomery context, never by BigInt division.
  */
 import { mod, randomBelow } from '../arith/index.ts';
-import { CURVE_ORDER, IDENTITY, mulG, mulPointPublic, type Point } from '../curve/index.ts';
+import { CURVE_ORDER, IDENTITY, mulG, mulPointPublic, scalarField, type Point } from '../curve/index.ts';
 import { InvalidInputError } from '../errors.ts';
 
 const q = CURVE_ORDER;
 
+/** Random coefficients below q; `constant` (secret, ≥ 0) becomes the constant term mod q. */
 export function randomPolynomial(degreePlusOne: number, constant?: bigint): bigint[] {
   const coeffs = Array.from({ length: degreePlusOne }, () => randomBelow(q));
-  if (constant !== undefined) coeffs[0] = mod(constant, q);
+  if (constant !== undefined) coeffs[0] = scalarField().reduce(constant);
   return coeffs;
 }
 
+/** f(x) mod q for secret coefficients and a public x ≥ 0 (Horner, one Montgomery reduction a step). */
 export function evaluate(coeffs: readonly bigint[], x: bigint): bigint {
+  const Fq = scalarField();
   let acc = 0n;
-  for (let k = coeffs.length - 1; k >= 0; k--) acc = (acc * x + (coeffs[k] as bigint)) % q;
+  for (let k = coeffs.length - 1; k >= 0; k--) acc = Fq.mulAdd(coeffs[k] as bigint, acc, x);
   return acc;
+}
+
+/** (a + b) mod q for secret a, b ≥ 0: shares being summed. */
+export function addScalars(a: bigint, b: bigint): bigint {
+  return scalarField().reduce(a + b);
 }
 
 export function commitPolynomial(coeffs: readonly bigint[]): Point[] {

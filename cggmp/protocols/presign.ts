@@ -5,17 +5,17 @@
  * requested path is added here, inside presigning (DESIGN §3, Groth–Shoup), to the lowest
  * signer's share. The presignature is bound to key id, epoch, ordered signers, this session's
  * id, the path and, on the digest-only path, the digest (DESIGN §3).
+ *
+ * Secret scalars and masks never exist as signed BigInts: the centred representatives of k_i,
+ * γ_i, x_i and the MtA masks β are held shifted (arith/shifted.ts), their values mod q come from
+ * Montgomery reductions (`scalarField`), and the MtA shares are decrypted straight to Z_q.
  */
-import { mod, randomBelow, randomPlusMinus, randomZnStar } from '../arith/index.ts';
-import { CURVE_ORDER, G, IDENTITY, mulG, mulPoint, mulPointPublic, type Point } from '../curve/index.ts';
+import { centredScalar, randomCentredScalar, revealShifted } from '../arith/index.ts';
+import { CURVE_ORDER, G, IDENTITY, mulG, mulPoint, mulPointPublic, scalarField, type Point } from '../curve/index.ts';
 import { InvalidInputError } from '../errors.ts';
 import { deriveShift } from '../hd/index.ts';
 import {
-  add,
-  decrypt,
-  encrypt,
-  encryptCrt,
-  mulSecret,
+  decryptCentredMod,
   paillierSecretKeyFromPrimes,
   type PaillierPublicKey,
   type PaillierSecretKey,
@@ -24,9 +24,7 @@ import type { SecurityLevel } from '../params.ts';
 import type { Decoded } from '../transcript/index.ts';
 import { assertScalar } from '../validate.ts';
 import {
-  proveAffG,
   proveElog,
-  proveEncElg,
   verifyAffG,
   verifyElog,
   verifyEncElg,
@@ -41,6 +39,7 @@ import type { AuxPublic, KeyShare, KeySharePublic } from './key-share.ts';
 import { lagrangeAtZero, modInverseQ } from './polynomial.ts';
 import type { RoundInbox, Session } from './session.ts';
 import type { AbortEvidence } from './abort.ts';
+import { commitNonces, mtaAnswer, nonceProofs, shareSums, type MtaMasks, type Round1 } from './presign-local.ts';
 import { deltaOpeningValue, identifyDeltaCulprit, readDeltaOpening, type DeltaOpening, type DeltaTranscript } from './presign-identify.ts';
 
 export const PRESIGN = 'presign';
@@ -51,11 +50,6 @@ export const PRESIGN = 'presign';
 export const PRESIGN_ROUNDS = { commit: 1, echo: 2, mta: 3, reveal: 4, revealEcho: 5, identify: 6 } as const;
 
 const q = CURVE_ORDER;
-/** Centred representative in (−q/2, q/2]: the spec's ±2^ℓ form of a scalar. */
-const centred = (x: bigint): bigint => {
-  const r = mod(x, q);
-  return r > q / 2n ? r - q : r;
-};
 
 export interface PresignBinding {
   readonly keyId: string;
@@ -99,15 +93,6 @@ interface SignerData {
   readonly X: Point;
 }
 
-interface Round1 {
-  readonly K: bigint;
-  readonly Gc: bigint;
-  readonly Y: Point;
-  readonly A1: Point;
-  readonly A2: Point;
-  readonly B1: Point;
-  readonly B2: Point;
-}
 
 export const presignProofContext = (sid: Uint8Array, prover: PartyIndex): ProofContext => ({ sessionId: sid, prover, rid: new Uint8Array(0) });
 
@@ -181,35 +166,19 @@ export async function presign(s: Session, input: PresignInput): Promise<Presigna
   const me = view.get(self)!;
   const sk = paillierKeyOf(share.secret.paillier, level);
   if (sk.N !== me.N) throw new InvalidInputError('share', 'Paillier key does not match the aux data');
-  // Additive secret share x_i = λ_i·x'_i (+ shift for the lowest signer), centred for Π^aff-g.
-  let xi = (lagrangeAtZero(signers.map(BigInt), BigInt(self)) * share.secret.x) % q;
-  if (self === signers[0]) xi = (xi + derived.shift) % q;
+  const Fq = scalarField();
+  // Additive secret share x_i = λ_i·x'_i (+ shift for the lowest signer), in [0, q).
+  const xi = Fq.mulAdd(self === signers[0] ? derived.shift : 0n, lagrangeAtZero(signers.map(BigInt), BigInt(self)), share.secret.x);
   const P = PRESIGN_ROUNDS;
-  const ell = 1n << BigInt(level.ellPrime);
 
   // Round 1 (spec Round 1): k_i, γ_i; K_i, G_i; El-Gamal commitments A_i, B_i under Y_i; Π^enc-elg to each peer.
-  const scalar = (): bigint => randomBelow(q - 1n) + 1n;
-  const k = centred(scalar());
-  const gamma = centred(scalar());
-  const rho = randomZnStar(sk.N);
-  const v = randomZnStar(sk.N);
-  const K = encryptCrt(sk, k, rho);
-  const Gc = encryptCrt(sk, gamma, v);
-  const Y = mulG(scalar());
-  const a = scalar();
-  const b = scalar();
-  const mine: Round1 = { K, Gc, Y, A1: mulG(a), A2: mulPoint(Y, a).add(mulG(k)), B1: mulG(b), B2: mulPoint(Y, b).add(mulG(gamma)) };
-  await s.send(
-    P.commit,
-    { K, G: Gc, Y, A1: mine.A1, A2: mine.A2, B1: mine.B1, B2: mine.B2 },
-    (j) => {
-      const Rj = view.get(j)!.R;
-      return {
-        psi0: encElgValue(proveEncElg(level, presignProofContext(sid, self), Rj, { N0: sk.N, C: K, A: Y, B: mine.A1, X: mine.A2 }, { x: k, rho, b: a }, sk)),
-        psi1: encElgValue(proveEncElg(level, presignProofContext(sid, self), Rj, { N0: sk.N, C: Gc, A: Y, B: mine.B1, X: mine.B2 }, { x: gamma, rho: v, b }, sk)),
-      };
-    },
-  );
+  const { mine, secrets: nonces } = commitNonces(sk, Fq, randomCentredScalar(Fq), randomCentredScalar(Fq));
+  const { K, Gc, Y } = mine;
+  const { kq, gq, b } = nonces;
+  await s.send(P.commit, { K, G: Gc, Y, A1: mine.A1, A2: mine.A2, B1: mine.B1, B2: mine.B2 }, (j) => {
+    const { psi0, psi1 } = nonceProofs(level, presignProofContext(sid, self), view.get(j)!.R, sk, mine, nonces);
+    return { psi0: encElgValue(psi0), psi1: encElgValue(psi1) };
+  });
   const r1 = await s.collect(P.commit);
   const peers = new Map<PartyIndex, Round1>([[self, mine]]);
   for (const j of s.others) {
@@ -231,25 +200,14 @@ export async function presign(s: Session, input: PresignInput): Promise<Presigna
   }
 
   // Round 3 (spec Round 2, second half): Γ_i with Π^elog; the two MtA's per peer with Π^aff-g.
-  const Gamma_i = mulG(gamma);
-  const psiTilde = proveElog(presignProofContext(sid, self), { L: mine.B1, M: mine.B2, X: Y, Y: Gamma_i, H: G }, gamma, b);
-  const betas = new Map<PartyIndex, { beta: bigint; betaHat: bigint; s: bigint }>();
-  const xiC = centred(xi);
+  const Gamma_i = mulG(gq);
+  const psiTilde = proveElog(presignProofContext(sid, self), { L: mine.B1, M: mine.B2, X: Y, Y: Gamma_i, H: G }, gq, b);
+  const masks = new Map<PartyIndex, MtaMasks>();
+  const xiC = centredScalar(xi, Fq);
   await s.send(P.mta, { Gamma: Gamma_i, psi: elogValue(psiTilde) }, (j) => {
-    const pj = view.get(j)!;
-    const Kj = peers.get(j)!.K;
-    const beta = randomPlusMinus(ell);
-    const betaHat = randomPlusMinus(ell);
-    const [sij, sHat, rij, rHat] = [randomZnStar(pj.N), randomZnStar(pj.N), randomZnStar(sk.N), randomZnStar(sk.N)];
-    betas.set(j, { beta, betaHat, s: sij });
-    const bound = 1n << BigInt(level.ell);
-    const D = add(pj.pk, mulSecret(pj.pk, gamma, Kj, bound), encrypt(pj.pk, -beta, sij));
-    const F = encryptCrt(sk, -beta, rij);
-    const DHat = add(pj.pk, mulSecret(pj.pk, xiC, Kj, bound), encrypt(pj.pk, -betaHat, sHat));
-    const FHat = encryptCrt(sk, -betaHat, rHat);
-    const psi = proveAffG(level, presignProofContext(sid, self), pj.R, { Nj: pj.N, Ni: sk.N, C: Kj, D, Y: F, X: Gamma_i }, { x: gamma, y: -beta, rho: sij, rhoY: rij }, sk);
-    const psiHat = proveAffG(level, presignProofContext(sid, self), pj.R, { Nj: pj.N, Ni: sk.N, C: Kj, D: DHat, Y: FHat, X: me.X }, { x: xiC, y: -betaHat, rho: sHat, rhoY: rHat }, sk);
-    return { D, F, DHat, FHat, psi: affGValue(psi), psiHat: affGValue(psiHat) };
+    const { answer, masks: m } = mtaAnswer(level, presignProofContext(sid, self), sk, view.get(j)!, peers.get(j)!.K, { gamma: nonces.gamma, xi: xiC }, { Gamma_i, X_i: me.X });
+    masks.set(j, m);
+    return { D: answer.D, F: answer.F, DHat: answer.DHat, FHat: answer.FHat, psi: affGValue(answer.psi), psiHat: affGValue(answer.psiHat) };
   });
   const r3 = await s.collect(P.mta);
   const Gammas = new Map<PartyIndex, Point>([[self, Gamma_i]]);
@@ -278,21 +236,14 @@ export async function presign(s: Session, input: PresignInput): Promise<Presigna
         return { D, DHat };
       },
     );
-    alphas.set(j, { alpha: decrypt(sk, mta.D), alphaHat: decrypt(sk, mta.DHat) });
+    alphas.set(j, { alpha: decryptCentredMod(sk, mta.D, Fq), alphaHat: decryptCentredMod(sk, mta.DHat, Fq) });
   }
 
   // Round 4 (spec Round 3): Γ, Δ_i with Π^elog, δ_i, χ_i, S_i.
   const Gamma = signers.reduce((acc, j) => acc.add(Gammas.get(j)!), IDENTITY);
-  const Delta_i = mulPoint(Gamma, k);
-  const psiPrime = proveElog(presignProofContext(sid, self), { L: mine.A1, M: mine.A2, X: Y, Y: Delta_i, H: Gamma }, k, a);
-  let delta_i = mod(gamma * k, q);
-  let chi_i = mod(xi * k, q);
-  for (const j of s.others) {
-    const { alpha, alphaHat } = alphas.get(j)!;
-    const { beta, betaHat } = betas.get(j)!;
-    delta_i = mod(delta_i + alpha + beta, q);
-    chi_i = mod(chi_i + alphaHat + betaHat, q);
-  }
+  const Delta_i = mulPoint(Gamma, kq);
+  const psiPrime = proveElog(presignProofContext(sid, self), { L: mine.A1, M: mine.A2, X: Y, Y: Delta_i, H: Gamma }, kq, nonces.a);
+  const { delta_i, chi_i } = shareSums(Fq, { gq, kq, xi }, s.others.map((j) => ({ ...alphas.get(j)!, masks: masks.get(j)! })));
   const S_i = mulPoint(Gamma, chi_i);
   await s.send(P.reveal, { delta: delta_i, S: S_i, Delta: Delta_i, psi: elogValue(psiPrime) });
   const r4 = await s.collect(P.reveal);
@@ -325,12 +276,13 @@ export async function presign(s: Session, input: PresignInput): Promise<Presigna
   const sumS = signers.reduce((acc, j) => acc.add(reveals.get(j)!.S), IDENTITY);
   if (delta === 0n || !mulG(delta).equals(sumDelta)) {
     // The presignature is dead: open the δ multiplication so everyone can name who broke it.
+    // The dead presignature's δ side becomes public: its centred values are opened as integers.
     const opening: DeltaOpening = {
-      k,
-      rho,
-      gamma,
-      v,
-      masks: new Map(s.others.map((j) => [j, { beta: betas.get(j)!.beta, s: betas.get(j)!.s }] as const)),
+      k: revealShifted(nonces.k),
+      rho: nonces.rho,
+      gamma: revealShifted(nonces.gamma),
+      v: nonces.v,
+      masks: new Map(s.others.map((j) => [j, { beta: revealShifted(masks.get(j)!.beta), s: masks.get(j)!.s }] as const)),
       received: new Map(s.others.map((j) => [j, r3.p2p.get(j)!.envelope] as const)),
     };
     await s.send(P.identify, deltaOpeningValue(opening));
@@ -362,8 +314,8 @@ export async function presign(s: Session, input: PresignInput): Promise<Presigna
     },
     self,
     Gamma,
-    kTilde: mod(k * deltaInv, q),
-    chiTilde: (chi_i * deltaInv) % q,
+    kTilde: Fq.mulAdd(0n, kq, deltaInv),
+    chiTilde: Fq.mulAdd(0n, chi_i, deltaInv),
     DeltaTilde: signers.map((j) => mulPointPublic(reveals.get(j)!.Delta, deltaInv)),
     STilde: signers.map((j) => mulPointPublic(reveals.get(j)!.S, deltaInv)),
   };

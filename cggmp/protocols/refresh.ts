@@ -20,7 +20,7 @@ import { bytes, exactRecord, int, point, points } from './fields.ts';
 import { hashCommit, xorAll } from './hash-commit.ts';
 import { KEY_SHARE_VERSION, type KeyShare, type KeySharePublic } from './key-share.ts';
 import { assertThreshold, publicSharesOf, readSchResponse } from './keygen.ts';
-import { commitPolynomial, evaluate, evaluateCommitment, randomPolynomial } from './polynomial.ts';
+import { commitPolynomial, evaluate, evaluateCommitment, randomPolynomial, addScalars } from './polynomial.ts';
 import type { Session } from './session.ts';
 
 export const REFRESH = 'refresh';
@@ -133,7 +133,7 @@ export async function refresh(s: Session, share: KeyShare): Promise<KeyShare> {
   await s.send(R.decommit, { rid: mine.rid, S: mine.S, A: mine.A, u: mine.u }, (j) => ({ delta: evaluate(f, BigInt(j)) }));
   const r3 = await s.collect(R.decommit);
   const dec = new Map<PartyIndex, Decommitment>([[self, mine]]);
-  let xi = (share.secret.x + evaluate(f, BigInt(self))) % CURVE_ORDER;
+  let xi = addScalars(share.secret.x, evaluate(f, BigInt(self)));
   for (const j of s.others) {
     const b = r3.broadcast.get(j)!;
     const p = r3.p2p.get(j)!;
@@ -167,7 +167,7 @@ export async function refresh(s: Session, share: KeyShare): Promise<KeyShare> {
       });
     }
     dec.set(j, d);
-    xi = (xi + delta) % CURVE_ORDER;
+    xi = addScalars(xi, delta);
   }
   const ordered = parties.map((j) => dec.get(j)!);
   const rid = xorAll(ordered.map((d) => d.rid));

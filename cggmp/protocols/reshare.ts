@@ -22,7 +22,7 @@ import { bytes, exactRecord, int, point, points } from './fields.ts';
 import { hashCommit } from './hash-commit.ts';
 import { KEY_SHARE_VERSION, type KeyShare } from './key-share.ts';
 import { assertThreshold, publicSharesOf } from './keygen.ts';
-import { commitPolynomial, evaluate, evaluateCommitment, lagrangeAtZero, randomPolynomial } from './polynomial.ts';
+import { commitPolynomial, evaluate, evaluateCommitment, lagrangeAtZero, randomPolynomial, addScalars } from './polynomial.ts';
 import type { Session } from './session.ts';
 
 export const RESHARE = 'reshare';
@@ -277,7 +277,7 @@ export async function reshare(s: Session, input: ReshareInput): Promise<KeyShare
           evidence: { check: 'reshare-vss-share', envelopes: [p.envelope, b.envelope] },
         });
       }
-      x = (x + sigma) % CURVE_ORDER;
+      x = addScalars(x, sigma);
     }
     deals.set(j, d);
   }

@@ -9,7 +9,7 @@ import { keccak_256 } from '@noble/hashes/sha3.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { fromBytesBE, mod } from '../arith/index.ts';
-import { CURVE_ORDER, mulPointPublic, type Point } from '../curve/index.ts';
+import { CURVE_ORDER, mulPointPublic, scalarField, type Point } from '../curve/index.ts';
 import { CggmpError, InvalidInputError } from '../errors.ts';
 import { assertScalar } from '../validate.ts';
 import { sameBytes, type PartyIndex } from './channel.ts';
@@ -94,7 +94,8 @@ export function issuePartialSignature(presig: Presignature, request: SignRequest
   spent.add(presig);
   const m = digestScalar(digest);
   const r = mod(presig.Gamma.x, q);
-  return { sigma: mod(presig.kTilde * m + r * presig.chiTilde, q), digest };
+  // σ_i = k̃_i·m + r·χ̃_i mod q, reduced by Montgomery (the secret never meets a BigInt division).
+  return { sigma: scalarField().mulAdd(presig.kTilde * m, r, presig.chiTilde), digest };
 }
 
 function requestDigest(presig: Presignature, request: SignRequest): Uint8Array {

@@ -1,15 +1,16 @@
 /**
- * Ring-Pedersen commitments s^x · t^y mod N̂. The prover's side has secret exponents and uses
- * the constant-time path; the verifier's side has public exponents and uses the fixed-base
+ * Ring-Pedersen commitments s^x · t^y mod N̂. The prover's side has secret exponents, in shifted
+ * form (arith/shifted.ts), and uses the constant-time path; the verifier's side has public
+ * exponents and uses the fixed-base
  * multi-exponentiation table of (s, t) (spec §"Speeding up Fixed-Based Multiexponentiation"),
  * shifted by 2^k so signed exponents become non-negative: s^x t^y = s^(x+H) t^(y+H) · (s t)^-H.
  */
-import { getBackend, type FixedBaseTable, bitLength, pow2Public, powSecret } from '../arith/index.ts';
+import { getBackend, type FixedBaseTable, type Shifted, bitLength, pow2Public, powShifted } from '../arith/index.ts';
 import type { RingPedersenParams } from './params.ts';
 
-/** s^x · t^y mod N̂ for secret x, y bounded in absolute value by xBound, yBound. */
-export function commitSecret(R: RingPedersenParams, x: bigint, y: bigint, xBound: bigint, yBound: bigint): bigint {
-  return (powSecret(R.s, x, R.N, xBound) * powSecret(R.t, y, R.N, yBound)) % R.N;
+/** s^x · t^y mod N̂ for secret x, y (shifted). */
+export function commitSecret(R: RingPedersenParams, x: Shifted, y: Shifted): bigint {
+  return (powShifted(R.s, x, R.N) * powShifted(R.t, y, R.N)) % R.N;
 }
 
 interface VerifierTable {

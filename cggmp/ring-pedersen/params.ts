@@ -4,7 +4,7 @@
  * Paillier key. The trapdoor λ and φ(N̂) are kept for Π^prm.
  */
 import { InvalidInputError } from '../errors.ts';
-import { bitLength, crtModulus, crtPow, type CrtModulus, assertSafePrime, freshPrimes, type PrimeSource, randomBelow, randomZnStar } from '../arith/index.ts';
+import { bitLength, crtModulus, type CrtModulus, assertSafePrime, freshPrimes, type PrimeSource, randomBelow, randomZnStar } from '../arith/index.ts';
 import { primeBits, type SecurityLevel } from '../params.ts';
 import { assertInZnStar, assertModulus } from '../validate.ts';
 
@@ -49,8 +49,9 @@ export function ringPedersenFromPrimes(p: bigint, q: bigint, level: SecurityLeve
     const r = randomZnStar(N);
     const t = (r * r) % N;
     // λ ← [φ/4] (spec generate_pedersen_params): t generates the squares, of order φ/4.
-    const lambda = randomBelow(phi / 4n);
-    const s = crtPow(crt, t, lambda);
+    // (A shift, not a BigInt division, of the secret φ.)
+    const lambda = randomBelow(phi >> 2n);
+    const s = crt.pow(t, lambda);
     if (t !== 1n && s !== 1n && s !== t) return Object.freeze({ N, s, t, p, q, phi, lambda, crt });
   }
 }

@@ -4,9 +4,9 @@
  * channel, a corrupt session that believes its own lie, or bad keys it brings to aux-info.
  */
 import { generatePrimeSync } from 'node:crypto';
-import { bitLength, crtModulus, modInverse, mod, type PrimeSource } from '../arith/index.ts';
+import { bitLength, type PrimeSource } from '../arith/index.ts';
 import { CURVE_ORDER } from '../curve/index.ts';
-import { generatePaillierKey, type PaillierSecretKey } from '../paillier/index.ts';
+import { generatePaillierKey, paillierSecretKeyUnchecked, type PaillierSecretKey } from '../paillier/index.ts';
 import { primeBits, type SecurityLevel } from '../params.ts';
 import { generateRingPedersen } from '../ring-pedersen/index.ts';
 import type { AuxKeys } from '../protocols/aux-info.ts';
@@ -46,18 +46,7 @@ const plus1 = (x: Encodable | undefined): bigint => (x as bigint) + 1n;
 
 /** A Paillier "key" the corrupt party presents: any modulus it likes, validation skipped on purpose. */
 function unsafePaillierKey(p: bigint, q: bigint): PaillierSecretKey {
-  const N = p * q;
-  return {
-    N,
-    N2: N * N,
-    p,
-    q,
-    phi: (p - 1n) * (q - 1n),
-    crtN2: crtModulus(p * p, p * (p - 1n), q * q, q * (q - 1n)),
-    crtN: crtModulus(p, p - 1n, q, q - 1n),
-    hp: modInverse(mod((p - 1n) * q, p), p),
-    hq: modInverse(mod((q - 1n) * p, q), q),
-  };
+  return paillierSecretKeyUnchecked(p, q);
 }
 
 function primeWith(bits: number, mod4: bigint): bigint {

@@ -1,5 +1,5 @@
 import { IDENTITY, mulG } from '../curve/index.ts';
-import { randomPlusMinus, randomZnStar } from '../arith/index.ts';
+import { randomPlusMinus, randomShifted, randomZnStar, revealShifted } from '../arith/index.ts';
 import { encrypt, encryptCrt, mulPublic, publicPart } from '../paillier/index.ts';
 import { ringPedersenPublic } from '../ring-pedersen/index.ts';
 import { LEVELS, partyKeys } from '../../test/support/keys.ts';
@@ -13,8 +13,9 @@ for (const level of LEVELS) {
     const R = ringPedersenPublic(verifier.ringPedersen);
     const pkj = publicPart(verifier.paillier);
     const ski = prover.paillier;
-    const x = randomPlusMinus(1n << BigInt(level.ell));
-    const y = randomPlusMinus(1n << BigInt(level.ellPrime));
+    const xs = randomShifted(1n << BigInt(level.ell));
+    const ys = randomShifted(1n << BigInt(level.ellPrime));
+    const [x, y] = [revealShifted(xs), revealShifted(ys)];
     const rho = randomZnStar(pkj.N);
     const rhoY = randomZnStar(ski.N);
     const C = encrypt(pkj, randomPlusMinus(1n << 256n));
@@ -28,7 +29,7 @@ for (const level of LEVELS) {
     };
     return {
       statement,
-      prove: (ctx, s) => proveAffG(level, ctx, R, s, { x, y, rho, rhoY }, ski),
+      prove: (ctx, s) => proveAffG(level, ctx, R, s, { x: xs, y: ys, rho, rhoY }, ski),
       verify: (ctx, s, proof) => verifyAffG(level, ctx, R, s, proof, verifier.paillier),
       otherStatements: (s) => ({
         C: { ...s, C: (s.C * s.C) % pkj.N2 },

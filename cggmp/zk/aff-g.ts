@@ -4,13 +4,15 @@
  * y ∈ ±2^ℓ'; the proof guarantees x ∈ ±2^(ℓ+ε), y ∈ ±2^(ℓ'+ε). N_j and R_j = (N̂_j, s_j, t_j)
  * belong to the verifier, N_i to the prover.
  */
-import { inPlusMinus, plusMinusHalf, randomPlusMinus, randomZnStar, crtPow, powPublic, powSecretBase } from '../arith/index.ts';
-import { assertPoint, CURVE_ORDER, mulG, mulGPublic, mulPointPublic, type Point } from '../curve/index.ts';
+import { affineResponse, assertShiftedWithin, inPlusMinus, plusMinusHalf, randomShifted, randomZnStar, powPublic, powSecretBase, scalarOf, type Shifted } from '../arith/index.ts';
+import { assertPoint, CURVE_ORDER, mulG, mulGPublic, mulPointPublic, scalarField, type Point } from '../curve/index.ts';
 import {
   encrypt,
   encryptCrt,
+  encryptCrtShifted,
+  encryptShifted,
   mulPublic,
-  mulSecret,
+  mulShifted,
   paillierPublicKey,
   type PaillierPublicKey,
   type PaillierSecretKey,
@@ -18,7 +20,7 @@ import {
 import type { SecurityLevel } from '../params.ts';
 import { commitPublic, commitSecret, type RingPedersenParams } from '../ring-pedersen/index.ts';
 import { challengeStream } from '../transcript/index.ts';
-import { assertBigint, assertInZnStar, assertRecord, assertInPlusMinus } from '../validate.ts';
+import { assertBigint, assertInZnStar, assertRecord } from '../validate.ts';
 import { InvalidInputError } from '../errors.ts';
 import { PROOF_TAG_PREFIX, assertContext, check, stateInputs, type ProofContext } from './context.ts';
 
@@ -50,9 +52,10 @@ export interface AffGProof {
   readonly w: bigint;
   readonly wy: bigint;
 }
+/** x and y held shifted (arith/shifted.ts): secret signed values never appear as BigInts. */
 export interface AffGSecret {
-  readonly x: bigint;
-  readonly y: bigint;
+  readonly x: Shifted;
+  readonly y: Shifted;
   readonly rho: bigint;
   readonly rhoY: bigint;
 }
@@ -79,32 +82,31 @@ export function proveAffG(
 ): AffGProof {
   assertContext(ctx);
   // The spec's x ∈ ±2^ℓ, y ∈ ±2^ℓ': scalars go in as centred representatives.
-  assertInPlusMinus(secret.x, 1n << BigInt(level.ell), 'x');
-  assertInPlusMinus(secret.y, 1n << BigInt(level.ellPrime), 'y');
+  assertShiftedWithin(secret.x, plusMinusHalf(1n << BigInt(level.ell)), 'x');
+  assertShiftedWithin(secret.y, plusMinusHalf(1n << BigInt(level.ellPrime)), 'y');
   if (ski && ski.N !== s.Ni) throw new InvalidInputError('ski', 'does not match N_i');
   const pkj: PaillierPublicKey = { N: s.Nj, N2: s.Nj * s.Nj };
   const pki: PaillierPublicKey = { N: s.Ni, N2: s.Ni * s.Ni };
   const ell = 1n << BigInt(level.ell);
   const ellEps = 1n << BigInt(level.ell + level.epsilon);
   const ellPrimeEps = 1n << BigInt(level.ellPrime + level.epsilon);
-  const ellPrime = 1n << BigInt(level.ellPrime);
   // Commit_aff-g, step 1: sample the nonces.
-  const alpha = randomPlusMinus(ellEps);
-  const beta = randomPlusMinus(ellPrimeEps);
+  const alpha = randomShifted(ellEps);
+  const beta = randomShifted(ellPrimeEps);
   const r = randomZnStar(s.Nj);
   const ry = randomZnStar(s.Ni);
-  const gamma = randomPlusMinus(ellEps * R.N);
-  const delta = randomPlusMinus(ellEps * R.N);
-  const m = randomPlusMinus(ell * R.N);
-  const mu = randomPlusMinus(ell * R.N);
+  const gamma = randomShifted(ellEps * R.N);
+  const delta = randomShifted(ellEps * R.N);
+  const m = randomShifted(ell * R.N);
+  const mu = randomShifted(ell * R.N);
   // Steps 2–8.
-  const A = (mulSecret(pkj, alpha, s.C, plusMinusHalf(ellEps)) * encrypt(pkj, beta, r)) % pkj.N2;
-  const Bx = mulG(alpha);
-  const By = ski ? encryptCrt(ski, beta, ry) : encrypt(pki, beta, ry);
-  const E = commitSecret(R, alpha, gamma, plusMinusHalf(ellEps), plusMinusHalf(ellEps * R.N));
-  const S = commitSecret(R, secret.x, m, plusMinusHalf(ell), plusMinusHalf(ell * R.N));
-  const F = commitSecret(R, beta, delta, plusMinusHalf(ellPrimeEps), plusMinusHalf(ellEps * R.N));
-  const T = commitSecret(R, secret.y, mu, plusMinusHalf(ellPrime), plusMinusHalf(ell * R.N));
+  const A = (mulShifted(pkj, alpha, s.C) * encryptShifted(pkj, beta, r)) % pkj.N2;
+  const Bx = mulG(scalarOf(alpha, scalarField()));
+  const By = ski ? encryptCrtShifted(ski, beta, ry) : encryptShifted(pki, beta, ry);
+  const E = commitSecret(R, alpha, gamma);
+  const S = commitSecret(R, secret.x, m);
+  const F = commitSecret(R, beta, delta);
+  const T = commitSecret(R, secret.y, mu);
   const e = challengeAffG(level, ctx, R, s, { A, Bx, By, E, S, F, T });
   // Prove_aff-g.
   return {
@@ -115,10 +117,10 @@ export function proveAffG(
     S,
     F,
     T,
-    z1: alpha + e * secret.x,
-    z2: beta + e * secret.y,
-    z3: gamma + e * m,
-    z4: delta + e * mu,
+    z1: affineResponse(alpha, e, secret.x),
+    z2: affineResponse(beta, e, secret.y),
+    z3: affineResponse(gamma, e, m),
+    z4: affineResponse(delta, e, mu),
     w: (r * powSecretBase(secret.rho, e, s.Nj)) % s.Nj,
     wy: (ry * powSecretBase(secret.rhoY, e, s.Ni)) % s.Ni,
   };
@@ -162,7 +164,7 @@ export function verifyAffG(
   // Step 1: A ⊕ (e ⊙ D) = (z1 ⊙ C) ⊕ enc_{N_j}(z2; w).
   const lhs1 = (proof.A * mulPublic(pkj, e, s.D)) % pkj.N2;
   const rhs1 = skj
-    ? (crtPow(skj.crtN2, s.C, proof.z1) * encryptCrt(skj, proof.z2, proof.w)) % pkj.N2
+    ? (skj.ops.pow(s.C, proof.z1) * encryptCrt(skj, proof.z2, proof.w)) % pkj.N2
     : (mulPublic(pkj, proof.z1, s.C) * encrypt(pkj, proof.z2, proof.w)) % pkj.N2;
   check(lhs1 === rhs1, NAME, 'A ⊕ (e ⊙ D) = (z1 ⊙ C) ⊕ enc(z2; w)');
   // Step 2: z1·G = B_x + e·X.

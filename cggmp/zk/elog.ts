@@ -2,8 +2,8 @@
  * Π^elog: discrete log with an El-Gamal commitment (spec §"Π^elog: Dlog with El-Gamal
  * Commitment"): knowledge of (y, λ) with L = λ·G, M = y·G + λ·X, Y = y·H.
  */
-import { mod, randomBelow } from '../arith/index.ts';
-import { assertPoint, CURVE_ORDER, mulG, mulGPublic, mulPoint, mulPointPublic, type Point } from '../curve/index.ts';
+import { randomBelow } from '../arith/index.ts';
+import { assertPoint, CURVE_ORDER, mulG, mulGPublic, mulPoint, mulPointPublic, scalarField, type Point } from '../curve/index.ts';
 import { challengeStream } from '../transcript/index.ts';
 import { assertScalar, assertRecord } from '../validate.ts';
 import { PROOF_TAG_PREFIX, assertContext, check, stateInputs, type ProofContext } from './context.ts';
@@ -45,7 +45,8 @@ export function proveElog(ctx: ProofContext, s: ElogStatement, y: bigint, lambda
   const B = mulPoint(s.H, m);
   const e = challengeElog(ctx, s, A, N, B);
   // Prove_elog: z = α + eλ, u = m + e·y (mod q).
-  return { A, N, B, z: mod(alpha + e * lambda, CURVE_ORDER), u: mod(m + e * y, CURVE_ORDER) };
+  const Fq = scalarField();
+  return { A, N, B, z: Fq.mulAdd(alpha, e, lambda), u: Fq.mulAdd(m, e, y) };
 }
 
 /** VerifyNI_elog: validates every point and scalar, then the three equations of Verify_elog. */

@@ -1,5 +1,5 @@
 import { CURVE_ORDER, IDENTITY, mulG } from '../curve/index.ts';
-import { randomBelow, randomPlusMinus, randomZnStar } from '../arith/index.ts';
+import { randomBelow, randomShifted, randomZnStar, revealShifted } from '../arith/index.ts';
 import { encryptCrt } from '../paillier/index.ts';
 import { ringPedersenPublic } from '../ring-pedersen/index.ts';
 import { LEVELS, partyKeys } from '../../test/support/keys.ts';
@@ -11,7 +11,8 @@ for (const level of LEVELS) {
     const prover = partyKeys(level, 0);
     const R = ringPedersenPublic(partyKeys(level, 1).ringPedersen);
     const sk0 = prover.paillier;
-    const x = randomPlusMinus(1n << BigInt(level.ell));
+    const xs = randomShifted(1n << BigInt(level.ell));
+    const x = revealShifted(xs);
     const rho = randomZnStar(sk0.N);
     const a = randomBelow(CURVE_ORDER);
     const b = randomBelow(CURVE_ORDER);
@@ -24,7 +25,7 @@ for (const level of LEVELS) {
     };
     return {
       statement,
-      prove: (ctx, s) => proveEncElg(level, ctx, R, s, { x, rho, b }, sk0),
+      prove: (ctx, s) => proveEncElg(level, ctx, R, s, { x: xs, rho, b }, sk0),
       verify: (ctx, s, proof) => verifyEncElg(level, ctx, R, s, proof),
       otherStatements: (s) => ({
         C: { ...s, C: (s.C * s.C) % (s.N0 * s.N0) },

@@ -4,13 +4,13 @@
  * guarantees x ∈ ±2^(ℓ+ε). The verifier's ring-Pedersen parameters R_j are part of the challenge
  * on both sides (the spec's VerifyNI omits the state and ProveNI omits R_j: we bind both).
  */
-import { inPlusMinus, plusMinusHalf, randomBelow, randomPlusMinus, randomZnStar, mod, powPublic, powSecretBase } from '../arith/index.ts';
-import { assertPoint, CURVE_ORDER, mulG, mulGPublic, mulPoint, mulPointPublic, type Point } from '../curve/index.ts';
-import { encrypt, encryptCrt, mulPublic, paillierPublicKey, type PaillierPublicKey, type PaillierSecretKey } from '../paillier/index.ts';
+import { affineResponse, assertShiftedWithin, inPlusMinus, plusMinusHalf, randomBelow, randomShifted, randomZnStar, mod, powPublic, powSecretBase, scalarOf, type Shifted } from '../arith/index.ts';
+import { assertPoint, CURVE_ORDER, mulG, mulGPublic, mulPoint, mulPointPublic, scalarField, type Point } from '../curve/index.ts';
+import { encrypt, encryptCrtShifted, encryptShifted, mulPublic, paillierPublicKey, type PaillierPublicKey, type PaillierSecretKey } from '../paillier/index.ts';
 import type { SecurityLevel } from '../params.ts';
 import { commitPublic, commitSecret, type RingPedersenParams } from '../ring-pedersen/index.ts';
 import { challengeStream } from '../transcript/index.ts';
-import { assertBigint, assertInZnStar, assertScalar, assertRecord, assertInPlusMinus } from '../validate.ts';
+import { assertBigint, assertInZnStar, assertScalar, assertRecord } from '../validate.ts';
 import { InvalidInputError } from '../errors.ts';
 import { PROOF_TAG_PREFIX, assertContext, check, stateInputs, type ProofContext } from './context.ts';
 
@@ -53,7 +53,8 @@ function challengeEncElg(
 }
 
 /**
- * ProveNI_enc-elg(state, R_j, (N0, C, A, B, X); (x, ρ, b)). `sk0` is the prover's own Paillier
+ * ProveNI_enc-elg(state, R_j, (N0, C, A, B, X); (x, ρ, b)). x is the centred representative of a
+ * scalar, held shifted (never a signed BigInt); b ∈ [0, q). `sk0` is the prover's own Paillier
  * secret key when it has it (CRT encryption).
  */
 export function proveEncElg(
@@ -61,34 +62,34 @@ export function proveEncElg(
   ctx: ProofContext,
   R: RingPedersenParams,
   s: EncElgStatement,
-  secret: { x: bigint; rho: bigint; b: bigint },
+  secret: { x: Shifted; rho: bigint; b: bigint },
   sk0?: PaillierSecretKey,
 ): EncElgProof {
   assertContext(ctx);
-  // The spec's x ∈ ±2^ℓ: a scalar of Z_q goes in as its centred representative, which must also
-  // be the plaintext of C.
-  assertInPlusMinus(secret.x, 1n << BigInt(level.ell), 'x');
+  // The spec's x ∈ ±2^ℓ: it must also be the plaintext of C.
+  assertShiftedWithin(secret.x, plusMinusHalf(1n << BigInt(level.ell)), 'x');
   if (sk0 && sk0.N !== s.N0) throw new InvalidInputError('sk0', 'does not match N0');
   const pk0: PaillierPublicKey = { N: s.N0, N2: s.N0 * s.N0 };
   const ell = 1n << BigInt(level.ell);
   const ellEps = 1n << BigInt(level.ell + level.epsilon);
+  const Fq = scalarField();
   // Commit_enc-elg.
-  const alpha = randomPlusMinus(ellEps);
-  const mu = randomPlusMinus(ell * R.N);
+  const alpha = randomShifted(ellEps);
+  const mu = randomShifted(ell * R.N);
   const r = randomZnStar(s.N0);
   const beta = randomBelow(CURVE_ORDER - 1n) + 1n;
-  const gamma = randomPlusMinus(ellEps * R.N);
-  const S = commitSecret(R, secret.x, mu, plusMinusHalf(ell), plusMinusHalf(ell * R.N));
-  const T = commitSecret(R, alpha, gamma, plusMinusHalf(ellEps), plusMinusHalf(ellEps * R.N));
-  const D = sk0 ? encryptCrt(sk0, alpha, r) : encrypt(pk0, alpha, r);
-  const Y = mulPoint(s.A, beta).add(mulG(alpha));
+  const gamma = randomShifted(ellEps * R.N);
+  const S = commitSecret(R, secret.x, mu);
+  const T = commitSecret(R, alpha, gamma);
+  const D = sk0 ? encryptCrtShifted(sk0, alpha, r) : encryptShifted(pk0, alpha, r);
+  const Y = mulPoint(s.A, beta).add(mulG(scalarOf(alpha, Fq)));
   const Z = mulG(beta);
   const e = challengeEncElg(level, ctx, R, s, { S, T, D, Y, Z });
   // Prove_enc-elg.
-  const z1 = alpha + e * secret.x;
+  const z1 = affineResponse(alpha, e, secret.x);
   const z2 = (r * powSecretBase(secret.rho, e, s.N0)) % s.N0;
-  const z3 = gamma + e * mu;
-  const w = mod(beta + e * secret.b, CURVE_ORDER);
+  const z3 = affineResponse(gamma, e, mu);
+  const w = Fq.mulAdd(beta, mod(e, CURVE_ORDER), secret.b);
   return { S, T, D, Y, Z, z1, z2, z3, w };
 }
 

@@ -3,7 +3,7 @@
  * above roughly 2^ℓ, proved against the verifier's ring-Pedersen parameters R_j. Its range
  * checks on z1, z2 are what reject a modulus with a small prime factor (BitForge).
  */
-import { isqrt, inPlusMinus, plusMinusHalf, randomPlusMinus, pow2Public, powPublic, powSecret } from '../arith/index.ts';
+import { affineResponse, isqrt, inPlusMinus, randomShifted, pow2Public, powPublic, powShifted, type Shifted } from '../arith/index.ts';
 import type { SecurityLevel } from '../params.ts';
 import { commitPublic, commitSecret, type RingPedersenParams } from '../ring-pedersen/index.ts';
 import { challengeStream } from '../transcript/index.ts';
@@ -49,22 +49,25 @@ export function proveFac(
   const ellEps = 1n << BigInt(level.ell + level.epsilon);
   const sqrtN = isqrt(Ni);
   const Nj = R.N;
-  // Commit_fac.
-  const alpha = randomPlusMinus(ellEps * sqrtN);
-  const beta = randomPlusMinus(ellEps * sqrtN);
-  const mu = randomPlusMinus(ell * Nj);
-  const nu = randomPlusMinus(ell * Nj);
-  const r = randomPlusMinus(ellEps * Ni * Nj);
-  const x = randomPlusMinus(ellEps * Nj);
-  const y = randomPlusMinus(ellEps * Nj);
-  // The factors are below N_i: a fixed bound keeps the exponent's length independent of p, q.
-  const primeBound = Ni;
-  const P = commitSecret(R, p, mu, primeBound, plusMinusHalf(ell * Nj));
-  const Q = commitSecret(R, q, nu, primeBound, plusMinusHalf(ell * Nj));
-  const A = commitSecret(R, alpha, x, plusMinusHalf(ellEps * sqrtN), plusMinusHalf(ellEps * Nj));
-  const B = commitSecret(R, beta, y, plusMinusHalf(ellEps * sqrtN), plusMinusHalf(ellEps * Nj));
-  const T = (powSecret(Q, alpha, Nj, plusMinusHalf(ellEps * sqrtN)) * powSecret(R.t, r, Nj, plusMinusHalf(ellEps * Ni * Nj))) % Nj;
+  // Commit_fac. Every signed secret is held shifted (arith/shifted.ts).
+  const alpha = randomShifted(ellEps * sqrtN);
+  const beta = randomShifted(ellEps * sqrtN);
+  const mu = randomShifted(ell * Nj);
+  const nu = randomShifted(ell * Nj);
+  const r = randomShifted(ellEps * Ni * Nj);
+  const x = randomShifted(ellEps * Nj);
+  const y = randomShifted(ellEps * Nj);
+  // The factors with the public offset N_i: the exponent's length then does not depend on p, q.
+  const pS: Shifted = { value: p + Ni, offset: Ni };
+  const qS: Shifted = { value: q + Ni, offset: Ni };
+  const P = commitSecret(R, pS, mu);
+  const Q = commitSecret(R, qS, nu);
+  const A = commitSecret(R, alpha, x);
+  const B = commitSecret(R, beta, y);
+  const T = (powShifted(Q, alpha, Nj) * powShifted(R.t, r, Nj)) % Nj;
   const e = challengeFac(level, ctx, R, Ni, { P, Q, A, B, T });
+  // ν·p as a Shifted with the public offset ν.offset·N_i ≥ ν.offset·p: every term stays ≥ 0.
+  const nuP: Shifted = { value: nu.value * p + nu.offset * (Ni - p), offset: nu.offset * Ni };
   // Prove_fac.
   return {
     P,
@@ -72,11 +75,11 @@ export function proveFac(
     A,
     B,
     T,
-    z1: alpha + e * p,
-    z2: beta + e * q,
-    w1: x + e * mu,
-    w2: y + e * nu,
-    v: r - e * nu * p,
+    z1: affineResponse(alpha, e, pS),
+    z2: affineResponse(beta, e, qS),
+    w1: affineResponse(x, e, mu),
+    w2: affineResponse(y, e, nu),
+    v: affineResponse(r, -e, nuP),
   };
 }
 

@@ -4,7 +4,7 @@
  * fourth roots x_i of (-1)^a_i·w^b_i·y_i. The verifier also refuses an even or prime N and
  * checks gcd(w, N) = 1.
  */
-import { jacobi, mod, crtModulus, crtPow, isProbablePrime, randomZnStar, powPublic, powSecretNonNegative, getBackend } from '../arith/index.ts';
+import { jacobi, crtModulus, isProbablePrime, randomZnStar, powPublic, getBackend, type CrtModulus } from '../arith/index.ts';
 import { ArithError } from '../errors.ts';
 import type { SecurityLevel } from '../params.ts';
 import { challengeStream } from '../transcript/index.ts';
@@ -34,35 +34,33 @@ export function proveMod(level: SecurityLevel, ctx: ProofContext, N: bigint, p: 
   let w = randomZnStar(N);
   while (jacobi(w, N) !== -1) w = randomZnStar(N);
   const ys = challengeMod(level, ctx, N, w);
-  // Prove_mod.
-  const NInv = getBackend().modInverse(mod(N, phi), phi); // N' = N^-1 mod φ(N)
-  const sqrtExp = (phi + 4n) / 8n; // blum_sqrt exponent ((p-1)(q-1) + 4)/8
+  // Prove_mod. N' = N^-1 mod φ(N): the addon's inversion reduces N by φ without branches.
+  const NInv = getBackend().modInverse(N, phi);
+  // blum_sqrt exponent ((p-1)(q-1) + 4)/8: φ + 4 = 4(p'q' + 1) with p'q' odd, so a shift is exact.
+  const sqrtExp = (phi + 4n) >> 3n;
   const rounds = ys.map((y) => {
-    const { a, b, yPrime } = findResidue(y, w, p, q, N);
-    const x = crtPow(crt, crtPow(crt, yPrime, sqrtExp), sqrtExp);
-    const z = crtPow(crt, y, NInv);
+    const { a, b, yPrime } = findResidue(y, w, crt, N);
+    const x = crt.pow(crt.pow(yPrime, sqrtExp), sqrtExp);
+    const z = crt.pow(y, NInv);
     return { x, a, b, z };
   });
   return { w, rounds };
 }
 
-/** find_residue: a, b ∈ {0,1} with (-1)^a·w^b·y a quadratic residue mod N. */
-function findResidue(y: bigint, w: bigint, p: bigint, q: bigint, N: bigint): { a: 0 | 1; b: 0 | 1; yPrime: bigint } {
+/**
+ * find_residue: a, b ∈ {0,1} with (-1)^a·w^b·y a quadratic residue mod N. The Legendre symbols
+ * come from the CRT context (Euler's criterion with the secret primes as constant-time moduli);
+ * they decide a and b, which the proof publishes.
+ */
+function findResidue(y: bigint, w: bigint, crt: CrtModulus, N: bigint): { a: 0 | 1; b: 0 | 1; yPrime: bigint } {
   for (const b of [0, 1] as const) {
     const v = b === 0 ? y : (w * y) % N;
-    const jp = legendre(v, p);
-    const jq = legendre(v, q);
+    const [jp, jq] = crt.legendre(v);
     if (jp === 1 && jq === 1) return { a: 0, b, yPrime: v };
     if (jp === -1 && jq === -1) return { a: 1, b, yPrime: N - v };
   }
   // The spec's ⊥: unreachable for a Blum modulus and (w/N) = -1, so the primes were not valid.
   throw new ArithError('find_residue: no residue among ±w^b·y (the primes are not a Blum pair)');
-}
-
-/** Legendre symbol (v/p) by Euler's criterion, v^((p-1)/2) mod p, constant time in the secret p. */
-function legendre(v: bigint, p: bigint): -1 | 0 | 1 {
-  const r = powSecretNonNegative(v, (p - 1n) / 2n, p);
-  return r === 1n ? 1 : r === 0n ? 0 : -1;
 }
 
 /**

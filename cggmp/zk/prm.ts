@@ -2,7 +2,7 @@
  * Π^prm: ring-Pedersen parameters are well formed, s ∈ ⟨t⟩ (spec §"Π^prm: Ring-Pedersen
  * Parameters"): m parallel rounds with one-bit challenges, A_i = t^a_i, z_i = a_i + e_i·λ mod φ(N).
  */
-import { crtPow, randomBelow } from '../arith/index.ts';
+import { getBackend, randomBelow } from '../arith/index.ts';
 import type { SecurityLevel } from '../params.ts';
 import { commitPublic, ringPedersenParams, type RingPedersenParams, type RingPedersenSecret } from '../ring-pedersen/index.ts';
 import { challengeStream } from '../transcript/index.ts';
@@ -27,10 +27,12 @@ export function provePrm(level: SecurityLevel, ctx: ProofContext, secret: RingPe
   assertContext(ctx);
   // Commit_prm: a_i ← Z_φ(N), A_i = t^a_i mod N (CRT: the prover knows the factorisation).
   const a = Array.from({ length: level.m }, () => randomBelow(secret.phi));
-  const A = a.map((ai) => crtPow(secret.crt, secret.t, ai));
+  const A = a.map((ai) => secret.crt.pow(secret.t, ai));
   const e = challengePrm(level, ctx, secret, A);
-  // Prove_prm: z_i = a_i + e_i·λ mod φ(N).
-  const z = a.map((ai, i) => (ai + BigInt(e[i] ?? 0) * secret.lambda) % secret.phi);
+  // Prove_prm: z_i = a_i + e_i·λ mod φ(N), e_i a public bit: a masked conditional subtraction of
+  // the secret φ (λ < φ/4 and a_i < φ), never a BigInt division by it.
+  const backend = getBackend();
+  const z = a.map((ai, i) => (e[i] === 1 ? backend.addModSecret(ai, secret.lambda, secret.phi) : ai));
   return { A, z };
 }
 

@@ -12,15 +12,19 @@ import { commitSch, proveElog, proveMod, provePrm, proveSch, respondSch, verifyE
 const ctx = makeContext(1);
 
 describe('review regressions', () => {
-  it('proves and verifies Π^sch and Π^elog for negative (centred) secrets', () => {
-    const x = -12345678901234567890n;
+  it('proves Π^sch and Π^elog for the residues of negative secrets, and refuses a negative secret', () => {
+    const residue = (v: bigint): bigint => ((v % CURVE_ORDER) + CURVE_ORDER) % CURVE_ORDER;
+    const x = residue(-12345678901234567890n);
     verifySch(ctx, mulG(x), proveSch(ctx, mulG(x), x));
-    const y = -(CURVE_ORDER / 3n);
-    const lambda = -7n;
+    const y = residue(-(CURVE_ORDER / 3n));
+    const lambda = residue(-7n);
     const X = mulG(99n);
     const H = mulG(1234n);
     const s = { L: mulG(lambda), M: mulG(y).add(mulPoint(X, lambda)), X, Y: mulPoint(H, y), H };
     verifyElog(ctx, s, proveElog(ctx, s, y, lambda));
+    // A signed secret would take other paths than its residue: the provers refuse it outright.
+    expect(() => proveSch(ctx, mulG(-5n), -5n)).toThrow(ArithError);
+    expect(() => proveElog(ctx, s, -y, lambda)).toThrow(ArithError);
   });
 
   it('refuses a Schnorr nonce answering a second challenge', () => {
@@ -48,7 +52,9 @@ describe('review regressions', () => {
     const R = ringPedersenPublic(partyKeys(TEST_LEVEL, 1).ringPedersen);
     const N = partyKeys(TEST_LEVEL, 1).paillier.N;
     const statement = { Nj: N, Ni: prover.paillier.N, C: 1n, D: 1n, Y: 1n, X: mulG(1n) };
-    expect(() => proveAffG(TEST_LEVEL, ctx, R, statement, { x: CURVE_ORDER - 1n, y: 0n, rho: 1n, rhoY: 1n })).toThrow(InvalidInputError);
+    const zero = { value: 0n, offset: 0n };
+    expect(() => proveAffG(TEST_LEVEL, ctx, R, statement, { x: { value: 2n * CURVE_ORDER, offset: CURVE_ORDER }, y: zero, rho: 1n, rhoY: 1n })).toThrow(InvalidInputError);
+    expect(() => proveAffG(TEST_LEVEL, ctx, R, statement, { x: { value: 3n, offset: 1n }, y: zero, rho: 1n, rhoY: 1n })).toThrow(InvalidInputError);
   });
 
   it('keeps the encoding injective: lone surrogates and non-plain objects are refused', () => {

@@ -3,9 +3,9 @@
  * Knowledge"). Keygen sends the commitment A before the challenge input is known, so the
  * commit and response steps are exposed separately as well as the one-shot NI pair.
  */
-import { mod, randomBelow } from '../arith/index.ts';
+import { randomBelow } from '../arith/index.ts';
 import { ArithError } from '../errors.ts';
-import { assertPoint, CURVE_ORDER, mulG, mulGPublic, mulPointPublic, type Point } from '../curve/index.ts';
+import { assertPoint, CURVE_ORDER, mulG, mulGPublic, mulPointPublic, scalarField, type Point } from '../curve/index.ts';
 import { challengeStream } from '../transcript/index.ts';
 import { assertScalar, assertRecord } from '../validate.ts';
 import { PROOF_TAG_PREFIX, assertContext, check, stateInputs, type ProofContext } from './context.ts';
@@ -44,7 +44,7 @@ export function respondSch(ctx: ProofContext, X: Point, commitment: SchCommitmen
   if (answered.has(nonce)) throw new ArithError('Π^sch: this nonce has already answered a challenge');
   answered.add(nonce);
   const e = challengeSch(ctx, X, commitment.A);
-  return { A: commitment.A, z: mod(nonce.alpha + e * x, CURVE_ORDER) };
+  return { A: commitment.A, z: scalarField().mulAdd(nonce.alpha, e, x) };
 }
 
 /** ProveNI_sch(state, X; x). */
