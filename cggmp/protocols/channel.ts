@@ -7,6 +7,7 @@
  * point-to-point message to every other party (an empty record where the round has nothing).
  */
 import { sha256 } from '@noble/hashes/sha2.js';
+import { InvalidInputError } from '../errors.ts';
 import { encode } from '../transcript/index.ts';
 import { verifyIdentitySignature, type Signer } from './identity.ts';
 
@@ -15,6 +16,21 @@ export type PartyIndex = number;
 
 /** Recipient number of a broadcast envelope. */
 export const BROADCAST = 0;
+
+/**
+ * Largest party number (the transport's and the plans' bound). Party 0 is BROADCAST: a keygen
+ * dealer asked to send f_i(0) would hand out its whole secret contribution.
+ */
+export const MAX_PARTY_INDEX = 1024;
+
+/** A list of party numbers: each an integer in [1, MAX_PARTY_INDEX], strictly ascending (so distinct). */
+export function assertPartyList(list: readonly PartyIndex[], field: string): void {
+  if (!Array.isArray(list) || list.length === 0) throw new InvalidInputError(field, 'not a non-empty list');
+  list.forEach((p, k) => {
+    if (!Number.isSafeInteger(p) || p < 1 || p > MAX_PARTY_INDEX) throw new InvalidInputError(field, `party numbers must lie in [1, ${MAX_PARTY_INDEX}]`);
+    if (k > 0 && p <= list[k - 1]!) throw new InvalidInputError(field, 'party numbers must be distinct and ascending');
+  });
+}
 
 /**
  * Round number of an abort announcement: a participant that aborts broadcasts its ProtocolAbort

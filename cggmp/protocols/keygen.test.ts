@@ -9,6 +9,10 @@ import { keygen, KEYGEN_ROUNDS } from './keygen.ts';
 import type { KeyShare } from './key-share.ts';
 import { lagrangeAtZero } from './polynomial.ts';
 import { verifyAbortEvidence } from './evidence.ts';
+import { randomBytes } from 'node:crypto';
+import { InvalidInputError } from '../errors.ts';
+import { developmentSigner } from './identity.ts';
+import { openSession } from './session.ts';
 
 async function runKeygen(n: number, t: number, corrupt?: { party: number; behaviour: Behaviour }) {
   const parties = Array.from({ length: n }, (_, i) => i + 1);
@@ -66,6 +70,23 @@ describe('threshold keygen', () => {
       expect(abort.culprits).toEqual([]);
       expect(abort.reason).toBe('unattributed');
     }
+  });
+
+  it('refuses party number 0, numbers above 1024 and repeated or unordered numbers before sending anything', async () => {
+    // Issue 10 item 3: party 0 is the broadcast address, and f_i(0) is a dealer's whole secret.
+    for (const parties of [[0, 1, 2], [1, 2, 1025], [1, 2, 2], [2, 1, 3]]) {
+      const sent: unknown[] = [];
+      const channel = { broadcast: (_r: number, m: unknown) => void sent.push(m), send: (_r: number, _to: number, m: unknown) => void sent.push(m), collect: () => new Promise<never>(() => undefined) };
+      const signer = developmentSigner();
+      const identities = new Map(parties.map((p) => [p, signer.publicKey] as const));
+      const open = () => openSession({ protocol: 'keygen', sid: randomBytes(32), self: 1, parties, identities, signer, channel });
+      expect(open).toThrow(InvalidInputError);
+      expect(sent).toEqual([]);
+    }
+    // Through the simulator as the product runs it: the run fails before any party starts.
+    const parties = [0, 1, 2];
+    const run = runSession({ protocol: 'keygen', group: simGroup(parties), parties, timeoutMs: 5_000 }, (s) => keygen(s, { keyId: 'k', threshold: 2 }));
+    await expect(run).rejects.toThrow(/party numbers must lie in \[1, 1024\]/);
   });
 
   it('refuses t = 1 and t > n', async () => {

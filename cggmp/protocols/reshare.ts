@@ -17,7 +17,7 @@ import { encode, type Decoded } from '../transcript/index.ts';
 import { assertScalar } from '../validate.ts';
 import { proveSch, verifySch } from '../zk/index.ts';
 import { assertAgreement } from './agreement.ts';
-import { sameBytes, type PartyIndex } from './channel.ts';
+import { assertPartyList, sameBytes, type PartyIndex } from './channel.ts';
 import { bytes, exactRecord, int, point, points } from './fields.ts';
 import { hashCommit } from './hash-commit.ts';
 import { KEY_SHARE_VERSION, type KeyShare } from './key-share.ts';
@@ -56,14 +56,6 @@ export interface ResharePlan {
 export interface ReshareInput extends ResharePlan {
   /** This party's current share: present iff this party is a dealer. */
   readonly share?: KeyShare;
-}
-
-function assertPartyList(list: readonly PartyIndex[], field: string): void {
-  if (!Array.isArray(list) || list.length === 0) throw new InvalidInputError(field, 'not a non-empty list');
-  list.forEach((p, k) => {
-    if (!Number.isSafeInteger(p) || p < 1) throw new InvalidInputError(field, 'not positive party numbers');
-    if (k > 0 && p <= list[k - 1]!) throw new InvalidInputError(field, 'party numbers must be distinct and ascending');
-  });
 }
 
 const sameList = (a: readonly PartyIndex[], b: readonly PartyIndex[]): boolean => a.length === b.length && a.every((p, k) => p === b[k]);

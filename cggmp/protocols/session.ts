@@ -9,6 +9,7 @@ import { decodeValue, encodeValue, type Decoded, type Encodable } from '../trans
 import { PeerAbortNotice, ProtocolAbort, RoundTimeout, SELF_CONTAINED_CHECKS, type AbortEvidence, type AbortReason } from './abort.ts';
 import {
   ABORT_ROUND,
+  assertPartyList,
   BROADCAST,
   envelopeValue,
   envelopeSignatureValid,
@@ -74,6 +75,9 @@ export interface Session {
 
 export function openSession(params: SessionParams): Session {
   const { protocol, sid, self, parties, identities, signer, channel } = params;
+  // Every protocol evaluates or sends per party number: 0 (BROADCAST), huge or repeated numbers
+  // are refused here, before anything is computed, not only by the API's schema.
+  assertPartyList(parties, `${protocol} parties`);
   if (!parties.includes(self)) throw new CggmpError('E_INVALID_INPUT', `${protocol}: party ${self} is not a participant`);
   const others = parties.filter((p) => p !== self);
   const ownBroadcasts = new Map<number, Received>();
