@@ -4,6 +4,7 @@
  * and the evidence re-checks.
  */
 import { describe, expect, it } from 'vitest';
+import { SIM_ROUND_TIMEOUT_MS } from '../../test/support/timeouts.ts';
 import { CURVE_ORDER } from '../curve/index.ts';
 import { corruptSession, type Behaviour, type SessionTamper } from '../sim/adversary.ts';
 import { corruptWrap, runSession } from '../sim/run.ts';
@@ -31,7 +32,7 @@ describe('presign and sign under a corrupt signer (2-of-3 and 3-of-3 signers)', 
         protocol: 'presign',
         group: key.group,
         parties: signers,
-        timeoutMs: 10_000,
+        timeoutMs: SIM_ROUND_TIMEOUT_MS,
         awaitParties: honest,
         ...(opts.behaviour ? { wrap: corruptWrap(key.group, signers, corrupt, opts.behaviour) } : {}),
         ...(opts.tamper ? { wrapSession: (p: number, s: Parameters<typeof corruptSession>[0]) => (p === corrupt ? corruptSession(s, opts.tamper!) : s) } : {}),

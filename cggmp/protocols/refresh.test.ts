@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { SIM_ROUND_TIMEOUT_MS } from '../../test/support/timeouts.ts';
 import { CURVE_ORDER, mulG } from '../curve/index.ts';
 import { InvalidInputError } from '../errors.ts';
 import { corruptSession, type Behaviour, type SessionTamper } from '../sim/adversary.ts';
@@ -13,7 +14,7 @@ import { lagrangeAtZero } from './polynomial.ts';
 import { refresh, REFRESH_ROUNDS } from './refresh.ts';
 import type { Session } from './session.ts';
 
-const TIMEOUT_MS = 10_000;
+const TIMEOUT_MS = SIM_ROUND_TIMEOUT_MS;
 
 interface Key {
   readonly parties: number[];

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { SIM_ROUND_TIMEOUT_MS } from '../../test/support/timeouts.ts';
 import { randomBelow } from '../arith/index.ts';
 import { CURVE_ORDER, mulG, mulPointPublic } from '../curve/index.ts';
 import { InvalidInputError } from '../errors.ts';
@@ -16,7 +17,7 @@ import { refresh } from './refresh.ts';
 import { readReshareDeal, reshare, RESHARE_ROUNDS, reshareParticipants, type ResharePlan } from './reshare.ts';
 import type { Session } from './session.ts';
 
-const TIMEOUT_MS = 10_000;
+const TIMEOUT_MS = SIM_ROUND_TIMEOUT_MS;
 
 interface Key {
   /** Identities of every party any test uses, old and new. */

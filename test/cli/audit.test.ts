@@ -12,6 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { CLI_TEST_TIMEOUT_MS } from '../support/timeouts.ts';
 import { developmentSigner } from '../../cggmp/protocols/index.ts';
 import { AuditLog } from '../../sidecar/audit/index.ts';
 import { failureLine, registerAudit, runAuditVerify } from '../../cli/audit.ts';
@@ -98,7 +99,7 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-describe('vilna-mpc audit verify', () => {
+describe('vilna-mpc audit verify', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
   it('passes a state directory of intact logs and checks every peer anchor', async () => {
     const report = await runAuditVerify(stateDir);
     expect(report.ok).toBe(true);
@@ -198,7 +199,7 @@ describe('vilna-mpc audit verify', () => {
       'registerAudit(program);',
       'await program.parseAsync(process.argv.slice(1), { from: "user" });',
     ].join('\n');
-    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script, 'audit', 'verify', dir], { cwd: repo, encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script, 'audit', 'verify', dir], { cwd: repo, encoding: 'utf8', timeout: CLI_TEST_TIMEOUT_MS });
     expect(r.status, r.stderr).toBe(1);
     expect(r.stderr).toContain('party 3 party-3/audit/audit.jsonl entry 2: prev is not the hash of the previous line');
   });

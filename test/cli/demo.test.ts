@@ -11,6 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HDKey } from '@scure/bip32';
 import { afterAll, expect, it } from 'vitest';
+import { CLI_TEST_TIMEOUT_MS } from '../support/timeouts.ts';
 import { expectSignatureValid, opensslVerdict } from '../support/signatures.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -36,7 +37,7 @@ it('runs a 2-of-3 ceremony, signatures, a refresh and a derived-key signature th
   stateDir = await mkdtemp(path.join(tmpdir(), 'vilna-demo-test-'));
   const r = spawnSync(process.execPath, [bin, 'demo', '--json', '--state-dir', stateDir, '--primes', path.join(root, 'test', 'fixtures', 'safe-primes.json')], {
     encoding: 'utf8',
-    timeout: 600_000,
+    timeout: CLI_TEST_TIMEOUT_MS,
   });
   expect(r.status, r.stderr).toBe(0);
   expect(r.stderr).toMatch(/keygen \+ aux-info/);
@@ -60,4 +61,4 @@ it('runs a 2-of-3 ceremony, signatures, a refresh and a derived-key signature th
   const audit = spawnSync(process.execPath, [bin, 'audit', 'verify', stateDir], { encoding: 'utf8', timeout: 60_000 });
   expect(audit.status, audit.stderr).toBe(0);
   expect(audit.stdout.match(/^ok /gm)).toHaveLength(3);
-});
+}, CLI_TEST_TIMEOUT_MS);
