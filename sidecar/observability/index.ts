@@ -12,6 +12,7 @@ export {
   HSM_ERROR_CODES,
   HSM_OTHER_ERROR,
   POLICY_RULES,
+  PRIME_SOURCES,
   UNATTRIBUTED,
   type NodeMetrics,
   type MetricsOptions,
@@ -21,6 +22,7 @@ export {
   type SignatureOutcome,
   type HsmOperation,
   type PolicyRule,
+  type PrimeSourceKind,
 } from './metrics.ts';
 export { createTracing, TracingConfigError, ATTR_PROTOCOL, ATTR_SID, ATTR_PARTY, ATTR_ROUND, ATTR_ERROR_CODE, ATTR_CULPRITS, type Tracing, type TracingOptions } from './tracing.ts';
 export {

@@ -39,6 +39,9 @@ describe('createMetrics', () => {
     m.policyDenied('treasury', 'rate');
     m.peerReachable(1, true);
     m.epoch('treasury', 4);
+    m.primesAvailable(8);
+    m.primeGenerated();
+    m.primeTaken('pool');
     await expect(m.hsm('unseal')(() => Promise.reject(new VaultError('E_BLOB_INVALID', 'x')))).rejects.toThrow();
     const text = await m.metricsText();
     for (const name of [
@@ -54,6 +57,9 @@ describe('createMetrics', () => {
       'vilna_mpc_policy_denials_total',
       'vilna_mpc_peer_reachable',
       'vilna_mpc_epoch',
+      'vilna_mpc_primes_available',
+      'vilna_mpc_primes_generated_total',
+      'vilna_mpc_primes_taken_total',
       'vilna_mpc_process_cpu_user_seconds_total',
       'vilna_mpc_nodejs_eventloop_lag_seconds',
     ]) {
@@ -155,6 +161,21 @@ describe('createMetrics', () => {
     expect(await sample(m, 'vilna_mpc_policy_denials_total', { key_id: 'k1', rule: 'time-window' })).toBe(1);
   });
 
+  it('keeps the sealed prime pool gauge and counts primes generated and taken by source', async () => {
+    const m = createMetrics();
+    m.primesAvailable(8);
+    m.primesAvailable(7);
+    m.primeGenerated();
+    m.primeGenerated();
+    m.primeTaken('pool');
+    m.primeTaken('pool');
+    m.primeTaken('fresh');
+    expect(await sample(m, 'vilna_mpc_primes_available', {})).toBe(7);
+    expect(await sample(m, 'vilna_mpc_primes_generated_total', {})).toBe(2);
+    expect(await sample(m, 'vilna_mpc_primes_taken_total', { source: 'pool' })).toBe(2);
+    expect(await sample(m, 'vilna_mpc_primes_taken_total', { source: 'fresh' })).toBe(1);
+  });
+
   it('rejects label values outside their bounded sets', async () => {
     const m = createMetrics();
     const bad = (v: string) => v as never;
@@ -170,6 +191,8 @@ describe('createMetrics', () => {
     expect(await codeOf(() => m.abort('sign', [0]))).toBe('E_METRICS_LABEL');
     expect(await codeOf(() => m.peerReachable(1.5, true))).toBe('E_METRICS_LABEL');
     expect(await codeOf(() => m.epoch('k1', -1))).toBe('E_METRICS_LABEL');
+    expect(await codeOf(() => m.primesAvailable(-1))).toBe('E_METRICS_LABEL');
+    expect(await codeOf(() => m.primeTaken(bad('cache')))).toBe('E_METRICS_LABEL');
     expect(await codeOf(() => createMetrics({ party: 0 }))).toBe('E_METRICS_LABEL');
     expect(await m.metricsText()).not.toContain('fake_metric');
   });

@@ -56,6 +56,10 @@ export const HSM_OTHER_ERROR = 'E_OTHER';
 const hsmCodesComplete: Exclude<VaultErrorCode, (typeof HSM_ERROR_CODES)[number]> extends never ? true : false = true;
 void hsmCodesComplete;
 
+/** `source` label of primes handed out to aux-info: the sealed pool, or generated on the spot. */
+export const PRIME_SOURCES = ['pool', 'fresh'] as const;
+export type PrimeSourceKind = (typeof PRIME_SOURCES)[number];
+
 /** `culprit` label when an abort names nobody (ProtocolAbort with `culprits: []`). */
 export const UNATTRIBUTED = 'unattributed';
 
@@ -130,6 +134,12 @@ export interface NodeMetrics {
   /** Counts an abort once per named culprit, or once as `unattributed` when nobody is named. */
   abort(protocol: MetricsProtocol, culprits: readonly number[]): void;
   presignatures(keyId: string, available: number): void;
+  /** Sealed safe primes ready in the pool. */
+  primesAvailable(available: number): void;
+  /** One safe prime generated for aux-info (for the pool or on the spot). */
+  primeGenerated(): void;
+  /** One safe prime handed out to aux-info, by where it came from. */
+  primeTaken(source: PrimeSourceKind): void;
   peerReachable(peer: number, up: boolean): void;
   epoch(keyId: string, epoch: number): void;
   /** The exposition text for `/metrics`. */
@@ -215,6 +225,22 @@ export function createMetrics(opts: MetricsOptions = {}): NodeMetrics {
     name: `${METRIC_PREFIX}policy_denials_total`,
     help: 'Signature requests refused by this party\'s policy, by key id and rule (path|rate|time-window|approvals|client).',
     labelNames: ['key_id', 'rule'] as const,
+    registers,
+  });
+  const primesAvailable = new Gauge({
+    name: `${METRIC_PREFIX}primes_available`,
+    help: 'Sealed safe primes in the pool, ready for aux-info.',
+    registers,
+  });
+  const primesGenerated = new Counter({
+    name: `${METRIC_PREFIX}primes_generated_total`,
+    help: 'Safe primes generated for aux-info (pool refills and primes generated on the spot).',
+    registers,
+  });
+  const primesTaken = new Counter({
+    name: `${METRIC_PREFIX}primes_taken_total`,
+    help: 'Safe primes handed out to aux-info, by source (pool|fresh); fresh means the pool was empty.',
+    labelNames: ['source'] as const,
     registers,
   });
   const peerReachable = new Gauge({
@@ -314,6 +340,20 @@ export function createMetrics(opts: MetricsOptions = {}): NodeMetrics {
       assertKeyId(keyId);
       if (!Number.isSafeInteger(available) || available < 0) throw new MetricsLabelError('presignatures: expected a non-negative integer');
       presignaturesAvailable.set({ key_id: keyId }, available);
+    },
+
+    primesAvailable(available) {
+      if (!Number.isSafeInteger(available) || available < 0) throw new MetricsLabelError('primes available: expected a non-negative integer');
+      primesAvailable.set(available);
+    },
+
+    primeGenerated() {
+      primesGenerated.inc();
+    },
+
+    primeTaken(source) {
+      assertOneOf(source, PRIME_SOURCES, 'source');
+      primesTaken.inc({ source });
     },
 
     peerReachable(peer, up) {
