@@ -9,7 +9,7 @@ import { createServer as createHttpsServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import express from 'express';
-import { arith, protocols, SECURITY_LEVEL_128 } from '../cggmp/index.ts';
+import { arith, primeBits, protocols, SECURITY_LEVEL_128 } from '../cggmp/index.ts';
 import { approverSetHash, parseApproverSet, planHashHex } from '../api/index.ts';
 import { AuditLog } from './audit/index.ts';
 import type { NodeConfig } from './config.ts';
@@ -26,7 +26,7 @@ import type { PlanView, VerifiedPlan } from './node/plan-view.ts';
 import type { KeyState } from './node/key-state.ts';
 import { PolicyEnforcer } from './node/policy-enforcer.ts';
 import { EPOCH_TEST_PATH, EPOCH_TEST_PREFIX, epochTestMessage } from './node/statements.ts';
-import { fixturePrimes, PrimePool } from './node/prime-pool.ts';
+import { fixturePrimes, PRIME_POOL_KEY_ID, PrimePool } from './node/prime-pool.ts';
 import { PresignPool } from './node/presign-pool.ts';
 import { Presigner } from './node/presigner.ts';
 import { SessionRunner, type SessionHooks } from './node/session-runner.ts';
@@ -47,7 +47,7 @@ export interface RunningNode {
 
 /** Each party's slice of a development fixture file (aux-info takes 4; 48 primes serve 6 parties). */
 const FIXTURE_PRIMES_PER_PARTY = 8;
-/** Safe primes generated ahead of time: two aux-info runs' worth. */
+/** Safe primes generated ahead of time and sealed: two aux-info runs' worth. */
 const PRIME_POOL_TARGET = 8;
 /** Audit heads are sent to peers at most this often (they are also sent after every plan). */
 const ANCHOR_DEBOUNCE_MS = 1000;
@@ -155,11 +155,26 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
     });
     const pool = new PresignPool((keyId, n) => metrics.presignatures(keyId, n), Math.max(64, 8 * cfg.presignPool.size));
     closers.push(() => pool.close());
-    const primePool = new PrimePool(1536, PRIME_POOL_TARGET);
-    closers.push(() => primePool.close());
+    // The sealed pool loads what the last run left (after the approver change above re-sealed it).
+    const openPrimePool = async (): Promise<PrimePool> => {
+      const primePool = await PrimePool.open({
+        vault,
+        dir: path.join(cfg.party.stateDir, 'blobs', PRIME_POOL_KEY_ID),
+        party,
+        bits: primeBits(SECURITY_LEVEL_128),
+        target: PRIME_POOL_TARGET,
+        gate: blobGate,
+        log: log.child({ component: 'prime-pool' }),
+        observer: { available: (n) => metrics.primesAvailable(n), generated: () => metrics.primeGenerated(), taken: (source) => metrics.primeTaken(source) },
+        ...(testHooks.checkpoint ? { checkpoint: testHooks.checkpoint } : {}),
+      });
+      closers.push(() => primePool.close());
+      primePool.fill();
+      return primePool;
+    };
     const primes = cfg.development?.enabled && cfg.development.primesFile
       ? await fixturePrimes(cfg.development.primesFile, party, FIXTURE_PRIMES_PER_PARTY)
-      : (primePool.fill(), primePool);
+      : await openPrimePool();
 
     // Audit heads go to the peers of every key after sessions (debounced), so a cut tail shows.
     let anchorTimer: NodeJS.Timeout | undefined;
