@@ -75,6 +75,8 @@ export interface NodeTestHooks {
   readonly checkpoint?: (name: string) => void;
   readonly wrapChannel?: SessionHooks['wrapChannel'];
   readonly wrapSession?: SessionHooks['wrapSession'];
+  /** Safe-prime generation for the sealed pool instead of the real one (tests hand out fixture primes). */
+  readonly generatePrime?: (bits: number) => Promise<bigint>;
 }
 
 /** How often each peer's reachability is probed. */
@@ -167,6 +169,7 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
         log: log.child({ component: 'prime-pool' }),
         observer: { available: (n) => metrics.primesAvailable(n), generated: () => metrics.primeGenerated(), taken: (source) => metrics.primeTaken(source) },
         ...(testHooks.checkpoint ? { checkpoint: testHooks.checkpoint } : {}),
+        ...(testHooks.generatePrime ? { generate: testHooks.generatePrime } : {}),
       });
       closers.push(() => primePool.close());
       primePool.fill();

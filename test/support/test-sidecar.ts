@@ -4,6 +4,8 @@
  * `vilna-mpc sidecar`, plus, from the environment:
  *   VILNA_TEST_CRASH_AT=<checkpoint>   SIGKILL this process when the node reaches that checkpoint
  *   VILNA_TEST_CORRUPT=<behaviour>     deviate as cggmp/sim's named behaviour in its protocol
+ *   VILNA_TEST_PRIME_OFFSET=<n>        the sealed prime pool "generates" the committed fixture
+ *                                      primes from index n on, instead of real safe primes
  * Used by the e2e tests and, through LocalCluster's `entry`, by the operator's tests.
  */
 import { runSidecar } from '../../cli/sidecar.ts';
@@ -14,6 +16,7 @@ import type { MemoryNetwork } from '../../cggmp/sim/memory-network.ts';
 import { protocols } from '../../cggmp/index.ts';
 import type { Encodable } from '../../cggmp/transcript/index.ts';
 import type { NodeTestHooks } from '../../sidecar/node.ts';
+import { fixturePrimes } from './keys.ts';
 
 const argv = process.argv.slice(2);
 const at = (flag: string): string | undefined => {
@@ -34,8 +37,15 @@ if (corruptName && !corruption) {
   process.exit(2);
 }
 const memory = new Map<string, Encodable>();
+const primeOffset = process.env.VILNA_TEST_PRIME_OFFSET;
+let primesGenerated = 0;
+const fixturePrime = (bits: number): Promise<bigint> => {
+  const p = fixturePrimes(bits)[Number(primeOffset) + primesGenerated++];
+  return p === undefined ? Promise.reject(new Error(`fixture ${bits}-bit primes exhausted`)) : Promise.resolve(p);
+};
 
 const hooks: NodeTestHooks = {
+  ...(primeOffset ? { generatePrime: fixturePrime } : {}),
   ...(crashAt ? { checkpoint: (name: string) => void (name === crashAt && process.kill(process.pid, 'SIGKILL')) } : {}),
   ...(corruption?.channel
     ? {
