@@ -42,17 +42,30 @@ interface Party {
   readonly logs: LogEntry[];
 }
 
-const opened: Party[] = [];
+/** What each case made, undone after the file whether the case passed or not. */
+const cleanups: (() => Promise<void>)[] = [];
 const pools: PrimePool[] = [];
 
-async function newParty(label: string, vaultOptions: Partial<VaultOptions> = {}, approvers: Uint8Array = new Uint8Array(randomBytes(32))): Promise<Party> {
+/** A fresh state directory (removed after the file). */
+async function stateDirectory(): Promise<string> {
   const stateDir = await mkdtemp(path.join(tmpdir(), 'vilna-prime-pool-'));
+  cleanups.push(() => rm(stateDir, { recursive: true, force: true }));
+  return stateDir;
+}
+
+/** Opens a vault that is closed after the file (the newest vault of a party, after a restart). */
+async function vaultFor(token: ProvisionedToken, extra: Partial<VaultOptions> = {}): Promise<Vault> {
+  const vault = await openVault({ modulePath: token.modulePath, tokenLabel: token.label, pinFile: token.pinFile, env: { SOFTHSM2_CONF: token.conf }, ...extra });
+  cleanups.push(() => vault.close());
+  return vault;
+}
+
+async function newParty(label: string, approvers: Uint8Array = new Uint8Array(randomBytes(32))): Promise<Party> {
+  const stateDir = await stateDirectory();
   const token = await provisionToken({ stateDir, label });
-  const vault = await openVault({ modulePath: token.modulePath, tokenLabel: label, pinFile: token.pinFile, env: { SOFTHSM2_CONF: token.conf }, ...vaultOptions });
+  const vault = await vaultFor(token);
   await vault.pinApprovers(approvers);
-  const party: Party = { stateDir, dir: path.join(stateDir, 'blobs', PRIME_POOL_KEY_ID), token, vault, logs: [] };
-  opened.push(party);
-  return party;
+  return { stateDir, dir: path.join(stateDir, 'blobs', PRIME_POOL_KEY_ID), token, vault, logs: [] };
 }
 
 /** Hands out fixture primes from `from` on, counting the calls. */
@@ -173,10 +186,7 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  for (const p of opened) {
-    await p.vault.close();
-    await rm(p.stateDir, { recursive: true, force: true });
-  }
+  for (const undo of cleanups.reverse()) await undo().catch(() => undefined);
 });
 
 describe('sealed prime pool over SoftHSM', () => {
@@ -197,7 +207,7 @@ describe('sealed prime pool over SoftHSM', () => {
 
     // The restart: a new vault host and a new pool on the same state directory and token.
     await p.vault.close();
-    p.vault = await openVault({ modulePath: p.token.modulePath, tokenLabel: p.token.label, pinFile: p.token.pinFile, env: { SOFTHSM2_CONF: p.token.conf } });
+    p.vault = await vaultFor(p.token);
     const gen = counting(40);
     const pool = await openPool(p, { generate: gen.generate });
     expect(pool.available).toBe(4);
@@ -333,7 +343,7 @@ describe('sealed prime pool and an approver change', () => {
     const keys = (): KeyObject[] => [0, 1, 2].map(() => generateKeyPairSync('ed25519').privateKey);
     const [A, B] = [keys(), keys()];
     const setOf = (ks: readonly KeyObject[]) => makeApproverSet(ks.map((k) => approverPublicKeyHex(k)), 2);
-    const p = await newParty('vilna-primes-approvers', {}, approverSetHash(setOf(A)));
+    const p = await newParty('vilna-primes-approvers', approverSetHash(setOf(A)));
     const primes = await filled(p, 3);
     const gate = new WriteGate();
     const pool = await openPool(p, { gate });
@@ -359,12 +369,11 @@ describe('sealed prime pool under PKCS#11 faults', () => {
   it('drops, never hands out, a prime whose take the HSM did not record, and shreds on the next start what it could not destroy', async () => {
     const shim = await faultModule();
     faults = await FaultControl.create();
-    const stateDir = await mkdtemp(path.join(tmpdir(), 'vilna-prime-pool-'));
+    const stateDir = await stateDirectory();
     const token = await provisionToken({ stateDir, label: 'vilna-primes-faults' });
-    const vault = await openVault({ modulePath: shim, tokenLabel: token.label, pinFile: token.pinFile, operationTimeoutMs: 3000, env: { SOFTHSM2_CONF: token.conf, ...faults.env } });
+    const vault = await vaultFor(token, { modulePath: shim, operationTimeoutMs: 3000, env: { SOFTHSM2_CONF: token.conf, ...faults.env } });
     await vault.pinApprovers(new Uint8Array(randomBytes(32)));
     const p: Party = { stateDir, dir: path.join(stateDir, 'blobs', PRIME_POOL_KEY_ID), token, vault, logs: [] };
-    opened.push(p);
     const primes = await filled(p, 3);
     const handedOut: bigint[] = [];
 
