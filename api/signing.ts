@@ -29,6 +29,11 @@ export const SignatureRequestSchema = z.strictObject({
 }).refine((r) => r.hash !== 'none' || (r.encoding === 'hex' && /^[0-9a-f]{64}$/.test(r.message)), {
   message: 'with hash "none" the message is the 32-byte digest in lowercase hex (encoding "hex")',
   path: ['message'],
+}).superRefine((r, ctx) => {
+  // A message that does not decode (bad hex or base64, over the size once decoded) is the
+  // caller's error: refused here, naming the field, never left to fail later as a 500.
+  const problem = messageProblem(r.message, r.encoding);
+  if (problem !== undefined) ctx.addIssue({ code: 'custom', path: ['message'], message: problem });
 });
 export type SignatureRequest = z.infer<typeof SignatureRequestSchema>;
 
@@ -50,16 +55,29 @@ export const SignatureResponseSchema = z.strictObject({
 });
 export type SignatureResponse = z.infer<typeof SignatureResponseSchema>;
 
-/** Decodes a request's message; throws on bad hex/base64 or an oversized message. */
-export function decodeMessage(message: string, encoding: SignatureRequest['encoding']): Uint8Array {
-  let bytes: Buffer;
+/** A request whose message cannot be signed as given; `code` maps to 400. */
+export class SigningRequestError extends Error {
+  readonly code = 'E_SIGNING_REQUEST_INVALID';
+  override readonly name = 'SigningRequestError';
+}
+
+/** Why `message` does not decode under `encoding`, or undefined when it does. */
+function messageProblem(message: string, encoding: SignatureRequest['encoding']): string | undefined {
+  let length: number;
   if (encoding === 'hex') {
-    if (!/^([0-9a-fA-F]{2})*$/.test(message)) throw new Error('message is not hex');
-    bytes = Buffer.from(message, 'hex');
+    if (!/^([0-9a-fA-F]{2})*$/.test(message)) return 'message is not hex (pairs of 0-9a-f)';
+    length = message.length / 2;
   } else if (encoding === 'base64') {
-    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(message)) throw new Error('message is not base64');
-    bytes = Buffer.from(message, 'base64');
-  } else bytes = Buffer.from(message, 'utf8');
-  if (bytes.length > MAX_MESSAGE_BYTES) throw new Error(`message exceeds ${MAX_MESSAGE_BYTES} bytes`);
-  return new Uint8Array(bytes);
+    // Whole groups of the base64 alphabet, padding optional: Buffer would skip stray characters.
+    if (!/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}(?:==)?|[A-Za-z0-9+/]{3}=?)?$/.test(message)) return 'message is not base64';
+    length = Buffer.byteLength(message, 'base64');
+  } else length = Buffer.byteLength(message, 'utf8');
+  return length > MAX_MESSAGE_BYTES ? `message exceeds ${MAX_MESSAGE_BYTES} bytes once decoded` : undefined;
+}
+
+/** Decodes a request's message; throws SigningRequestError on bad hex/base64 or an oversized message. */
+export function decodeMessage(message: string, encoding: SignatureRequest['encoding']): Uint8Array {
+  const problem = messageProblem(message, encoding);
+  if (problem !== undefined) throw new SigningRequestError(problem);
+  return new Uint8Array(Buffer.from(message, encoding === 'utf8' ? 'utf8' : encoding));
 }
