@@ -14,6 +14,8 @@ export {
   POLICY_RULES,
   PRIME_SOURCES,
   UNATTRIBUTED,
+  SIGNER_SET_PROTOCOLS,
+  SIGNER_SET_SWITCH_REASONS,
   type NodeMetrics,
   type MetricsOptions,
   type MetricsServer,
@@ -23,6 +25,8 @@ export {
   type HsmOperation,
   type PolicyRule,
   type PrimeSourceKind,
+  type SignerSetProtocol,
+  type SignerSetSwitchReason,
 } from './metrics.ts';
 export { createTracing, TracingConfigError, ATTR_PROTOCOL, ATTR_SID, ATTR_PARTY, ATTR_ROUND, ATTR_ERROR_CODE, ATTR_CULPRITS, type Tracing, type TracingOptions } from './tracing.ts';
 export {

@@ -42,6 +42,9 @@ describe('createMetrics', () => {
     m.primesAvailable(8);
     m.primeGenerated();
     m.primeTaken('pool');
+    m.unattributedAbort('treasury', [1, 2], 'presign');
+    m.signerSetsQuarantined(() => [['treasury', 1]]);
+    m.signerSetSwitch('treasury', 'quarantined');
     await expect(m.hsm('unseal')(() => Promise.reject(new VaultError('E_BLOB_INVALID', 'x')))).rejects.toThrow();
     const text = await m.metricsText();
     for (const name of [
@@ -60,6 +63,9 @@ describe('createMetrics', () => {
       'vilna_mpc_primes_available',
       'vilna_mpc_primes_generated_total',
       'vilna_mpc_primes_taken_total',
+      'vilna_mpc_unattributed_aborts_total',
+      'vilna_mpc_signer_sets_quarantined',
+      'vilna_mpc_signer_set_switches_total',
       'vilna_mpc_process_cpu_user_seconds_total',
       'vilna_mpc_nodejs_eventloop_lag_seconds',
     ]) {
@@ -144,6 +150,28 @@ describe('createMetrics', () => {
     expect(await sample(m, 'vilna_mpc_aborts_total', { protocol: 'reshare', culprit: '1' })).toBe(1);
   });
 
+  it('counts unattributed aborts by key and ordered signer set, switches by reason, and reads quarantined sets at scrape time', async () => {
+    const m = createMetrics();
+    m.unattributedAbort('k1', [1, 2], 'presign');
+    m.unattributedAbort('k1', [1, 2], 'presign');
+    m.unattributedAbort('k1', [1, 2], 'sign');
+    m.unattributedAbort('k1', [1, 3], 'presign');
+    m.signerSetSwitch('k1', 'quarantined');
+    m.signerSetSwitch('k1', 'recovered');
+    expect(await sample(m, 'vilna_mpc_unattributed_aborts_total', { key_id: 'k1', signers: '1,2', protocol: 'presign' })).toBe(2);
+    expect(await sample(m, 'vilna_mpc_unattributed_aborts_total', { key_id: 'k1', signers: '1,2', protocol: 'sign' })).toBe(1);
+    expect(await sample(m, 'vilna_mpc_unattributed_aborts_total', { key_id: 'k1', signers: '1,3', protocol: 'presign' })).toBe(1);
+    expect(await sample(m, 'vilna_mpc_signer_set_switches_total', { key_id: 'k1', reason: 'quarantined' })).toBe(1);
+    expect(await sample(m, 'vilna_mpc_signer_set_switches_total', { key_id: 'k1', reason: 'recovered' })).toBe(1);
+    let quarantined: [string, number][] = [['k1', 1], ['k2', 0]];
+    m.signerSetsQuarantined(() => quarantined);
+    expect(await sample(m, 'vilna_mpc_signer_sets_quarantined', { key_id: 'k1' })).toBe(1);
+    expect(await sample(m, 'vilna_mpc_signer_sets_quarantined', { key_id: 'k2' })).toBe(0);
+    quarantined = [['k1', 0]];
+    expect(await sample(m, 'vilna_mpc_signer_sets_quarantined', { key_id: 'k1' })).toBe(0);
+    expect(await sample(m, 'vilna_mpc_signer_sets_quarantined', { key_id: 'k2' })).toBeUndefined();
+  });
+
   it('sets the gauges and counts policy denials by rule', async () => {
     const m = createMetrics();
     m.presignatures('k1', 10);
@@ -194,6 +222,13 @@ describe('createMetrics', () => {
     expect(await codeOf(() => m.primesAvailable(-1))).toBe('E_METRICS_LABEL');
     expect(await codeOf(() => m.primeTaken(bad('cache')))).toBe('E_METRICS_LABEL');
     expect(await codeOf(() => createMetrics({ party: 0 }))).toBe('E_METRICS_LABEL');
+    expect(await codeOf(() => m.unattributedAbort('k1', [2, 1], 'presign'))).toBe('E_METRICS_LABEL');
+    expect(await codeOf(() => m.unattributedAbort('k1', [1, 1], 'presign'))).toBe('E_METRICS_LABEL');
+    expect(await codeOf(() => m.unattributedAbort('k1', [], 'presign'))).toBe('E_METRICS_LABEL');
+    expect(await codeOf(() => m.unattributedAbort('k1', [1, 1025], 'presign'))).toBe('E_METRICS_LABEL');
+    expect(await codeOf(() => m.unattributedAbort('k1', Array.from({ length: 65 }, (_, i) => i + 1), 'presign'))).toBe('E_METRICS_LABEL');
+    expect(await codeOf(() => m.unattributedAbort('k1', [1, 2], bad('keygen')))).toBe('E_METRICS_LABEL');
+    expect(await codeOf(() => m.signerSetSwitch('k1', bad('whim')))).toBe('E_METRICS_LABEL');
     expect(await m.metricsText()).not.toContain('fake_metric');
   });
 });

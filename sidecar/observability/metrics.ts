@@ -6,7 +6,9 @@
  * Every label takes values from a small set fixed here or by the deployment (key ids are chosen
  * by the operator, party numbers by the plan); the typed methods reject anything else with
  * MetricsLabelError, because an unbounded label set is how a metrics endpoint takes a Prometheus
- * server down.
+ * server down. A `signers` label is an ordered signer set of a key ("1,3"): only sets of that
+ * key's own holders that include this party reach it, at most C(n−1, t−1) per key (2 for a
+ * 2-of-3 key, 6 for 3-of-5), and only those that actually aborted get a series.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -60,6 +62,14 @@ void hsmCodesComplete;
 export const PRIME_SOURCES = ['pool', 'fresh'] as const;
 export type PrimeSourceKind = (typeof PRIME_SOURCES)[number];
 
+/** `protocol` label of unattributed aborts counted per signer set (sidecar/node/signer-sets.ts). */
+export const SIGNER_SET_PROTOCOLS = ['presign', 'sign'] as const;
+export type SignerSetProtocol = (typeof SIGNER_SET_PROTOCOLS)[number];
+
+/** `reason` label of signer-set switches (SwitchReason of sidecar/node/signer-sets.ts). */
+export const SIGNER_SET_SWITCH_REASONS = ['quarantined', 'recovered'] as const;
+export type SignerSetSwitchReason = (typeof SIGNER_SET_SWITCH_REASONS)[number];
+
 /** `culprit` label when an abort names nobody (ProtocolAbort with `culprits: []`). */
 export const UNATTRIBUTED = 'unattributed';
 
@@ -67,6 +77,8 @@ export const UNATTRIBUTED = 'unattributed';
 const KEY_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 /** Party numbers are 1-based and small; anything above this is a bug, not a deployment. */
 const MAX_PARTY = 1024;
+/** Signers of one session: at most t, which the peer API bounds at 64 (sidecar/http/peer-control.ts). */
+const MAX_SIGNERS = 64;
 /** Rounds per protocol are few; the abort announcement round (0xffff) is not timed. */
 const MAX_ROUND = 64;
 
@@ -99,6 +111,16 @@ function assertParty(party: number, label: string): void {
   if (!Number.isSafeInteger(party) || party < 1 || party > MAX_PARTY) {
     throw new MetricsLabelError(`label ${label}: expected a party number 1..${MAX_PARTY}`);
   }
+}
+
+/** A signer set as a label: 1..MAX_SIGNERS distinct party numbers, ascending, joined by commas. */
+function signerSetLabel(signers: readonly number[]): string {
+  if (!Array.isArray(signers) || signers.length < 1 || signers.length > MAX_SIGNERS) throw new MetricsLabelError(`label signers: expected 1..${MAX_SIGNERS} party numbers`);
+  signers.forEach((p, i) => {
+    assertParty(p, 'signers');
+    if (i > 0 && p <= signers[i - 1]!) throw new MetricsLabelError('label signers: expected ascending, distinct party numbers');
+  });
+  return signers.join(',');
 }
 
 function assertSeconds(seconds: number, what: string): void {
@@ -140,6 +162,12 @@ export interface NodeMetrics {
   primeGenerated(): void;
   /** One safe prime handed out to aux-info, by where it came from. */
   primeTaken(source: PrimeSourceKind): void;
+  /** Counts an unattributed abort of a presign or sign session of this signer set. */
+  unattributedAbort(keyId: string, signers: readonly number[], protocol: SignerSetProtocol): void;
+  /** Where the quarantined-signer-sets gauge reads its values at each scrape: (key id, count) pairs. */
+  signerSetsQuarantined(source: () => Iterable<readonly [string, number]>): void;
+  /** Counts a change of the signer set this party assembles for a key. */
+  signerSetSwitch(keyId: string, reason: SignerSetSwitchReason): void;
   peerReachable(peer: number, up: boolean): void;
   epoch(keyId: string, epoch: number): void;
   /** The exposition text for `/metrics`. */
@@ -219,6 +247,30 @@ export function createMetrics(opts: MetricsOptions = {}): NodeMetrics {
     name: `${METRIC_PREFIX}aborts_total`,
     help: 'Identifiable aborts, by protocol and culprit party number (or "unattributed").',
     labelNames: ['protocol', 'culprit'] as const,
+    registers,
+  });
+  const unattributedAborts = new Counter({
+    name: `${METRIC_PREFIX}unattributed_aborts_total`,
+    help: 'Aborts that name nobody, of presign and sign sessions this party took part in, by key id, ordered signer set ("1,3") and protocol (presign|sign).',
+    labelNames: ['key_id', 'signers', 'protocol'] as const,
+    registers,
+  });
+  let quarantinedSource: (() => Iterable<readonly [string, number]>) | undefined;
+  new Gauge({
+    name: `${METRIC_PREFIX}signer_sets_quarantined`,
+    help: 'Signer sets with this party that are quarantined after repeated unattributed aborts, by key id.',
+    labelNames: ['key_id'] as const,
+    registers,
+    collect() {
+      if (!quarantinedSource) return;
+      this.reset();
+      for (const [keyId, n] of quarantinedSource()) if (KEY_ID_PATTERN.test(keyId)) this.set({ key_id: keyId }, n);
+    },
+  });
+  const signerSetSwitches = new Counter({
+    name: `${METRIC_PREFIX}signer_set_switches_total`,
+    help: 'Changes of the signer set this party assembles for a key, by key id and reason (quarantined: moved off a quarantined set; recovered: back to a preferred one).',
+    labelNames: ['key_id', 'reason'] as const,
     registers,
   });
   const policyDenials = new Counter({
@@ -354,6 +406,22 @@ export function createMetrics(opts: MetricsOptions = {}): NodeMetrics {
     primeTaken(source) {
       assertOneOf(source, PRIME_SOURCES, 'source');
       primesTaken.inc({ source });
+    },
+
+    unattributedAbort(keyId, signers, protocol) {
+      assertKeyId(keyId);
+      assertOneOf(protocol, SIGNER_SET_PROTOCOLS, 'protocol');
+      unattributedAborts.inc({ key_id: keyId, signers: signerSetLabel(signers), protocol });
+    },
+
+    signerSetsQuarantined(source) {
+      quarantinedSource = source;
+    },
+
+    signerSetSwitch(keyId, reason) {
+      assertKeyId(keyId);
+      assertOneOf(reason, SIGNER_SET_SWITCH_REASONS, 'reason');
+      signerSetSwitches.inc({ key_id: keyId, reason });
     },
 
     peerReachable(peer, up) {
