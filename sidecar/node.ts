@@ -32,6 +32,7 @@ import { Presigner } from './node/presigner.ts';
 import { SessionRunner, type SessionHooks } from './node/session-runner.ts';
 import { ShardStore } from './node/shard-store.ts';
 import { SigningService } from './node/signing-service.ts';
+import { SignersUnavailable, SignerSets, signerSetLabel } from './node/signer-sets.ts';
 import { createLogger, createMetrics, createMetricsServer, createTracing, type MetricsProtocol } from './observability/index.ts';
 import { createPeerClient, createPeerTransport, peerServerOptions } from './transport/index.ts';
 import { pinTrustAnchors, verifyPlan } from './trust/index.ts';
@@ -196,7 +197,21 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
     };
     closers.push(() => clearTimeout(anchorTimer));
 
-    const presigner = new Presigner({ identityKey: identity, signer, keys, shards, runner, pool, peers });
+    // Signer sets that keep aborting with nobody named are routed around (signer-sets.ts).
+    const signerSets = new SignerSets({
+      events: {
+        unattributed: (keyId, signers, protocol) => metrics.unattributedAbort(keyId, signers, protocol),
+        quarantined: (keyId, signers, until, strikes) =>
+          log.warn({ keyId, signers: signerSetLabel(signers), until: new Date(until).toISOString(), strikes }, 'signer set quarantined after repeated unattributed aborts'),
+        switched: (keyId, from, to, reason) => {
+          metrics.signerSetSwitch(keyId, reason);
+          log.warn({ keyId, from: signerSetLabel(from), to: signerSetLabel(to), reason }, 'signer set switched');
+        },
+      },
+    });
+    metrics.signerSetsQuarantined(() => signerSets.quarantinedCounts());
+    const holdersOf = (cur: NonNullable<KeyState['current']>) => ({ parties: cur.parties.map((p) => p.index), threshold: cur.threshold });
+    const presigner = new Presigner({ identityKey: identity, signer, keys, shards, runner, pool, peers, signerSets });
     const refill = new Map<string, Promise<void>>();
     let stopping = false;
     closers.push(() => void (stopping = true));
@@ -208,7 +223,7 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
           const cur = state?.current;
           const self = cur?.parties.find((p) => p.identityKey === hex(identity))?.index;
           if (!cur || self === undefined) return;
-          const signers = SigningService.signersFor(cur, self);
+          const signers = signerSets.choose(keyId, holdersOf(cur), self);
           if (pool.count(keyId, cur.epoch, signers, 'm') >= cfg.presignPool.size) return;
           await presigner.run({ keyId, epoch: cur.epoch, signers, derivationPath: 'm' });
         }
@@ -216,7 +231,9 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
         () => false,
         async (e: unknown) => {
           log.warn({ keyId, err: e }, 'presignature refill failed; retrying later');
-          await new Promise((r) => setTimeout(r, REFILL_RETRY_MS).unref());
+          // With every signer set quarantined, nothing can be refilled before the first is released.
+          const wait = e instanceof SignersUnavailable && e.retryAt !== undefined ? Math.max(REFILL_RETRY_MS, e.retryAt - Date.now()) : REFILL_RETRY_MS;
+          await new Promise((r) => setTimeout(r, wait).unref());
           return true;
         },
       ).then((retry) => {
@@ -277,6 +294,7 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
       presigner,
       peers,
       policy,
+      signerSets,
       hooks: {
         signed: (keyId, seconds) => metrics.signature(keyId, 'ok', seconds),
         failed: (keyId, outcome) => metrics.signature(keyId, outcome),

@@ -2,7 +2,8 @@
  * Presigning between the signers of one key (DESIGN §3 "Presignatures"): the initiator asks each
  * signer for a signed fresh nonce, derives the session id from (key id, epoch, ordered signers,
  * derivation path) and every nonce — so a presignature is bound to all of them — and every
- * signer runs presign and keeps the result with its live session in its pool.
+ * signer runs presign and keeps the result with its live session in its pool. Every signer counts
+ * the unattributed aborts of its presign sessions against their signer set (signer-sets.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { sha256 } from '@noble/hashes/sha2.js';
@@ -14,6 +15,7 @@ import { nonceBytes } from './statements.ts';
 import type { PresignPool } from './presign-pool.ts';
 import { deriveSid, type SessionRunner } from './session-runner.ts';
 import type { ShardStore } from './shard-store.ts';
+import type { SignerSets } from './signer-sets.ts';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const unhex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'hex'));
@@ -45,6 +47,8 @@ export interface PresignerDeps {
   readonly runner: SessionRunner;
   readonly pool: PresignPool;
   readonly peers: PeerRequester;
+  /** Counts unattributed aborts of presign sessions per signer set. */
+  readonly signerSets: Pick<SignerSets, 'recordAbort'>;
 }
 
 export class Presigner {
@@ -130,7 +134,10 @@ export class Presigner {
     const opened = await this.#d.runner.run(
       { protocol: 'presign', sid, self, parties, keepOpen: true, evidence: { key: share.public, derivationPath: s.derivationPath } },
       (session) => protocols.presign(session, { level: SECURITY_LEVEL_128, share, derivationPath: s.derivationPath, ...(s.boundDigest ? { boundDigest: unhex(s.boundDigest) } : {}) }),
-    );
+    ).catch((e: unknown) => {
+      if (e instanceof protocols.ProtocolAbort) this.#d.signerSets.recordAbort(s.keyId, s.signers, 'presign', e);
+      throw e;
+    });
     const sidHex = hex(sid);
     // An epoch change while presigning makes the result useless: never pooled.
     if ((await this.#d.keys.get(s.keyId))?.current?.epoch !== s.epoch) {

@@ -1,7 +1,8 @@
 /**
  * Signing (DESIGN §3 "Signing takes a message", §4 "Signing API"): the node that receives a
- * request assembles t signers (itself first), takes a pooled presignature bound to (key, epoch,
- * signers, path) — or presigns on demand — and asks the other signers to sign. Every signer
+ * request assembles t signers (itself among them; signer-sets.ts chooses which, around sets
+ * quarantined after repeated unattributed aborts), takes a pooled presignature bound to (key,
+ * epoch, signers, path) — or presigns on demand — and asks the other signers to sign. Every signer
  * checks its own policy and consumes its presignature before its partial signature leaves, so
  * a presignature is never used twice. `requestId` makes retries idempotent.
  */
@@ -13,6 +14,7 @@ import { callPeer, PeerCallError, type PeerRequester } from './peer-client.ts';
 import { PlanError } from './plan-error.ts';
 import type { PoolEntry, PresignPool } from './presign-pool.ts';
 import type { Presigner } from './presigner.ts';
+import type { SignerSets } from './signer-sets.ts';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
@@ -57,6 +59,13 @@ export interface PartialRequest {
 const MAX_IDEMPOTENCY_ENTRIES = 10_000;
 /** Attempts of one request when a signer no longer has the pooled presignature (it restarted). */
 const MAX_SIGN_ATTEMPTS = 3;
+/**
+ * A co-signer that aborted the online round has announced it over the session, and this node's
+ * own round reaches its own verdict (or adopts the announcement) from the same messages: it gets
+ * this long before the session is closed under it, so that the verdict is this node's and is
+ * counted against the signer set (signer-sets.ts) rather than lost as a timeout.
+ */
+const PEER_ABORT_GRACE_MS = 5_000;
 
 export interface SigningServiceDeps {
   readonly identityKey: Uint8Array;
@@ -66,6 +75,8 @@ export interface SigningServiceDeps {
   readonly peers: PeerRequester;
   readonly policy: SigningPolicyCheck;
   readonly hooks: SigningHooks;
+  /** Chooses the signer set; counts the sign round's unattributed aborts per set. */
+  readonly signerSets: Pick<SignerSets, 'choose' | 'recordAbort'>;
 }
 
 export class SigningService {
@@ -113,13 +124,6 @@ export class SigningService {
     }
   }
 
-  /** The default signer set led by `self`: self and the next t−1 holders in ring order. */
-  static signersFor(current: NonNullable<KeyState['current']>, self: number): number[] {
-    const ring = current.parties.map((p) => p.index).sort((a, b) => a - b);
-    const at = ring.indexOf(self);
-    return Array.from({ length: current.threshold }, (_, i) => ring[(at + i) % ring.length]!).sort((a, b) => a - b);
-  }
-
   async #assemble(keyId: string, req: SignatureRequest): Promise<SignatureResponse> {
     const started = performance.now();
     try {
@@ -128,7 +132,7 @@ export class SigningService {
       const digest = digestOf(message, req);
       const release = this.#checkPolicy(state, req, digest, message);
       const derivationPath = req.derivationPath ?? 'm';
-      const signers = SigningService.signersFor(current, self);
+      const signers = this.#d.signerSets.choose(keyId, { parties: current.parties.map((p) => p.index), threshold: current.threshold }, self);
       const prehashed = req.hash === 'none';
       // The digest-only path never takes a pooled presignature: it presigns for this digest.
       const subject = { keyId, epoch: current.epoch, signers, derivationPath, ...(prehashed ? { boundDigest: hex(digest) } : {}) };
@@ -148,8 +152,10 @@ export class SigningService {
         const local = this.#signWith(taken, message, req);
         const remote = others.map((p) =>
           callPeer<unknown>(this.#d.peers, p.endpoint, '/v1/peer/control/sign', partial).catch((e: unknown) => {
-            // One signer refusing ends the session for everyone: the local round would only time out.
-            taken.close();
+            // One signer refusing ends the session for everyone: the local round would only time
+            // out. One that aborted the round leaves this node's own round its verdict first.
+            if (e instanceof PeerCallError && e.code === 'E_PROTOCOL_ABORT') setTimeout(() => taken.close(), PEER_ABORT_GRACE_MS).unref();
+            else taken.close();
             if (e instanceof PeerCallError && e.code === 'E_POLICY_DENIED') throw new PolicyDenied(String(e.details.rule ?? 'unknown'), `party ${p.index} denied the request (rule ${String(e.details.rule ?? 'unknown')})`, p.index);
             throw e;
           }),
@@ -182,6 +188,9 @@ export class SigningService {
     try {
       const request: protocols.SignRequest = req.hash === 'none' ? { digest: message } : { message, hash: req.hash };
       return await protocols.sign(entry.session, entry.presignature, request);
+    } catch (e) {
+      if (e instanceof protocols.ProtocolAbort) this.#d.signerSets.recordAbort(entry.keyId, entry.signers, 'sign', e);
+      throw e;
     } finally {
       entry.close();
     }
