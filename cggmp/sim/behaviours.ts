@@ -5,7 +5,7 @@
  */
 import { generatePrimeSync } from 'node:crypto';
 import { bitLength, type PrimeSource } from '../arith/index.ts';
-import { CURVE_ORDER } from '../curve/index.ts';
+import { CURVE_ORDER, G, type Point } from '../curve/index.ts';
 import { generatePaillierKey, paillierSecretKeyUnchecked, type PaillierSecretKey } from '../paillier/index.ts';
 import { primeBits, type SecurityLevel } from '../params.ts';
 import { generateRingPedersen } from '../ring-pedersen/index.ts';
@@ -13,6 +13,7 @@ import type { AuxKeys } from '../protocols/aux-info.ts';
 import type { PartyIndex } from '../protocols/channel.ts';
 import type { Signer } from '../protocols/identity.ts';
 import type { ResharePlan } from '../protocols/reshare.ts';
+import { SIGN_ROUND } from '../protocols/sign.ts';
 import type { Encodable } from '../transcript/index.ts';
 import type { Behaviour, SessionTamper } from './adversary.ts';
 import { reshareDealOfConstant } from './dishonest-dealer.ts';
@@ -121,6 +122,15 @@ export const BEHAVIOURS: Readonly<Record<string, Corruption>> = {
     },
   },
   delta: { protocol: 'presign', session: () => (round, to, v) => (round === 4 && to === 0 ? { ...rec(v), delta: plus1(rec(v).delta) % CURVE_ORDER } : undefined) },
+  // A wrong S_i = χ_i·Γ (plus G): δ·X ≠ ΣS_j, which nobody can attribute (the χ side is never
+  // opened), so the honest signers abort `unattributed` — the griefing of issue 10 item 4.
+  chi: { protocol: 'presign', session: () => (round, to, v) => (round === 4 && to === 0 ? { ...rec(v), S: (rec(v).S as Point).add(G) } : undefined) },
+  // The online round's partial signature sent with another digest: the honest signers cannot
+  // tell whether this signer or the assembling node lied about the message, so `unattributed`.
+  'sign-digest': {
+    protocol: 'sign',
+    session: () => (round, to, v) => (round === SIGN_ROUND && to === 0 ? { ...rec(v), digest: Uint8Array.from(rec(v).digest as Uint8Array, (b, i) => (i === 0 ? b ^ 1 : b)) } : undefined),
+  },
   'reshare-constant': {
     protocol: 'reshare',
     // A whole self-consistent deal of a polynomial with the wrong constant: only the

@@ -43,4 +43,18 @@ describe('simulate flow', () => {
       }
     });
   }
+
+  // The griefing of issue 10 item 4: checks whose failure nobody can attribute.
+  for (const [behaviour, protocol] of [['chi', 'presign'], ['sign-digest', 'sign']] as const) {
+    it(`reports ${behaviour} honestly as an unattributed ${protocol} abort`, async () => {
+      const e = await simulate({ level: TEST_LEVEL, parties: 3, threshold: 2, primes: fixturePrimeSource(), corrupt: { party: 2, behaviour } }).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      expect(e, `${behaviour} went undetected`).toBeInstanceOf(SimulationAborted);
+      const abort = e as SimulationAborted;
+      expect(abort.culprits).toEqual([]);
+      for (const a of abort.aborts) expect(a).toMatchObject({ protocol, culprits: [], reason: 'unattributed' });
+    });
+  }
 });

@@ -43,6 +43,9 @@ const fixturePrime = (bits: number): Promise<bigint> => {
   const p = fixturePrimes(bits)[Number(primeOffset) + primesGenerated++];
   return p === undefined ? Promise.reject(new Error(`fixture ${bits}-bit primes exhausted`)) : Promise.resolve(p);
 };
+// The online signing round continues the presign session (cggmp/protocols/sign.ts), so a
+// behaviour of the sign round wraps that session; it only acts on the sign round's messages.
+const sessionProtocol = corruption?.protocol === 'sign' ? 'presign' : corruption?.protocol;
 
 const hooks: NodeTestHooks = {
   ...(primeOffset ? { generatePrime: fixturePrime } : {}),
@@ -50,7 +53,7 @@ const hooks: NodeTestHooks = {
   ...(corruption?.channel
     ? {
         wrapChannel: async ({ protocol, sid, self, parties, channel, signer }) => {
-          if (protocol !== corruption.protocol) return channel;
+          if (protocol !== sessionProtocol) return channel;
           const behaviour = await corruption.channel!(sid, { party: self, signer, memory });
           // Over HTTP a re-signed broadcast goes to every peer once; point-to-point to its recipient.
           const sentBroadcast = new Set<number>();
@@ -69,7 +72,7 @@ const hooks: NodeTestHooks = {
   ...(corruption?.session
     ? {
         wrapSession: (protocol: string, sid: Uint8Array, session: protocols.Session) =>
-          protocol === corruption.protocol ? corruptSession(session, corruption.session!(sid, { party: session.params.self })) : session,
+          protocol === sessionProtocol ? corruptSession(session, corruption.session!(sid, { party: session.params.self })) : session,
       }
     : {}),
 };
