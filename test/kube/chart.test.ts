@@ -2,8 +2,9 @@
  * The Helm chart (issue 5 acceptance) with the real `helm` against real API servers: helm lint
  * passes; each of three regions' values files installs into its own control plane (monitoring
  * objects only where the cluster serves monitoring.coreos.com/v1, from stand-in CRDs); a values
- * file that breaks the schema is refused; promtool accepts the alert rules as rendered; the
- * dashboard and the alerts name only metrics that the node and the operator export.
+ * file that breaks the schema is refused; promtool accepts the alert rules as rendered (and its
+ * rule unit test shows the unattributed-aborts alert firing when it should); the dashboard and
+ * the alerts name only metrics that the node and the operator export.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -115,7 +116,7 @@ describe('the Helm chart', () => {
     const rulesFile = path.join(dir, 'alerts.yaml');
     await writeFile(rulesFile, stringify({ groups: rule.spec!.groups }));
     const promtool = await run('/usr/bin/promtool', ['check', 'rules', rulesFile]).then((r) => ({ code: 0, out: r.stdout }), (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout + e.stderr }));
-    expect(promtool.out).toMatch(/SUCCESS: 6 rules found/);
+    expect(promtool.out).toMatch(/SUCCESS: 7 rules found/);
     expect(promtool.code).toBe(0);
 
     const exported = new Set<string>();
@@ -125,9 +126,48 @@ describe('the Helm chart', () => {
     const used = new Set([...dashboard.panels.flatMap((p) => p.targets.flatMap((t) => metricsIn(t.expr))), ...rule.spec!.groups!.flatMap((g) => g.rules.flatMap((r) => metricsIn(r.expr)))]);
     expect([...used].filter((m) => !exported.has(m))).toEqual([]);
     // The panels the issue asks for.
-    for (const title of ['Signing rate', 'Signing latency', 'Presignature pool', 'Ceremonies and rotations by phase', 'Aborts by culprit party', 'HSM latency', 'Peer reachability']) {
+    for (const title of ['Signing rate', 'Signing latency', 'Presignature pool', 'Ceremonies and rotations by phase', 'Aborts by culprit party', 'HSM latency', 'Peer reachability', 'Unattributed aborts by signer set']) {
       expect(dashboard.panels.some((p) => p.title.startsWith(title))).toBe(true);
     }
+  });
+
+  it('alerts on repeated unattributed aborts of one signer set, not on a single one (promtool test rules)', async () => {
+    const res = await helmRun(['template', 'vilna', chart, '--api-versions', 'monitoring.coreos.com/v1', '-f', path.join(chart, 'examples', 'values-eu-west.yaml')]);
+    expect(res.code, res.out).toBe(0);
+    const rule = parseAllDocuments(res.out).map((d) => d.toJS() as { kind?: string; spec?: { groups?: unknown[] } }).find((d) => d?.kind === 'PrometheusRule')!;
+    await writeFile(path.join(dir, 'griefing-rules.yaml'), stringify({ groups: rule.spec!.groups }));
+    const series = (signers: string) => `vilna_mpc_unattributed_aborts_total{namespace="vilna-system",pod="party-1-0",key_id="k",signers="${signers}",protocol="presign"}`;
+    const alert = 'VilnaMpcUnattributedAborts';
+    const tests = {
+      rule_files: ['griefing-rules.yaml'],
+      evaluation_interval: '1m',
+      tests: [{
+        interval: '1m',
+        // A series appears with its first abort (prom-client creates it at 1): {1, 2} aborts three
+        // times in three minutes, {1, 3} once.
+        input_series: [
+          { series: series('1,2'), values: '_ 1 2 3x150' },
+          { series: series('1,3'), values: '_ 1x150' },
+        ],
+        alert_rule_test: [
+          { eval_time: '1m', alertname: alert, exp_alerts: [] },
+          {
+            eval_time: '5m',
+            alertname: alert,
+            exp_alerts: [{
+              exp_labels: { severity: 'critical', namespace: 'vilna-system', pod: 'party-1-0', key_id: 'k', signers: '1,2' },
+              exp_annotations: { summary: 'Signer set 1,2 of key k keeps aborting with nobody named at party-1-0: one of its parties is suspect' },
+            }],
+          },
+          { eval_time: '2h', alertname: alert, exp_alerts: [] },
+        ],
+      }],
+    };
+    const testFile = path.join(dir, 'griefing-rules.test.yaml');
+    await writeFile(testFile, stringify(tests));
+    const out = await run('/usr/bin/promtool', ['test', 'rules', testFile]).then((r) => ({ code: 0, out: r.stdout + r.stderr }), (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout + e.stderr }));
+    expect(out.out).toMatch(/SUCCESS/);
+    expect(out.code, out.out).toBe(0);
   });
 
   it('ships the CRDs of crds/ unchanged', async () => {

@@ -14,6 +14,15 @@ groups:
         labels: { severity: critical }
         annotations:
           summary: "A {{ "{{ $labels.protocol }}" }} session aborted naming party {{ "{{ $labels.culprit }}" }} as the culprit"
+      # Aborts that name nobody, repeated for one signer set within an hour: a party of that set
+      # deviates where it cannot be attributed (README "What is and is not attributable"). The
+      # node quarantines the set at 3 in 10 minutes and signs with another; an hour also catches a
+      # party that aborts just below that rate. (A new series' first abort is not an increase.)
+      - alert: VilnaMpcUnattributedAborts
+        expr: sum by (namespace, pod, key_id, signers) (increase(vilna_mpc_unattributed_aborts_total[1h])) >= 2
+        labels: { severity: critical }
+        annotations:
+          summary: "Signer set {{ "{{ $labels.signers }}" }} of key {{ "{{ $labels.key_id }}" }} keeps aborting with nobody named at {{ "{{ $labels.pod }}" }}: one of its parties is suspect"
       - alert: VilnaMpcPresignaturePoolEmpty
         expr: max by (namespace, pod, key_id) (vilna_mpc_presignatures_available) == 0
         for: 10m
