@@ -4,13 +4,16 @@
  * over kept-alive connections. Each attempt has a timeout; connection failures and answers that
  * say "not yet" (409 E_UNKNOWN_SESSION: the peer has not opened the session yet; 429; 502–504)
  * are retried with jittered exponential backoff, a bounded number of times or until a deadline.
- * The node's control plane uses the same client for its own calls.
+ * The node's control plane uses the same client for its own calls. With `binding` (this node's
+ * signed TLS binding, peer-binding.ts) every request carries it, so the receiver knows which
+ * party's identity key stands behind this connection's certificate.
  */
 import { randomInt } from 'node:crypto';
 import { Agent, request as httpsRequest } from 'node:https';
 import type { IncomingMessage } from 'node:http';
 import type { PeerTls } from './certificates.ts';
 import { TransportError } from './errors.ts';
+import { PEER_BINDING_HEADER } from './peer-binding.ts';
 
 export interface PeerResponse {
   readonly status: number;
@@ -147,7 +150,12 @@ function readAnswer(res: IncomingMessage): Promise<{ status: number; body: unkno
   });
 }
 
-export function createPeerClient(tls: PeerTls): PeerClient {
+export interface PeerClientOptions {
+  /** This node's binding header value (createPeerBinding), sent with every request. */
+  readonly binding?: string;
+}
+
+export function createPeerClient(tls: PeerTls, clientOpts: PeerClientOptions = {}): PeerClient {
   const agent = new Agent({
     keepAlive: true,
     maxSockets: MAX_SOCKETS_PER_PEER,
@@ -160,6 +168,7 @@ export function createPeerClient(tls: PeerTls): PeerClient {
   function attempt(url: URL, method: string, payload: Buffer | undefined, timeoutMs: number, signal: AbortSignal | undefined): Promise<{ status: number; body: unknown }> {
     return new Promise((resolve, reject) => {
       const headers: Record<string, string | number> = { accept: 'application/json' };
+      if (clientOpts.binding !== undefined) headers[PEER_BINDING_HEADER] = clientOpts.binding;
       if (payload) {
         headers['content-type'] = 'application/json';
         headers['content-length'] = payload.length;

@@ -9,6 +9,7 @@ export {
   type SessionSpec,
 } from './peer-transport.ts';
 export { type SessionChannel, type TransportLogger } from './session-channel.ts';
-export { createPeerClient, type PeerClient, type PeerResponse, type RequestOptions } from './client.ts';
+export { createPeerClient, type PeerClient, type PeerClientOptions, type PeerResponse, type RequestOptions } from './client.ts';
+export { createPeerBinding, PEER_BINDING_HEADER, peerBindingBytes, spkiSha256, verifyPeerBinding, type BindingProblem, type BindingResult } from './peer-binding.ts';
 export { createDevelopmentCa, issueCertificate, peerServerOptions, type CertificateAndKey, type PeerTls } from './certificates.ts';
 export { HandshakeTimeout, TransportError, type TransportErrorCode } from './errors.ts';
