@@ -23,6 +23,8 @@ const POLL_MS = 250;
 
 export interface Ready {
   readonly identityKey: string;
+  /** The node's TLS binding (sidecar/transport/peer-binding.ts), for calls made as this party. */
+  readonly peerBinding: string;
   readonly peerUrl: string;
   readonly apiUrl: string;
   readonly metricsUrl: string | null;
@@ -222,6 +224,26 @@ export class LocalCluster {
   async stopAll(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
     await Promise.all(this.parties.map((p) => this.stop(p.index, signal)));
     this.client.close();
+    for (const c of this.#asParty.values()) c.close();
+    this.#asParty.clear();
+  }
+
+  readonly #asParty = new Map<number, PeerClient>();
+
+  /**
+   * A peer client that calls as party `index` does: its own certificate and its TLS binding.
+   * `client` (the operator's certificate, no identity key) may call only what the operator
+   * calls; control calls reserved to the parties of a key or plan need this one.
+   */
+  async asParty(index: number): Promise<PeerClient> {
+    const known = this.#asParty.get(index);
+    if (known) return known;
+    const p = this.party(index);
+    if (!p.ready) throw new Error(`party ${index} is not running`);
+    const tls = { caPem: await this.caPem(), certPem: await readFile(path.join(p.dir, 'tls', 'cert.pem'), 'utf8'), keyPem: await readFile(path.join(p.dir, 'tls', 'key.pem'), 'utf8') };
+    const client = createPeerClient(tls, { binding: p.ready.peerBinding });
+    this.#asParty.set(index, client);
+    return client;
   }
 
   /**

@@ -24,6 +24,7 @@ import { callPeer } from './node/peer-client.ts';
 import { PlanParticipant } from './node/plan-participant.ts';
 import type { PlanView, VerifiedPlan } from './node/plan-view.ts';
 import type { KeyState } from './node/key-state.ts';
+import { PeerAuthorizer } from './node/peer-authorizer.ts';
 import { PolicyEnforcer } from './node/policy-enforcer.ts';
 import { EPOCH_TEST_PATH, EPOCH_TEST_PREFIX, epochTestMessage } from './node/statements.ts';
 import { fixturePrimes, PRIME_POOL_KEY_ID, PrimePool } from './node/prime-pool.ts';
@@ -34,12 +35,17 @@ import { ShardStore } from './node/shard-store.ts';
 import { SigningService } from './node/signing-service.ts';
 import { SignersUnavailable, SignerSets, signerSetLabel } from './node/signer-sets.ts';
 import { createLogger, createMetrics, createMetricsServer, createTracing, type MetricsProtocol } from './observability/index.ts';
-import { createPeerClient, createPeerTransport, peerServerOptions } from './transport/index.ts';
+import { createPeerBinding, createPeerClient, createPeerTransport, peerServerOptions } from './transport/index.ts';
 import { pinTrustAnchors, verifyPlan } from './trust/index.ts';
 import { openVault } from './vault/index.ts';
 
 export interface RunningNode {
   readonly identityKey: string;
+  /**
+   * This node's TLS binding (peer-binding.ts) as sent in its peer requests: public, and useful
+   * only together with the TLS private key of this node's certificate.
+   */
+  readonly peerBinding: string;
   readonly peerUrl: string;
   readonly apiUrl: string;
   readonly metricsUrl: string | undefined;
@@ -134,7 +140,9 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
       certPem: await readFile(cfg.tls.certFile, 'utf8'),
       keyPem: await readFile(cfg.tls.keyFile, 'utf8'),
     };
-    const peers = createPeerClient(tls);
+    // Every peer request says which identity key stands behind this node's TLS certificate.
+    const peerBinding = await createPeerBinding(signer, tls.certPem);
+    const peers = createPeerClient(tls, { binding: peerBinding });
     closers.push(() => peers.close());
     const transport = createPeerTransport({ signer, tls, maxBodyBytes: 4 << 20, client: peers, logger: log.child({ component: 'transport' }) });
     closers.push(() => transport.close());
@@ -332,6 +340,14 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
       p.catch((e: unknown) => log.warn({ what, err: e }, 'background task failed'));
     };
 
+    const authorizer = new PeerAuthorizer({
+      keys,
+      acceptedPlan: (planHash) => participant.acceptedPlan(planHash),
+      acceptedPlansOf: (keyId) => participant.acceptedPlansOf(keyId),
+      coordinatedPlan: async (planHash) => (await coordinator.record(planHash))?.plan,
+      verify: verifyOwn,
+    });
+
     const lastPeerHead = new Map<string, number>();
     const peerApp = express();
     peerApp.disable('x-powered-by');
@@ -346,6 +362,12 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
         signing,
         background,
         rotation,
+        authorizer,
+        refused: (endpoint, e, caller) => {
+          metrics.peerRefused(endpoint, e.reason);
+          // The caller's identity key is public; the binding header itself is not logged.
+          log.warn({ endpoint, code: e.code, reason: e.reason, ...(caller !== undefined ? { caller } : {}) }, 'refused a peer control call');
+        },
         nodeStatus: async () => {
           let hsm: { state: 'Healthy' | 'Unavailable'; message?: string };
           let approvers: string | null = null;
@@ -470,6 +492,7 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
 
     return {
       identityKey: hex(identity),
+      peerBinding,
       peerUrl,
       apiUrl,
       metricsUrl,

@@ -118,6 +118,16 @@ export class PlanParticipant {
     this.#d = deps;
   }
 
+  /** A plan this party verified and accepted, by plan hash (the peer authorizer's view of who its parties are). */
+  acceptedPlan(planHash: string): PlanView | undefined {
+    return this.#plans.get(planHash)?.verified.plan;
+  }
+
+  /** The plans of a key this party verified and accepted. */
+  acceptedPlansOf(keyId: string): PlanView[] {
+    return [...this.#plans.values()].filter((e) => e.verified.plan.keyId === keyId).map((e) => e.verified.plan);
+  }
+
   /** Step 0: verify the plan and approvals; answer with this party's signed nonce. */
   async prepare(plan: unknown, approvals: unknown): Promise<{ planHash: string; party: number; nonce: string; signature: string }> {
     const keyId = typeof plan === 'object' && plan !== null ? (plan as { keyId?: unknown }).keyId : undefined;

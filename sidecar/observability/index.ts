@@ -13,6 +13,8 @@ export {
   HSM_OTHER_ERROR,
   POLICY_RULES,
   PRIME_SOURCES,
+  PEER_CONTROL_ENDPOINTS,
+  PEER_REFUSAL_REASONS,
   UNATTRIBUTED,
   SIGNER_SET_PROTOCOLS,
   SIGNER_SET_SWITCH_REASONS,
@@ -27,6 +29,8 @@ export {
   type PrimeSourceKind,
   type SignerSetProtocol,
   type SignerSetSwitchReason,
+  type PeerControlEndpoint,
+  type PeerRefusalLabel,
 } from './metrics.ts';
 export { createTracing, TracingConfigError, ATTR_PROTOCOL, ATTR_SID, ATTR_PARTY, ATTR_ROUND, ATTR_ERROR_CODE, ATTR_CULPRITS, type Tracing, type TracingOptions } from './tracing.ts';
 export {

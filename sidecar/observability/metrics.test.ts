@@ -38,6 +38,7 @@ describe('createMetrics', () => {
     m.abort('presign', [3]);
     m.policyDenied('treasury', 'rate');
     m.peerReachable(1, true);
+    m.peerRefused('sign', 'not_a_party');
     m.epoch('treasury', 4);
     m.primesAvailable(8);
     m.primeGenerated();
@@ -59,6 +60,7 @@ describe('createMetrics', () => {
       'vilna_mpc_aborts_total',
       'vilna_mpc_policy_denials_total',
       'vilna_mpc_peer_reachable',
+      'vilna_mpc_peer_control_refusals_total',
       'vilna_mpc_epoch',
       'vilna_mpc_primes_available',
       'vilna_mpc_primes_generated_total',
@@ -204,6 +206,15 @@ describe('createMetrics', () => {
     expect(await sample(m, 'vilna_mpc_primes_taken_total', { source: 'fresh' })).toBe(1);
   });
 
+  it('counts refused peer control calls by endpoint and reason', async () => {
+    const m = createMetrics();
+    m.peerRefused('presign.prepare', 'binding_missing');
+    m.peerRefused('presign.prepare', 'binding_missing');
+    m.peerRefused('sign', 'not_a_party');
+    expect(await sample(m, 'vilna_mpc_peer_control_refusals_total', { endpoint: 'presign.prepare', reason: 'binding_missing' })).toBe(2);
+    expect(await sample(m, 'vilna_mpc_peer_control_refusals_total', { endpoint: 'sign', reason: 'not_a_party' })).toBe(1);
+  });
+
   it('rejects label values outside their bounded sets', async () => {
     const m = createMetrics();
     const bad = (v: string) => v as never;
@@ -221,6 +232,8 @@ describe('createMetrics', () => {
     expect(await codeOf(() => m.epoch('k1', -1))).toBe('E_METRICS_LABEL');
     expect(await codeOf(() => m.primesAvailable(-1))).toBe('E_METRICS_LABEL');
     expect(await codeOf(() => m.primeTaken(bad('cache')))).toBe('E_METRICS_LABEL');
+    expect(await codeOf(() => m.peerRefused(bad('/v1/peer/control/anything'), 'not_a_party'))).toBe('E_METRICS_LABEL');
+    expect(await codeOf(() => m.peerRefused('sign', bad('curious')))).toBe('E_METRICS_LABEL');
     expect(await codeOf(() => createMetrics({ party: 0 }))).toBe('E_METRICS_LABEL');
     expect(await codeOf(() => m.unattributedAbort('k1', [2, 1], 'presign'))).toBe('E_METRICS_LABEL');
     expect(await codeOf(() => m.unattributedAbort('k1', [1, 1], 'presign'))).toBe('E_METRICS_LABEL');

@@ -38,6 +38,26 @@ export type HsmOperation = (typeof HSM_OPERATIONS)[number];
 export const POLICY_RULES = ['path', 'rate', 'time-window', 'approvals', 'prehashed', 'client'] as const;
 export type PolicyRule = (typeof POLICY_RULES)[number];
 
+/** `endpoint` label: the peer control calls reserved to the parties of a key or plan (sidecar/http/peer-control.ts). */
+export const PEER_CONTROL_ENDPOINTS = [
+  'plans.prepare',
+  'plans.start',
+  'keys.commit',
+  'keys.abort',
+  'keys.retire',
+  'keys.public',
+  'decisions',
+  'presign.prepare',
+  'presign.start',
+  'sign',
+  'audit.heads',
+] as const;
+export type PeerControlEndpoint = (typeof PEER_CONTROL_ENDPOINTS)[number];
+
+/** `reason` label: no TLS binding, one that does not verify for the connection, or a caller that is not a party. */
+export const PEER_REFUSAL_REASONS = ['binding_missing', 'binding_invalid', 'not_a_party'] as const;
+export type PeerRefusalLabel = (typeof PEER_REFUSAL_REASONS)[number];
+
 /**
  * `code` label of HSM errors: the VaultError codes, plus E_OTHER for a thrown value that carries
  * none of them (a bug or a foreign error; its own text never becomes a label).
@@ -169,6 +189,8 @@ export interface NodeMetrics {
   /** Counts a change of the signer set this party assembles for a key. */
   signerSetSwitch(keyId: string, reason: SignerSetSwitchReason): void;
   peerReachable(peer: number, up: boolean): void;
+  /** Counts a peer control call refused for its caller, by endpoint and reason. */
+  peerRefused(endpoint: PeerControlEndpoint, reason: PeerRefusalLabel): void;
   epoch(keyId: string, epoch: number): void;
   /** The exposition text for `/metrics`. */
   metricsText(): Promise<string>;
@@ -301,6 +323,12 @@ export function createMetrics(opts: MetricsOptions = {}): NodeMetrics {
     labelNames: ['peer'] as const,
     registers,
   });
+  const peerRefusals = new Counter({
+    name: `${METRIC_PREFIX}peer_control_refusals_total`,
+    help: 'Peer control calls refused for their caller, by endpoint and reason (binding_missing|binding_invalid|not_a_party).',
+    labelNames: ['endpoint', 'reason'] as const,
+    registers,
+  });
   const epochGauge = new Gauge({
     name: `${METRIC_PREFIX}epoch`,
     help: 'Current shard epoch this party holds, by key id.',
@@ -427,6 +455,12 @@ export function createMetrics(opts: MetricsOptions = {}): NodeMetrics {
     peerReachable(peer, up) {
       assertParty(peer, 'peer');
       peerReachable.set({ peer: String(peer) }, up ? 1 : 0);
+    },
+
+    peerRefused(endpoint, reason) {
+      assertOneOf(endpoint, PEER_CONTROL_ENDPOINTS, 'endpoint');
+      assertOneOf(reason, PEER_REFUSAL_REASONS, 'reason');
+      peerRefusals.inc({ endpoint, reason });
     },
 
     epoch(keyId, e) {

@@ -156,9 +156,11 @@ describe('a 2-of-3 key across three processes', { timeout: E2E_TEST_TIMEOUT_MS }
       ['a duplicated identity key', swapped, c.approve(good), ['E_PLAN_INVALID', 'E_IDENTITY_MISMATCH']],
       ['an identity key that is not the pinned one', impostor, c.approve(impostor as never), ['E_IDENTITY_MISMATCH', 'E_PLAN_INVALID']],
     ];
+    // Handed in as a coordinator does, by a party the plans name (party 1).
+    const asParty1 = await c.asParty(1);
     for (const [what, plan, approvals, codes] of cases) {
       for (const p of c.parties) {
-        const res = await c.client.request(p.ready!.peerUrl, '/v1/peer/control/plans', { plan, approvals }, { retries: 0 });
+        const res = await asParty1.request(p.ready!.peerUrl, '/v1/peer/control/plans', { plan, approvals }, { retries: 0 });
         expect(res.status, `${what} at party ${p.index}`).toBeGreaterThanOrEqual(400);
         expect(res.status).toBeLessThan(500);
         expect(codes, `${what} at party ${p.index}`).toContain((res.body as { error: { code: string } }).error.code);
@@ -229,7 +231,8 @@ describe('a 2-of-3 key across three processes', { timeout: E2E_TEST_TIMEOUT_MS }
     const state = JSON.parse(await readFile(path.join(c.party(1).dir, 'keys', `${KEY}.json`), 'utf8')) as { current: { planHash: string } };
     const planHash = state.current.planHash;
     const bogus = { planHash, testSignature: { r: '11'.repeat(32), s: '22'.repeat(32) } };
-    const res = await c.client.request(c.party(1).ready!.peerUrl, `/v1/peer/control/keys/${KEY}/retire`, bogus, { retries: 0 });
+    // From a party of the key (only parties may ask at all): the signature is what is refused.
+    const res = await (await c.asParty(2)).request(c.party(1).ready!.peerUrl, `/v1/peer/control/keys/${KEY}/retire`, bogus, { retries: 0 });
     expect(res.status).toBe(403);
     expect((res.body as { error: { code: string } }).error.code).toBe('E_BAD_SIGNATURE');
   });

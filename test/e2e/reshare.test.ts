@@ -84,8 +84,8 @@ describe('reshare across four processes', { timeout: E2E_TEST_TIMEOUT_MS }, () =
     const atRoot = await c.sign(1, KEY, { requestId: 'forge-root', message, encoding: 'utf8', hash: 'sha256' });
     expect(atRoot.status).toBe(201);
     const forged = { r: (atRoot.body as SignatureResponse).r, s: (atRoot.body as SignatureResponse).s };
-    // ...but it proves nothing: leaving party 2 keeps its share.
-    const res = await c.client.request(c.party(2).ready!.peerUrl, `/v1/peer/control/keys/${KEY}/retire`, { planHash: planHashHex(plan), testSignature: forged, plan, approvals }, { method: 'POST', timeoutMs: 30_000, retries: 0 });
+    // ...but it proves nothing: leaving party 2 keeps its share, even when a party of the key hands it in.
+    const res = await (await c.asParty(1)).request(c.party(2).ready!.peerUrl, `/v1/peer/control/keys/${KEY}/retire`, { planHash: planHashHex(plan), testSignature: forged, plan, approvals }, { method: 'POST', timeoutMs: 30_000, retries: 0 });
     expect(res.status).toBe(403);
     expect((res.body as { error: { code: string } }).error.code).toBe('E_BAD_SIGNATURE');
     expect((await keyAt(2)).body).toMatchObject({ epoch: 1 });

@@ -1,0 +1,133 @@
+/**
+ * Peer authentication between node processes over real mutual TLS (DESIGN §4 "Peer transport"):
+ * three parties; key A is 2-of-2 on parties 1 and 2, key B 2-of-3 on all three. Control
+ * calls that act as a party of a key come only from that key's parties, each proven by its TLS
+ * binding on its own certificate: the operator's certificate (no identity key), a binding copied
+ * onto another certificate, and party 3 (a party of key B only) are refused on key A, counted
+ * and logged, while the operator's own calls stay open and parties 1 and 2 still sign with A.
+ * One cluster for the file, on the test entry point (test/support/test-sidecar.ts).
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SignatureResponse } from '../../api/signing.ts';
+import { LocalCluster } from '../../cli/local-parties.ts';
+import { createPeerClient, type PeerClient } from '../../sidecar/transport/index.ts';
+import { expectSignatureValid } from '../support/signatures.ts';
+import { E2E_TEST_TIMEOUT_MS } from '../support/timeouts.ts';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const PRIMES = path.join(root, 'test', 'fixtures', 'safe-primes.json');
+const ENTRY = path.join(root, 'test', 'support', 'test-sidecar.ts');
+const KEY_A = 'auth-key-a';
+const KEY_B = 'auth-key-b';
+
+let dir: string;
+let c: LocalCluster;
+let planA: string;
+
+const codeOf = (body: unknown): unknown => (body as { error?: { code?: unknown } } | undefined)?.error?.code;
+
+/** A client with party `index`'s certificate that sends party `bindingOf`'s binding: a header copied onto another certificate. */
+async function copiedBinding(index: number, bindingOf: number): Promise<PeerClient> {
+  const p = c.party(index);
+  return createPeerClient(
+    { caPem: await c.caPem(), certPem: await readFile(path.join(p.dir, 'tls', 'cert.pem'), 'utf8'), keyPem: await readFile(path.join(p.dir, 'tls', 'key.pem'), 'utf8') },
+    { binding: c.party(bindingOf).ready!.peerBinding },
+  );
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'vilna-peerauth-'));
+  c = await LocalCluster.create({ dir, parties: 3, primesFile: PRIMES, presignPoolSize: 0, entry: { script: ENTRY } });
+  await c.startAll();
+  const a = c.plan({ protocol: 'keygen', keyId: KEY_A, epoch: 0, threshold: 2, members: [1, 2] });
+  planA = (await c.ceremony(1, a, c.approve(a))).planHash;
+  const b = c.plan({ protocol: 'keygen', keyId: KEY_B, epoch: 0, threshold: 2 });
+  await c.ceremony(3, b, c.approve(b));
+  await c.approvePolicy(1, KEY_A, 0);
+}, 600_000);
+
+afterAll(async () => {
+  await c?.stopAll('SIGKILL');
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe('control calls only from the parties of the key', { timeout: E2E_TEST_TIMEOUT_MS }, () => {
+  it('refuses a CA certificate without a binding, and a binding copied onto another certificate, before reading the request', async () => {
+    const at1 = c.party(1).ready!.peerUrl;
+    const subject = { keyId: KEY_A, epoch: 0, signers: [1, 2], derivationPath: 'm' };
+    const unbound = await c.client.request(at1, '/v1/peer/control/presign/prepare', subject, { retries: 0 });
+    expect({ status: unbound.status, code: codeOf(unbound.body) }).toEqual({ status: 403, code: 'E_PEER_BINDING_INVALID' });
+    // Party 2's binding is genuine, but this connection presents party 3's certificate.
+    const copied = await copiedBinding(3, 2);
+    try {
+      const res = await copied.request(at1, '/v1/peer/control/presign/prepare', subject, { retries: 0 });
+      expect({ status: res.status, code: codeOf(res.body) }).toEqual({ status: 403, code: 'E_PEER_BINDING_INVALID' });
+    } finally {
+      copied.close();
+    }
+    // Every call reserved to parties refuses the unbound certificate the same way.
+    const calls: [string, string, unknown][] = [
+      ['POST', '/v1/peer/control/sign', { keyId: KEY_A, epoch: 0, sid: '00'.repeat(32), signers: [1, 2], derivationPath: 'm', request: { requestId: 'x', message: 'x', encoding: 'utf8', hash: 'sha256' } }],
+      ['GET', `/v1/peer/control/keys/${KEY_A}/public?epoch=0&plan=${planA}`, undefined],
+      ['POST', `/v1/peer/control/keys/${KEY_A}/abort`, { planHash: planA, coordinator: 1, signature: '00'.repeat(64) }],
+      ['GET', `/v1/peer/control/decisions/${planA}`, undefined],
+      ['POST', '/v1/peer/control/audit/heads', { identityKey: c.party(3).ready!.identityKey, head: {} }],
+    ];
+    for (const [method, p, body] of calls) {
+      const res = await c.client.request(at1, p, body, { method, retries: 0 });
+      expect({ call: p, status: res.status, code: codeOf(res.body) }).toEqual({ call: p, status: 403, code: 'E_PEER_BINDING_INVALID' });
+    }
+  });
+
+  it('refuses a party of another key on every call about this key', async () => {
+    const at1 = c.party(1).ready!.peerUrl;
+    const party3 = await c.asParty(3);
+    const calls: [string, string, unknown][] = [
+      ['POST', '/v1/peer/control/presign/prepare', { keyId: KEY_A, epoch: 0, signers: [1, 2], derivationPath: 'm' }],
+      ['POST', '/v1/peer/control/presign/start', { keyId: KEY_A, epoch: 0, signers: [1, 2], derivationPath: 'm', nonces: [] }],
+      ['POST', '/v1/peer/control/sign', { keyId: KEY_A, epoch: 0, sid: '00'.repeat(32), signers: [1, 2], derivationPath: 'm', request: { requestId: 'x', message: 'x', encoding: 'utf8', hash: 'sha256' } }],
+      ['GET', `/v1/peer/control/keys/${KEY_A}/public?epoch=0&plan=${planA}`, undefined],
+      ['POST', `/v1/peer/control/keys/${KEY_A}/retire`, { planHash: planA, testSignature: { r: '11'.repeat(32), s: '22'.repeat(32) } }],
+      ['GET', `/v1/peer/control/decisions/${planA}`, undefined],
+    ];
+    for (const [method, p, body] of calls) {
+      const res = await party3.request(at1, p, body, { method, retries: 0 });
+      expect({ call: p, status: res.status, code: codeOf(res.body) }).toEqual({ call: p, status: 403, code: 'E_PEER_NOT_A_PARTY' });
+    }
+    // Its own key is another matter: party 2 holds key B with it.
+    const ownKey = await party3.request(c.party(2).ready!.peerUrl, '/v1/peer/control/presign/prepare', { keyId: KEY_B, epoch: 0, signers: [2, 3], derivationPath: 'm' }, { retries: 0 });
+    expect(ownKey.status).toBe(200);
+  });
+
+  it('keeps the operator\'s own calls open to its certificate', async () => {
+    const at1 = c.party(1).ready!.peerUrl;
+    for (const p of ['/v1/peer/control/status', '/v1/peer/control/ping', `/v1/peer/control/ceremonies/${planA}`, `/v1/peer/control/plans/${planA}`]) {
+      const res = await c.client.request(at1, p, undefined, { method: 'GET', retries: 0 });
+      expect({ call: p, status: res.status }).toEqual({ call: p, status: 200 });
+    }
+  });
+
+  it('counts and logs the refusals, naming the caller\'s identity key and nothing of its binding', async () => {
+    const text = await fetch(c.party(1).ready!.metricsUrl!).then((r) => r.text());
+    expect(text).toMatch(/vilna_mpc_peer_control_refusals_total\{[^}]*endpoint="presign\.prepare"[^}]*reason="binding_missing"[^}]*\} [1-9]/);
+    expect(text).toMatch(/vilna_mpc_peer_control_refusals_total\{[^}]*endpoint="presign\.prepare"[^}]*reason="binding_invalid"[^}]*\} [1-9]/);
+    expect(text).toMatch(/vilna_mpc_peer_control_refusals_total\{[^}]*endpoint="sign"[^}]*reason="not_a_party"[^}]*\} [1-9]/);
+    const log = await readFile(c.party(1).logFile, 'utf8');
+    const refusals = log.split('\n').filter((l) => l.includes('refused a peer control call'));
+    expect(refusals.some((l) => l.includes('"code":"E_PEER_NOT_A_PARTY"') && l.includes(`"caller":"${c.party(3).ready!.identityKey}"`))).toBe(true);
+    for (const p of [1, 2, 3]) expect(log).not.toContain(c.party(p).ready!.peerBinding.split('.')[1]!);
+  });
+
+  it('still lets the key\'s parties presign and sign with each other', async () => {
+    for (const p of [1, 2]) {
+      const res = await c.sign(p, KEY_A, { requestId: `after-binding-${p}`, message: `peer auth ${p}`, encoding: 'utf8', hash: 'sha256' });
+      expect(res.status, JSON.stringify(res.body)).toBe(201);
+      expect((res.body as SignatureResponse).signers).toEqual([1, 2]);
+      expectSignatureValid(res.body as SignatureResponse);
+    }
+  });
+});
