@@ -35,7 +35,7 @@ import { ShardStore } from './node/shard-store.ts';
 import { SigningService } from './node/signing-service.ts';
 import { SignersUnavailable, SignerSets, signerSetLabel } from './node/signer-sets.ts';
 import { createLogger, createMetrics, createMetricsServer, createTracing, type MetricsProtocol } from './observability/index.ts';
-import { createPeerBinding, createPeerClient, createPeerTransport, peerServerOptions } from './transport/index.ts';
+import { createPeerBinding, createPeerClient, createPeerTransport, peerServerOptions, type PeerClient } from './transport/index.ts';
 import { pinTrustAnchors, verifyPlan } from './trust/index.ts';
 import { openVault } from './vault/index.ts';
 
@@ -84,6 +84,8 @@ export interface NodeTestHooks {
   readonly wrapSession?: SessionHooks['wrapSession'];
   /** Safe-prime generation for the sealed pool instead of the real one (tests hand out fixture primes). */
   readonly generatePrime?: (bits: number) => Promise<bigint>;
+  /** Stands between the node and the network (a test plays a network attacker holding a CA certificate). */
+  readonly wrapPeerClient?: (client: PeerClient) => PeerClient;
 }
 
 /** How often each peer's reachability is probed. */
@@ -142,7 +144,8 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
     };
     // Every peer request says which identity key stands behind this node's TLS certificate.
     const peerBinding = await createPeerBinding(signer, tls.certPem);
-    const peers = createPeerClient(tls, { binding: peerBinding });
+    const ownClient = createPeerClient(tls, { binding: peerBinding });
+    const peers = testHooks.wrapPeerClient?.(ownClient) ?? ownClient;
     closers.push(() => peers.close());
     const transport = createPeerTransport({ signer, tls, maxBodyBytes: 4 << 20, client: peers, logger: log.child({ component: 'transport' }) });
     closers.push(() => transport.close());

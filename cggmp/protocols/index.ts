@@ -22,6 +22,7 @@ export { presign, type Presignature, type PresignBinding, type PresignInput } fr
 export { sign, hashMessage, MESSAGE_HASHES, PresignatureError, type EcdsaSignature, type MessageHash, type SignRequest } from './sign.ts';
 export { refresh } from './refresh.ts';
 export { reshare, reshareParticipants, assertResharePlan, type ResharePlan, type ReshareInput } from './reshare.ts';
+export { lagrangeAtZero } from './polynomial.ts';
 export { withAux, positionOf, KEY_SHARE_VERSION, type KeyShare, type KeySharePublic, type KeyShareSecret, type AuxPublic } from './key-share.ts';
 export { encodeKeySharePublic, encodeKeyShareSecret, decodeKeyShare } from './key-share-codec.ts';
 export { verifyAbortEvidence, EVIDENCE_CHECKS, type EvidenceContext } from './evidence.ts';

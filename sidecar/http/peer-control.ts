@@ -127,8 +127,10 @@ export function peerControlRouter(d: PeerControlDeps): Router {
   r.get('/keys/:keyId/public', asParty('keys.public', async (req, res, caller) => {
     const id = parse(keyId, req.params.keyId);
     const epoch = parse(z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER), req.query.epoch);
+    // The reshare the newcomer asks for: the answer is signed for that plan.
+    const planHash = parse(hex64, req.query.plan);
     await a.keyParty(caller, id);
-    res.json(await d.participant.publicState(id, epoch));
+    res.json(await d.participant.publicState(id, epoch, planHash));
   }));
   r.get('/decisions/:planHash', asParty('decisions', async (req, res, caller) => {
     const planHash = parse(hex64, req.params.planHash);

@@ -16,7 +16,7 @@ import { abortBytes, commitBytes, epochTestMessage, epochTestPublicKey, nonceByt
 import type { KeyState, KeyStateStore, PendingInfo } from './key-state.ts';
 import { callPeer, type PeerRequester } from './peer-client.ts';
 import type { ShardStore } from './shard-store.ts';
-import { describeOldPublic, encodeOldPublic, parseOldPublic, type OldPublic } from './old-public-state.ts';
+import { agreeOnOldPublic, OldPublicRefused, signOldPublic, type DealerAnswer, type OldPublic } from './old-public-state.ts';
 import { PlanError } from './plan-error.ts';
 import { planMembers, type PlanView, type PlanVerifier, type VerifiedPlan } from './plan-view.ts';
 import { deriveSid, subSid, type SessionParty, type SessionRunner } from './session-runner.ts';
@@ -287,7 +287,7 @@ export class PlanParticipant {
     if (!prev) throw new PlanError('E_PLAN_INVALID', 'a reshare plan names the previous holders');
     const held = state?.current ? await this.#d.shards.load(plan.keyId, state.current.epoch) : undefined;
     if (held && held.public.epoch !== prev.epoch) throw new PlanError('E_EPOCH_DISCONTINUITY', `the plan reshares epoch ${prev.epoch}, this party holds epoch ${held.public.epoch}`);
-    const old = held?.public ?? (await this.#oldPublicFromDealers(plan));
+    const old = held?.public ?? (await this.#oldPublicFromDealers(plan, entry.verified.planHash));
     const publicPlan: protocols.ResharePlan = {
       keyId: plan.keyId,
       oldEpoch: prev.epoch,
@@ -307,25 +307,42 @@ export class PlanParticipant {
     )).value;
   }
 
-  /** The old epoch's public state, as every dealer reports it: any disagreement stops the reshare. */
-  async #oldPublicFromDealers(plan: PlanView): Promise<OldPublic> {
+  /**
+   * The old epoch's public state, as every dealer states it, signed for this plan: each answer
+   * must be that dealer's signed statement (its identity key as the approved plan names it), and
+   * all must agree (old-public-state.ts says who is named when not). A refusal is audited with
+   * the signed statements it rests on, so that others can re-check it.
+   */
+  async #oldPublicFromDealers(plan: PlanView, planHash: Uint8Array): Promise<OldPublic> {
     const prev = plan.previous!;
-    const answers: OldPublic[] = [];
+    const answers: DealerAnswer[] = [];
     for (const d of prev.dealers) {
       const p = prev.parties.find((x) => x.index === d)!;
-      const raw = await callPeer<unknown>(this.#d.peers, p.endpoint, `/v1/peer/control/keys/${plan.keyId}/public?epoch=${prev.epoch}`, undefined, { method: 'GET', timeoutMs: 10_000 });
-      answers.push(parseOldPublic(raw, prev));
+      const raw = await callPeer<unknown>(this.#d.peers, p.endpoint, `/v1/peer/control/keys/${plan.keyId}/public?epoch=${prev.epoch}&plan=${hex(planHash)}`, undefined, { method: 'GET', timeoutMs: 10_000 });
+      answers.push({ dealer: d, identityKey: p.identityKey, raw });
     }
-    const first = encodeOldPublic(answers[0]!);
-    if (answers.some((a) => encodeOldPublic(a) !== first)) throw new PlanError('E_RESHARE_STATE_MISMATCH', 'the dealers report different public states of the key');
-    return answers[0]!;
+    try {
+      return agreeOnOldPublic(answers, { keyId: plan.keyId, planHash: hex(planHash), previous: prev });
+    } catch (e) {
+      if (e instanceof OldPublicRefused) {
+        await this.#d.audit.append('reshare.state-refused', { planHash: hex(planHash), keyId: plan.keyId, code: e.code, culprits: [...(e.culprits ?? [])], evidence: e.evidence });
+      }
+      throw e;
+    }
   }
 
-  /** The public state of this party's current epoch of a key (what a reshare newcomer asks for). */
-  async publicState(keyId: string, epoch: number): Promise<Record<string, unknown>> {
+  /**
+   * The public state of this party's current epoch of a key, signed for a reshare of it that
+   * this party accepted (what a newcomer of that reshare asks for).
+   */
+  async publicState(keyId: string, epoch: number, planHash: string): Promise<Record<string, unknown>> {
     const state = await this.#d.keys.get(keyId);
     if (!state?.current || state.current.epoch !== epoch) throw new PlanError('E_UNKNOWN_KEY', `no current epoch ${epoch} of key ${keyId} here`);
-    return describeOldPublic((await this.#d.shards.load(keyId, epoch)).public);
+    const plan = this.#plans.get(planHash)?.verified.plan;
+    if (plan?.protocol !== 'reshare' || plan.keyId !== keyId || plan.previous?.epoch !== epoch) {
+      throw new PlanError('E_UNKNOWN_PLAN', `no reshare of key ${keyId} from epoch ${epoch} was accepted here under that plan`);
+    }
+    return { ...(await signOldPublic((await this.#d.shards.load(keyId, epoch)).public, planHash, this.#d.signer)) };
   }
 
   /** The plan's status here; after a restart, a persisted prepared vote is reported again. */
@@ -563,6 +580,7 @@ export interface ErrorInfo {
 export function describeError(e: unknown): ErrorInfo {
   if (e instanceof protocols.ProtocolAbort) return { code: 'E_PROTOCOL_ABORT', message: `${e.protocol} round ${e.round}: ${e.reason}`, culprits: [...e.culprits], protocol: e.protocol, round: e.round };
   if (e instanceof protocols.RoundTimeout) return { code: 'E_ROUND_TIMEOUT', message: e.message };
+  if (e instanceof PlanError && e.culprits !== undefined) return { code: e.code, message: e.message, culprits: [...e.culprits] };
   const code = typeof (e as { code?: unknown })?.code === 'string' ? (e as { code: string }).code : 'E_INTERNAL';
   return { code, message: e instanceof Error ? e.message : 'failed' };
 }

@@ -5,7 +5,10 @@
  * binding on its own certificate: the operator's certificate (no identity key), a binding copied
  * onto another certificate, and party 3 (a party of key B only) are refused on key A, counted
  * and logged, while the operator's own calls stay open and parties 1 and 2 still sign with A.
- * One cluster for the file, on the test entry point (test/support/test-sidecar.ts).
+ * Then a reshare brings party 3 into key A while a network attacker rewrites the old epoch's
+ * public state on its way to the newcomer: the newcomer refuses answers that are not the
+ * dealers' signed statements, nobody is blamed, nothing changes. One cluster for the file, on
+ * the test entry point (test/support/test-sidecar.ts).
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,7 +16,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SignatureResponse } from '../../api/signing.ts';
-import { LocalCluster } from '../../cli/local-parties.ts';
+import { planHashHex } from '../../api/index.ts';
+import { CeremonyFailed, LocalCluster } from '../../cli/local-parties.ts';
 import { createPeerClient, type PeerClient } from '../../sidecar/transport/index.ts';
 import { expectSignatureValid } from '../support/signatures.ts';
 import { E2E_TEST_TIMEOUT_MS } from '../support/timeouts.ts';
@@ -129,5 +133,28 @@ describe('control calls only from the parties of the key', { timeout: E2E_TEST_T
       expect((res.body as SignatureResponse).signers).toEqual([1, 2]);
       expectSignatureValid(res.body as SignatureResponse);
     }
+  });
+});
+
+describe('a reshare newcomer and the old epoch\'s public state', { timeout: E2E_TEST_TIMEOUT_MS }, () => {
+  it('is not fed a false state by a network attacker, and no honest party is blamed for it', async () => {
+    // Party 3 (the newcomer) receives every dealer's answer rewritten so that it still looks sound.
+    await c.stop(3);
+    await c.start(3, { env: { VILNA_TEST_TAMPER_PUBLIC_STATE: '1' } });
+    const plan = c.plan({ protocol: 'reshare', keyId: KEY_A, epoch: 1, threshold: 2, members: [1, 2, 3], previous: { threshold: 2, members: [1, 2], dealers: [1, 2] } });
+    const failed = await c.ceremony(1, plan, c.approve(plan)).catch((e: unknown) => e);
+    expect(failed).toBeInstanceOf(CeremonyFailed);
+    const error = ((failed as CeremonyFailed).status as { error?: { code?: string; culprits?: number[] } }).error;
+    // Had the newcomer taken the false state, the dealers would have named it (and a newcomer majority, a dealer).
+    expect(error?.culprits ?? [], JSON.stringify(error)).toEqual([]);
+    const at3 = await c.client.request(c.party(3).ready!.peerUrl, `/v1/peer/control/plans/${planHashHex(plan)}`, undefined, { method: 'GET', retries: 0 });
+    expect(at3.body).toMatchObject({ phase: 'failed', error: { code: 'E_RESHARE_STATE_UNVERIFIED' } });
+    expect((at3.body as { error: { culprits?: unknown } }).error.culprits).toBeUndefined();
+    const audit = await readFile(path.join(c.party(3).dir, 'audit', 'audit.jsonl'), 'utf8');
+    const refused = audit.split('\n').filter((l) => l.includes('"kind":"reshare.state-refused"'));
+    expect(refused.some((l) => l.includes('"code":"E_RESHARE_STATE_UNVERIFIED"') && l.includes('"culprits":[]'))).toBe(true);
+    // Nothing changed: the dealers are at epoch 0, the newcomer has no share of A.
+    for (const p of [1, 2]) expect((await c.getKey(p, KEY_A)).body).toMatchObject({ epoch: 0 });
+    expect((await c.getKey(3, KEY_A)).status).toBe(404);
   });
 });

@@ -6,6 +6,8 @@
  *   VILNA_TEST_CORRUPT=<behaviour>     deviate as cggmp/sim's named behaviour in its protocol
  *   VILNA_TEST_PRIME_OFFSET=<n>        the sealed prime pool "generates" the committed fixture
  *                                      primes from index n on, instead of real safe primes
+ *   VILNA_TEST_TAMPER_PUBLIC_STATE=1   a network attacker rewrites the reshare public-state answers
+ *                                      this node receives (tamper-public-state.ts)
  * Used by the e2e tests and, through LocalCluster's `entry`, by the operator's tests.
  */
 import { runSidecar } from '../../cli/sidecar.ts';
@@ -17,6 +19,7 @@ import { protocols } from '../../cggmp/index.ts';
 import type { Encodable } from '../../cggmp/transcript/index.ts';
 import type { NodeTestHooks } from '../../sidecar/node.ts';
 import { fixturePrimes } from './keys.ts';
+import { tamperingPeerClient } from './tamper-public-state.ts';
 
 const argv = process.argv.slice(2);
 const at = (flag: string): string | undefined => {
@@ -49,6 +52,7 @@ const sessionProtocol = corruption?.protocol === 'sign' ? 'presign' : corruption
 
 const hooks: NodeTestHooks = {
   ...(primeOffset ? { generatePrime: fixturePrime } : {}),
+  ...(process.env.VILNA_TEST_TAMPER_PUBLIC_STATE === '1' ? { wrapPeerClient: tamperingPeerClient } : {}),
   ...(crashAt ? { checkpoint: (name: string) => void (name === crashAt && process.kill(process.pid, 'SIGKILL')) } : {}),
   ...(corruption?.channel
     ? {
