@@ -325,7 +325,11 @@ export class PlanParticipant {
       return agreeOnOldPublic(answers, { keyId: plan.keyId, planHash: hex(planHash), previous: prev });
     } catch (e) {
       if (e instanceof OldPublicRefused) {
-        await this.#d.audit.append('reshare.state-refused', { planHash: hex(planHash), keyId: plan.keyId, code: e.code, culprits: [...(e.culprits ?? [])], evidence: e.evidence });
+        const entry = { planHash: hex(planHash), keyId: plan.keyId, code: e.code, culprits: [...(e.culprits ?? [])] };
+        // Many dealers' statements may not fit one audit entry: the refusal is recorded regardless.
+        await this.#d.audit.append('reshare.state-refused', { ...entry, evidence: e.evidence })
+          .catch(() => this.#d.audit.append('reshare.state-refused', { ...entry, evidence: 'omitted: larger than an audit entry' }))
+          .catch(() => undefined);
       }
       throw e;
     }
