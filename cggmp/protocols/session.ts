@@ -71,6 +71,12 @@ export interface Session {
    */
   blame<T>(round: number, culprit: PartyIndex, evidence: () => AbortEvidence, check: () => T): T;
   abort(args: { round: number; culprits: readonly PartyIndex[]; reason: AbortReason; detail: string; evidence?: AbortEvidence }): never;
+  /**
+   * Resolves once every abort announcement of this session has been handed to the channel. The
+   * announcement is signed first (an HSM signature is asynchronous): a caller that closes the
+   * channel on the abort must wait for this, or the others never hear why the session ended.
+   */
+  announcements(): Promise<void>;
 }
 
 export function openSession(params: SessionParams): Session {
@@ -81,6 +87,7 @@ export function openSession(params: SessionParams): Session {
   if (!parties.includes(self)) throw new CggmpError('E_INVALID_INPUT', `${protocol}: party ${self} is not a participant`);
   const others = parties.filter((p) => p !== self);
   const ownBroadcasts = new Map<number, Received>();
+  const announcing: Promise<void>[] = [];
 
   const announce = (a: ProtocolAbort): void => {
     // Best effort: tell the others so that nobody waits for a round that will not complete.
@@ -94,9 +101,11 @@ export function openSession(params: SessionParams): Session {
         ? { evidence: { check: a.evidence.check, envelopes: a.evidence.envelopes.map(envelopeValue), ...(a.evidence.detail !== undefined ? { detail: a.evidence.detail } : {}) } }
         : {}),
     };
-    void Promise.resolve(sealEnvelope(signer, sid, ABORT_ROUND, self, BROADCAST, encodeValue(value)))
-      .then((e) => channel.broadcast(ABORT_ROUND, e))
-      .catch(() => undefined);
+    announcing.push(
+      Promise.resolve(sealEnvelope(signer, sid, ABORT_ROUND, self, BROADCAST, encodeValue(value)))
+        .then((e) => channel.broadcast(ABORT_ROUND, e))
+        .catch(() => undefined),
+    );
   };
 
   const abort: Session['abort'] = (args) => {
@@ -154,6 +163,10 @@ export function openSession(params: SessionParams): Session {
   return {
     params,
     others,
+
+    async announcements() {
+      await Promise.all(announcing);
+    },
 
     async send(round, broadcast, p2p) {
       const payload = encodeValue(broadcast);

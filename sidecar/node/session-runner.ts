@@ -12,6 +12,11 @@ type PartyIndex = protocols.PartyIndex;
 
 /** Protocol rounds are few; anything above (the abort round) is not timed. */
 const MAX_TIMED_ROUND = 64;
+/**
+ * How long an aborted session's channel stays open for its abort announcement to be signed (one
+ * HSM signature, milliseconds) and sent: a hung HSM must not hold the channel forever.
+ */
+const ANNOUNCE_FLUSH_MS = 5_000;
 
 export interface SessionParty {
   readonly index: PartyIndex;
@@ -158,6 +163,11 @@ export class SessionRunner {
     } catch (e) {
       const outcome = e instanceof protocols.ProtocolAbort ? 'abort' : e instanceof protocols.RoundTimeout ? 'timeout' : 'error';
       this.#hooks.ended?.(spec.protocol, outcome, seconds(), e);
+      // The abort announcement is signed asynchronously: closing first would drop it, and the
+      // others would wait for their round timeout instead of adopting this party's verdict.
+      let flushed: NodeJS.Timeout | undefined;
+      await Promise.race([session.announcements(), new Promise<void>((r) => (flushed = setTimeout(r, ANNOUNCE_FLUSH_MS)))]);
+      clearTimeout(flushed);
       channel.close();
       throw e;
     }
