@@ -20,6 +20,7 @@ import { ApproverRotation } from './node/approver-rotation.ts';
 import { WriteGate } from './node/write-gate.ts';
 import { Coordinator } from './node/coordinator.ts';
 import { KeyStateStore } from './node/key-state.ts';
+import { KeyReadinessChecker } from './node/key-readiness.ts';
 import { callPeer } from './node/peer-client.ts';
 import { PlanParticipant } from './node/plan-participant.ts';
 import type { PlanView, VerifiedPlan } from './node/plan-view.ts';
@@ -150,8 +151,18 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
     const transport = createPeerTransport({ signer, tls, maxBodyBytes: 4 << 20, client: peers, logger: log.child({ component: 'transport' }) });
     closers.push(() => transport.close());
 
-    const keys = new KeyStateStore(path.join(cfg.party.stateDir, 'keys'));
+    const keys = new KeyStateStore(path.join(cfg.party.stateDir, 'keys'), {
+      onCorrupt: (e) => log.error({ keyId: e.keyId, file: e.file, code: e.code, err: e }, 'a key state file is corrupt: that key is out of service, the others keep working'),
+    });
+    // Read every state file now, so a corrupt one is named at start rather than at first use.
+    await keys.list();
     const shards = new ShardStore(vault, path.join(cfg.party.stateDir, 'blobs'), party, SECURITY_LEVEL_128, blobGate);
+    const readiness = new KeyReadinessChecker({
+      keys,
+      identityKey: hex(identity),
+      load: (keyId, epoch) => shards.load(keyId, epoch),
+      changed: (r) => (r.ready ? log.info(r, 'key ready again') : log.error(r, 'key cannot sign: its state or its sealed share is unusable')),
+    });
     const runner = new SessionRunner(transport, signer, cfg.roundTimeoutMs, {
       trace: (event, data) => log.debug(data, event),
       observer: {
@@ -222,7 +233,29 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
     });
     metrics.signerSetsQuarantined(() => signerSets.quarantinedCounts());
     const holdersOf = (cur: NonNullable<KeyState['current']>) => ({ parties: cur.parties.map((p) => p.index), threshold: cur.threshold });
-    const presigner = new Presigner({ identityKey: identity, signer, keys, shards, runner, pool, peers, signerSets });
+    let prepareRefusalLoggedAt = 0;
+    let prepareRefusalsUnlogged = 0;
+    const presigner = new Presigner({
+      identityKey: identity,
+      signer,
+      keys,
+      shards,
+      runner,
+      pool,
+      peers,
+      signerSets,
+      nonceTtlMs: cfg.roundTimeoutMs,
+      prepareRefused: (reason) => {
+        metrics.presignPrepareRefused(reason);
+        // A flood of prepares must not become a flood of log lines: one warning a minute.
+        const now = Date.now();
+        prepareRefusalsUnlogged++;
+        if (now - prepareRefusalLoggedAt < 60_000) return;
+        log.warn({ reason, count: prepareRefusalsUnlogged }, 'presign prepares over a caller\'s budget: a party prepares without starting');
+        prepareRefusalLoggedAt = now;
+        prepareRefusalsUnlogged = 0;
+      },
+    });
     const refill = new Map<string, Promise<void>>();
     let stopping = false;
     closers.push(() => void (stopping = true));
@@ -293,6 +326,7 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
       verify: verifyOwn,
       epochChanged: (keyId) => {
         pool.dropKey(keyId);
+        readiness.invalidate(keyId);
         void keys.get(keyId).then((s) => s?.current && metrics.epoch(keyId, s.current.epoch));
         scheduleAnchors();
         refillKey(keyId);
@@ -393,7 +427,7 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
         },
         recordPeerHead: async (body) => {
           const b = body as { identityKey?: unknown; head?: unknown };
-          if (typeof b.identityKey !== 'string' || !/^[0-9a-f]{66}$/.test(b.identityKey)) throw new Error('E_MALFORMED: identityKey');
+          if (typeof b.identityKey !== 'string' || !/^[0-9a-f]{66}$/.test(b.identityKey)) throw Object.assign(new Error('identityKey: 33 bytes in lowercase hex'), { code: 'E_MALFORMED' });
           const known = (await keys.list()).some((k) => k.current?.parties.some((x) => x.identityKey === b.identityKey));
           const party = (b.head as { party?: unknown } | null)?.party;
           // Recorded under the head's own party number (the sender's deployment number), which
@@ -424,13 +458,18 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
         // Not tied to a key: the request never got that far.
         clientDenied: () => metrics.policyDenied('any', 'client'),
         health: async () => {
+          let pin: Awaited<ReturnType<typeof vault.approverPin>>;
           try {
-            const pin = await vault.approverPin();
-            // The pinned approver-set hash (public): lets an operator confirm a change reached every party.
-            return { ok: true, party, identityKey: hex(identity), approvers: pin ? hex(pin.hash) : null };
+            pin = await vault.approverPin();
           } catch {
-            return { ok: false, party, identityKey: hex(identity), hsm: 'unavailable' };
+            return { ok: false, live: false, party, identityKey: hex(identity), hsm: 'unavailable' };
           }
+          // Per key: can it sign now (state parses, share unseals)? `ok` only when every one can;
+          // the process itself is live (HTTP 200) while the HSM answers, so one broken key does
+          // not get the whole party restarted by its liveness probe.
+          const held = await readiness.report();
+          // The pinned approver-set hash (public): lets an operator confirm a change reached every party.
+          return { ok: held.every((k) => k.ready), live: true, party, identityKey: hex(identity), approvers: pin ? hex(pin.hash) : null, keys: held };
         },
       }),
     );

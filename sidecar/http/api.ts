@@ -61,7 +61,8 @@ export interface ApiDeps {
   readonly clients: ApiClients;
   readonly keys: KeyStateStore;
   readonly signing: SigningService;
-  readonly health: () => Promise<{ ok: boolean; [k: string]: unknown }>;
+  /** `live`: the process can serve (HSM answers); `ok`: every key it holds can sign now. */
+  readonly health: () => Promise<{ ok: boolean; live: boolean; [k: string]: unknown }>;
   readonly clientDenied: () => void;
 }
 
@@ -73,10 +74,11 @@ function keyIdOf(value: unknown): string {
 
 export function apiRouter(d: ApiDeps): Router {
   const r = express.Router();
-  // Health carries no key material and no detail an attacker could use: liveness only.
+  // Health carries no key material: liveness (the status), and per key whether it can sign, with
+  // the code of what stops it (public facts an operator needs; no value of any share).
   r.get('/health', handle(async (_req, res) => {
     const h = await d.health();
-    res.status(h.ok ? 200 : 503).json(h);
+    res.status(h.live ? 200 : 503).json(h);
   }));
   r.use(authenticate(d.clients, d.clientDenied));
   r.get('/keys', handle(async (_req, res) => {

@@ -164,7 +164,7 @@ export function peerControlRouter(d: PeerControlDeps): Router {
   r.post('/presign/prepare', asParty('presign.prepare', async (req, res, caller) => {
     const s = parse(subject, req.body);
     await a.signer(caller, s.keyId, s.signers);
-    res.json(await d.presigner.prepare(s));
+    res.json(await d.presigner.prepare(s, caller));
   }));
   r.post('/presign/start', asParty('presign.start', async (req, res, caller) => {
     const body = parse(subject.extend({ nonces: z.array(nonce).max(64) }), req.body);

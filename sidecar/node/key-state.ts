@@ -57,12 +57,38 @@ export type EpochInfo = z.infer<typeof EpochInfo>;
 export type PendingInfo = z.infer<typeof PendingInfo>;
 export type KeyState = z.infer<typeof KeyStateSchema>;
 
+/** A key's state file that does not parse: named, and only that key is affected. */
+export class StateFileCorrupt extends Error {
+  readonly code = 'E_STATE_CORRUPT';
+  override readonly name = 'StateFileCorrupt';
+  readonly keyId: string;
+  readonly file: string;
+  constructor(keyId: string, file: string, reason: string) {
+    super(`the state file of key ${keyId} (${file}) is corrupt: ${reason}`);
+    this.keyId = keyId;
+    this.file = file;
+  }
+}
+
+export interface KeyStateStoreOptions {
+  /** Told once per corrupt file, as soon as it is first read. */
+  readonly onCorrupt?: (e: StateFileCorrupt) => void;
+}
+
 export class KeyStateStore {
   readonly #dir: string;
   readonly #cache = new Map<string, KeyState>();
+  readonly #corrupt = new Map<string, StateFileCorrupt>();
+  readonly #onCorrupt: ((e: StateFileCorrupt) => void) | undefined;
 
-  constructor(dir: string) {
+  constructor(dir: string, opts: KeyStateStoreOptions = {}) {
     this.#dir = dir;
+    this.#onCorrupt = opts.onCorrupt;
+  }
+
+  /** The state files that did not parse, by key id (public facts: their names and why). */
+  get corrupt(): readonly StateFileCorrupt[] {
+    return [...this.#corrupt.values()];
   }
 
   #file(keyId: string): string {
@@ -74,9 +100,22 @@ export class KeyStateStore {
   async get(keyId: string): Promise<KeyState | undefined> {
     const cached = this.#cache.get(keyId);
     if (cached) return cached;
-    const raw = await readJson(this.#file(keyId));
-    if (raw === undefined) return undefined;
-    const state = KeyStateSchema.parse(raw);
+    const file = this.#file(keyId);
+    let state: KeyState;
+    try {
+      const raw = await readJson(file);
+      if (raw === undefined) return undefined;
+      state = KeyStateSchema.parse(raw);
+    } catch (e) {
+      const known = this.#corrupt.get(keyId);
+      if (known) throw known;
+      const reason = e instanceof SyntaxError ? 'not valid JSON' : e instanceof z.ZodError ? `field ${e.issues[0]?.path.join('.') || '(root)'}: ${e.issues[0]?.message ?? 'invalid'}` : ((e as NodeJS.ErrnoException).code ?? 'unreadable');
+      const corrupt = new StateFileCorrupt(keyId, file, reason);
+      this.#corrupt.set(keyId, corrupt);
+      this.#onCorrupt?.(corrupt);
+      throw corrupt;
+    }
+    this.#corrupt.delete(keyId);
     this.#cache.set(keyId, state);
     return state;
   }
@@ -94,10 +133,15 @@ export class KeyStateStore {
     } catch {
       return [];
     }
+    // A corrupt file is reported (onCorrupt, `corrupt`) and left out: the other keys keep working.
     const out: KeyState[] = [];
     for (const f of files) if (f.endsWith('.json') && !f.startsWith('.')) {
-      const s = await this.get(f.slice(0, -'.json'.length));
-      if (s) out.push(s);
+      try {
+        const s = await this.get(f.slice(0, -'.json'.length));
+        if (s) out.push(s);
+      } catch (e) {
+        if (!(e instanceof StateFileCorrupt)) throw e;
+      }
     }
     return out;
   }

@@ -20,11 +20,27 @@ import type { SignerSets } from './signer-sets.ts';
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const unhex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'hex'));
 
-/** Outstanding nonces expire: a prepare that is never started costs nothing after this. */
-const NONCE_TTL_MS = 5 * 60_000;
-const MAX_OUTSTANDING_NONCES = 1024;
-/** Per key, so that prepares for one key cannot starve the others. */
-const MAX_OUTSTANDING_NONCES_PER_KEY = 64;
+/**
+ * Outstanding nonces are held per caller: the party that asked for them (its identity key, proven
+ * by its TLS binding) or this node itself. A caller that prepares and never starts only churns
+ * its own budget: past it, its *oldest* unstarted nonce is dropped for the new one (a start that
+ * comes later fails cleanly with E_REPLAY), so nobody else is ever refused and the caller's own
+ * honest prepare-then-start works again the moment a flood stops. The node's own presigning (pool
+ * refills, cold signatures) has a budget no peer can touch. An honest initiator starts right after
+ * it has every signer's nonce, so a nonce also expires after `nonceTtlMs` (the round timeout).
+ */
+const OWN_CALLER = 'self';
+/**
+ * Nonces one caller may hold outstanding here: its concurrent presign runs with this node (a
+ * burst of cold signatures, refills of several keys). 32 covers the 12-way bursts measured in
+ * red-team runs with room to spare.
+ */
+const MAX_OUTSTANDING_NONCES_PER_CALLER = 32;
+/** Callers tracked at once (each party of each key is one); beyond this a new caller is refused. */
+const MAX_CALLERS = 256;
+
+/** A caller's oldest nonce dropped for a new one, or a new caller refused (too many hold nonces). */
+export type PrepareRefusal = 'evicted_oldest' | 'callers_limit';
 
 export interface PresignSubject {
   readonly keyId: string;
@@ -49,11 +65,16 @@ export interface PresignerDeps {
   readonly peers: PeerRequester;
   /** Counts unattributed aborts of presign sessions per signer set. */
   readonly signerSets: Pick<SignerSets, 'recordAbort'>;
+  /** How long a prepared nonce waits for its start (the round timeout). */
+  readonly nonceTtlMs: number;
+  /** A caller's nonce dropped or a caller refused (metrics): never the node's own by another caller. */
+  readonly prepareRefused?: (reason: PrepareRefusal) => void;
 }
 
 export class Presigner {
   readonly #d: PresignerDeps;
-  readonly #nonces = new Map<string, { nonce: Uint8Array; expires: number; keyId: string }>();
+  /** Outstanding nonces by caller, then by nonce (hex). */
+  readonly #nonces = new Map<string, Map<string, { expires: number }>>();
   /** Presign sessions still running here, by sid: a signer asked early waits for its own run. */
   readonly #inflight = new Map<string, Promise<unknown>>();
 
@@ -78,22 +99,45 @@ export class Presigner {
     return { self, parties };
   }
 
-  /** A signer's first step: a fresh nonce, signed, for this subject. */
-  async prepare(s: PresignSubject): Promise<{ party: number; nonce: string; signature: string }> {
+  /**
+   * A signer's first step: a fresh nonce, signed, for this subject. `caller` is the identity key
+   * (hex) of the party asking; the node's own runs leave it out.
+   */
+  async prepare(s: PresignSubject, caller: string = OWN_CALLER): Promise<{ party: number; nonce: string; signature: string }> {
     const { self } = await this.#check(s);
     this.#expire();
-    if (this.#nonces.size >= MAX_OUTSTANDING_NONCES) throw new PlanError('E_BUSY', 'too many presign sessions being prepared');
-    let forKey = 0;
-    for (const v of this.#nonces.values()) if (v.keyId === s.keyId) forKey++;
-    if (forKey >= MAX_OUTSTANDING_NONCES_PER_KEY) throw new PlanError('E_BUSY', `too many presign sessions of key ${s.keyId} being prepared`);
+    let mine = this.#nonces.get(caller);
+    if (!mine && this.#nonces.size >= MAX_CALLERS) {
+      this.#d.prepareRefused?.('callers_limit');
+      throw new PlanError('E_BUSY', 'too many parties are preparing presign sessions here');
+    }
+    if (!mine) this.#nonces.set(caller, (mine = new Map()));
+    if (mine.size >= MAX_OUTSTANDING_NONCES_PER_CALLER) {
+      // Maps keep insertion order: the first entry is the caller's oldest unstarted nonce.
+      mine.delete(mine.keys().next().value as string);
+      this.#d.prepareRefused?.('evicted_oldest');
+    }
     const nonce = new Uint8Array(randomBytes(32));
-    this.#nonces.set(hex(nonce), { nonce, expires: Date.now() + NONCE_TTL_MS, keyId: s.keyId });
+    mine.set(hex(nonce), { expires: Date.now() + this.#d.nonceTtlMs });
     return { party: self, nonce: hex(nonce), signature: hex(await this.#d.signer.sign(nonceBytes(presignSubject(s), self, nonce))) };
   }
 
   #expire(): void {
     const now = Date.now();
-    for (const [k, v] of this.#nonces) if (v.expires < now) this.#nonces.delete(k);
+    for (const [caller, mine] of this.#nonces) {
+      for (const [k, v] of mine) if (v.expires < now) mine.delete(k);
+      if (mine.size === 0) this.#nonces.delete(caller);
+    }
+  }
+
+  /** Consumes this node's own nonce of a start, whichever caller prepared it. */
+  #consume(nonceHex: string): boolean {
+    for (const [caller, mine] of this.#nonces) {
+      if (!mine.delete(nonceHex)) continue;
+      if (mine.size === 0) this.#nonces.delete(caller);
+      return true;
+    }
+    return false;
   }
 
   /** A signer's second step: runs presign with every signer's nonce; resolves when pooled. */
@@ -111,7 +155,8 @@ export class Presigner {
     });
     // Own nonce must be outstanding: it is consumed, so one prepare gives at most one session.
     const own = hex(checked.find((n) => n.party === self)!.nonce);
-    if (!this.#nonces.delete(own)) throw new PlanError('E_REPLAY', 'own nonce is unknown or already used');
+    this.#expire();
+    if (!this.#consume(own)) throw new PlanError('E_REPLAY', 'own nonce is unknown, expired or already used');
     const sid = deriveSid('presign', subject, checked);
     const sidHex = Buffer.from(sid).toString('hex');
     const run = this.#presign(s, self, parties, sid);

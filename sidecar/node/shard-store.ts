@@ -29,6 +29,12 @@ function decodeShare(bytes: Uint8Array, level: SecurityLevel): KeyShare {
   return protocols.decodeKeyShare(bytes.subarray(4, 4 + n), bytes.subarray(4 + n), level);
 }
 
+/** A committed or pending share whose sealed blob is not on disk: the party cannot sign with it. */
+export class ShardMissing extends Error {
+  readonly code = 'E_BLOB_MISSING';
+  override readonly name = 'ShardMissing';
+}
+
 export class ShardStore {
   readonly #vault: Vault;
   readonly #dir: string;
@@ -78,7 +84,13 @@ export class ShardStore {
 
   async #readNow(keyId: string, epoch: number, kind: 'pending-shard' | 'shard', planHash?: string): Promise<KeyShare> {
     const objectId = ShardStore.objectId(keyId, epoch, kind, planHash);
-    const blob = await readBlob(this.#blobDir(keyId), objectId);
+    let blob: Uint8Array;
+    try {
+      blob = await readBlob(this.#blobDir(keyId), objectId);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new ShardMissing(`the sealed ${kind} of key ${keyId} at epoch ${epoch} (blob ${objectId}) is missing`);
+      throw e;
+    }
     const { plaintext } = await this.#vault.unseal(blob, { keyId, party: this.#party, epoch, kind, objectId });
     try {
       return decodeShare(plaintext, this.#level);

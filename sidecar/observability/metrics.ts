@@ -58,6 +58,10 @@ export type PeerControlEndpoint = (typeof PEER_CONTROL_ENDPOINTS)[number];
 export const PEER_REFUSAL_REASONS = ['binding_missing', 'binding_invalid', 'not_a_party'] as const;
 export type PeerRefusalLabel = (typeof PEER_REFUSAL_REASONS)[number];
 
+/** `reason` label of refused presign prepares (sidecar/node/presigner.ts PrepareRefusal). */
+export const PREPARE_REFUSAL_REASONS = ['evicted_oldest', 'callers_limit'] as const;
+export type PrepareRefusalLabel = (typeof PREPARE_REFUSAL_REASONS)[number];
+
 /**
  * `code` label of HSM errors: the VaultError codes, plus E_OTHER for a thrown value that carries
  * none of them (a bug or a foreign error; its own text never becomes a label).
@@ -191,6 +195,8 @@ export interface NodeMetrics {
   peerReachable(peer: number, up: boolean): void;
   /** Counts a peer control call refused for its caller, by endpoint and reason. */
   peerRefused(endpoint: PeerControlEndpoint, reason: PeerRefusalLabel): void;
+  /** Counts a caller's unstarted presign nonce dropped for a newer one, or a caller refused. */
+  presignPrepareRefused(reason: PrepareRefusalLabel): void;
   epoch(keyId: string, epoch: number): void;
   /** The exposition text for `/metrics`. */
   metricsText(): Promise<string>;
@@ -329,6 +335,12 @@ export function createMetrics(opts: MetricsOptions = {}): NodeMetrics {
     labelNames: ['endpoint', 'reason'] as const,
     registers,
   });
+  const prepareRefusals = new Counter({
+    name: `${METRIC_PREFIX}presign_prepare_refusals_total`,
+    help: 'Presign prepares beyond a calling party\'s budget of unstarted nonces (evicted_oldest: its oldest was dropped) or from a caller beyond the callers limit (callers_limit: refused).',
+    labelNames: ['reason'] as const,
+    registers,
+  });
   const epochGauge = new Gauge({
     name: `${METRIC_PREFIX}epoch`,
     help: 'Current shard epoch this party holds, by key id.',
@@ -461,6 +473,10 @@ export function createMetrics(opts: MetricsOptions = {}): NodeMetrics {
       assertOneOf(endpoint, PEER_CONTROL_ENDPOINTS, 'endpoint');
       assertOneOf(reason, PEER_REFUSAL_REASONS, 'reason');
       peerRefusals.inc({ endpoint, reason });
+    },
+    presignPrepareRefused(reason) {
+      assertOneOf(reason, PREPARE_REFUSAL_REASONS, 'reason');
+      prepareRefusals.inc({ reason });
     },
 
     epoch(keyId, e) {

@@ -132,6 +132,36 @@ describe('a 2-of-3 key across three processes', { timeout: E2E_TEST_TIMEOUT_MS }
     expect(new Set(results.map((r) => r.body.r)).size).toBe(results.length);
   });
 
+  it('keeps signing through every party, warm and cold, after 1,000 presign prepares from one party (issue 16 item 1)', async () => {
+    // Before: 64 such prepares filled a key's nonce table for five minutes, and every signature
+    // that needed a fresh presignature answered 409 E_BUSY. Party 2's certificate and binding
+    // (a compromised party-2 host without its HSM) only churn party 2's own budget now.
+    const as2 = await c.asParty(2);
+    const flood = async (at: number, signers: number[]): Promise<number[]> => {
+      const url = c.party(at).ready!.peerUrl;
+      const statuses: number[] = [];
+      for (let i = 0; i < 1000; i += 10) {
+        const batch = Array.from({ length: 10 }, () => as2.request(url, '/v1/peer/control/presign/prepare', { keyId: KEY, epoch: 0, signers, derivationPath: 'm' }, { retries: 0 }));
+        for (const r of await Promise.all(batch)) statuses.push(r.status);
+      }
+      return statuses;
+    };
+    for (const [at, signers] of [[1, [1, 2]], [3, [2, 3]]] as const) {
+      const statuses = await flood(at, [...signers]);
+      expect(statuses.filter((s) => s === 200)).toHaveLength(1000);
+      const text = await fetch(c.party(at).ready!.metricsUrl!).then((r) => r.text());
+      expect(text).toMatch(/^vilna_mpc_presign_prepare_refusals_total\{reason="evicted_oldest"[^}]*\} 968$/m);
+    }
+    for (const p of [1, 2, 3]) {
+      // Warm: a pooled presignature at m (the pool refills within seconds); cold: a derived path.
+      for (const [requestId, derivationPath] of [[`flood-warm-${p}`, 'm'], [`flood-cold-${p}`, 'm/0/9']] as const) {
+        const res = await sign(p, { requestId, derivationPath });
+        expect(res.status, JSON.stringify(res.body)).toBe(201);
+        expectValid(res.body);
+      }
+    }
+  });
+
   it('denies unauthenticated clients', async () => {
     const res = await c.sign(1, KEY, { requestId: 'anon', message: 'x', encoding: 'utf8', hash: 'sha256' }, { token: 'not-a-configured-token' });
     expect(res.status).toBe(401);

@@ -10,7 +10,7 @@
  * dealers' signed statements, nobody is blamed, nothing changes. One cluster for the file, on
  * the test entry point (test/support/test-sidecar.ts).
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -156,5 +156,104 @@ describe('a reshare newcomer and the old epoch\'s public state', { timeout: E2E_
     // Nothing changed: the dealers are at epoch 0, the newcomer has no share of A.
     for (const p of [1, 2]) expect((await c.getKey(p, KEY_A)).body).toMatchObject({ epoch: 0 });
     expect((await c.getKey(3, KEY_A)).status).toBe(404);
+  });
+});
+
+describe('bad input on every endpoint (issue 16 item 4)', { timeout: E2E_TEST_TIMEOUT_MS }, () => {
+  it('answers a 4xx with a stable code, never a 500', async () => {
+    const h64 = 'ab'.repeat(32);
+    const subject = { keyId: KEY_A, epoch: 0, signers: [1, 2], derivationPath: 'm' };
+    const sign = (request: unknown) => ({ keyId: KEY_A, epoch: 0, sid: 'cd'.repeat(16), signers: [1, 2], derivationPath: 'm', request });
+    const goodRequest = { requestId: 'bad-1', message: 'x', encoding: 'utf8', hash: 'sha256' };
+    // [what, method, path, body] on the peer listener, sent as party 2 (bound) and as the operator.
+    const peer: [string, 'GET' | 'POST', string, unknown][] = [
+      ['plan: junk', 'POST', '/plans', { plan: 1, approvals: 'x' }],
+      ['plan: extra field', 'POST', '/plans', { plan: {}, approvals: [], x: 1 }],
+      ['plan start: bad hash', 'POST', '/plans/zz/start', { nonces: [], coordinator: { party: 1, signature: h64 } }],
+      ['plan start: unknown plan', 'POST', `/plans/${h64}/start`, { nonces: [], coordinator: { party: 1, signature: h64 + h64 } }],
+      ['plan status: bad hash', 'GET', '/plans/not-hex', undefined],
+      ['commit: junk decision', 'POST', `/keys/${KEY_A}/commit`, { planHash: 'x' }],
+      ['abort: bad signature field', 'POST', `/keys/${KEY_A}/abort`, { planHash: h64, coordinator: 0, signature: 'zz' }],
+      ['retire: junk', 'POST', `/keys/${KEY_A}/retire`, { planHash: h64, testSignature: { r: 'zz', s: 1 } }],
+      ['retire: bad key id', 'POST', '/keys/..%2f..%2fetc/retire', { planHash: h64, testSignature: { r: h64, s: h64 } }],
+      ['public state: no epoch', 'GET', `/keys/${KEY_A}/public`, undefined],
+      ['public state: negative epoch', 'GET', `/keys/${KEY_A}/public?epoch=-1&plan=${h64}`, undefined],
+      ['decision: bad hash', 'GET', '/decisions/123', undefined],
+      ['ceremony: junk plan', 'POST', '/ceremonies', { plan: { protocol: 'nope' }, approvals: [] }],
+      ['ceremony status: bad hash', 'GET', '/ceremonies/zz', undefined],
+      ['presign prepare: unknown key', 'POST', '/presign/prepare', { ...subject, keyId: 'nope' }],
+      ['presign prepare: huge epoch', 'POST', '/presign/prepare', { ...subject, epoch: 1e300 }],
+      ['presign prepare: signers not numbers', 'POST', '/presign/prepare', { ...subject, signers: ['a', 'b'] }],
+      ['presign prepare: bad path', 'POST', '/presign/prepare', { ...subject, derivationPath: 'm/x/../' }],
+      ['presign start: junk nonces', 'POST', '/presign/start', { ...subject, nonces: [{ party: 1, nonce: 'zz', signature: 'zz' }] }],
+      ['sign: bad hex message', 'POST', '/sign', sign({ ...goodRequest, message: 'zz', encoding: 'hex' })],
+      ['sign: bad base64 message', 'POST', '/sign', sign({ ...goodRequest, message: '!!!', encoding: 'base64' })],
+      ['sign: unknown presignature', 'POST', '/sign', sign(goodRequest)],
+      ['approvers: junk change', 'POST', '/approvers', { change: 'x', approvals: 1 }],
+      ['audit heads: junk', 'POST', '/audit/heads', { identityKey: 'zz', head: null }],
+      ['audit heads: forged head', 'POST', '/audit/heads', { identityKey: c.party(2).ready!.identityKey, head: { party: 2, index: 1_000_000, hash: h64, signature: h64 + h64 } }],
+      ['transport: unknown kind', 'POST', '/../transport/nope', {}],
+      ['transport: junk message', 'POST', '/../transport/p2p', { sid: 1 }],
+    ];
+    const as2 = await c.asParty(2);
+    const url = c.party(1).ready!.peerUrl;
+    const answers: string[] = [];
+    for (const [what, method, p, body] of peer) {
+      for (const [who, client] of [['party 2', as2], ['operator', c.client]] as const) {
+        const res = await client.request(url, `/v1/peer/control${p}`.replace('/v1/peer/control/../', '/v1/peer/'), body, { method, retries: 0 });
+        answers.push(`${who} ${what}: ${res.status} ${String(codeOf(res.body))}`);
+      }
+    }
+    // The signing API, with the configured client token.
+    const api: [string, unknown][] = [
+      ['bad hex', { ...goodRequest, message: 'zz', encoding: 'hex' }],
+      ['bad base64', { ...goodRequest, message: '!!!', encoding: 'base64' }],
+      ['128 KiB of UTF-8', { ...goodRequest, message: 'é'.repeat(64 * 1024) }],
+      ['an array', [goodRequest]],
+      ['numbers for strings', { ...goodRequest, requestId: 5, message: 7 }],
+      ['a hardened path', { ...goodRequest, derivationPath: "m/0'/1" }],
+      ['a reserved request id', { ...goodRequest, requestId: 'vilna-epoch-test:x' }],
+    ];
+    for (const [what, body] of api) {
+      const res = await c.sign(1, KEY_A, body as never);
+      answers.push(`api ${what}: ${res.status} ${String(codeOf(res.body))}`);
+    }
+    for (const keyId of ['..', 'a'.repeat(100), 'nope']) answers.push(`api key ${keyId.slice(0, 8)}: ${(await c.getKey(1, keyId)).status}`);
+    const failures = answers.filter((a) => /: 5\d\d /.test(a) || / 5\d\d$/.test(a));
+    expect(failures, answers.join('\n')).toEqual([]);
+    // Each refusal names a stable code.
+    expect(answers.filter((a) => / 4\d\d undefined$/.test(a)), answers.join('\n')).toEqual([]);
+  });
+});
+
+describe('a key whose state or share is unusable (issue 16 item 5)', { timeout: E2E_TEST_TIMEOUT_MS }, () => {
+  it('is named at once and reported not ready in health; the node stays up and serves its other keys', async () => {
+    // Before: a corrupt keys/*.json kept the node down for minutes and it exited without naming
+    // the file; a missing shard blob answered 500 and health said ok.
+    await c.stop(1);
+    await c.stop(2);
+    await writeFile(path.join(c.party(1).dir, 'keys', `${KEY_B}.json`), '{ "keyId": "auth-key-b", ');
+    await rm(path.join(c.party(2).dir, 'blobs', KEY_B, `${KEY_B}.e0.blob`));
+    const started = Date.now();
+    await c.start(1);
+    await c.start(2);
+    expect(Date.now() - started).toBeLessThan(120_000);
+    const log1 = await readFile(c.party(1).logFile, 'utf8');
+    expect(log1).toMatch(new RegExp(`"file":"[^"]*keys/${KEY_B}\\.json"[^\\n]*a key state file is corrupt`));
+    const h1 = (await c.health(1)) as { status: number; body: { ok: boolean; keys: { keyId: string; ready: boolean; code?: string }[] } };
+    expect(h1.status).toBe(200);
+    expect(h1.body.ok).toBe(false);
+    expect(h1.body.keys).toEqual(expect.arrayContaining([{ keyId: KEY_A, epoch: 0, ready: true }, { keyId: KEY_B, ready: false, code: 'E_STATE_CORRUPT' }]));
+    const h2 = (await c.health(2)) as typeof h1;
+    expect(h2.body.keys).toEqual(expect.arrayContaining([{ keyId: KEY_A, epoch: 0, ready: true }, { keyId: KEY_B, epoch: 0, ready: false, code: 'E_BLOB_MISSING' }]));
+    expect(await readFile(c.party(2).logFile, 'utf8')).toMatch(/"code":"E_BLOB_MISSING"[^\n]*key cannot sign/);
+    // Key A still signs through both; key B answers with the code, not a 500.
+    for (const p of [1, 2]) {
+      const res = await c.sign(p, KEY_A, { requestId: `after-damage-${p}`, message: 'still serving', encoding: 'utf8', hash: 'sha256' });
+      expect(res.status, JSON.stringify(res.body)).toBe(201);
+      expectSignatureValid(res.body as SignatureResponse);
+    }
+    const b = await c.getKey(1, KEY_B);
+    expect({ status: b.status, code: codeOf(b.body) }).toEqual({ status: 503, code: 'E_STATE_CORRUPT' });
   });
 });

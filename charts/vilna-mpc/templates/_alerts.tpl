@@ -23,6 +23,14 @@ groups:
         labels: { severity: critical }
         annotations:
           summary: "Signer set {{ "{{ $labels.signers }}" }} of key {{ "{{ $labels.key_id }}" }} keeps aborting with nobody named at {{ "{{ $labels.pod }}" }}: one of its parties is suspect"
+      # Presign prepares over their caller's budget: a party (with a valid binding) keeps asking
+      # for nonces it never starts. It only churns its own budget; nobody else's signing is
+      # affected, but the party is either broken or probing (README "Peer authentication").
+      - alert: VilnaMpcPresignPrepareRefusals
+        expr: sum by (namespace, pod, reason) (increase(vilna_mpc_presign_prepare_refusals_total[15m])) > 10
+        labels: { severity: warning }
+        annotations:
+          summary: "{{ "{{ $labels.pod }}" }} drops presign nonces ({{ "{{ $labels.reason }}" }}): a party prepares without starting"
       - alert: VilnaMpcPresignaturePoolEmpty
         expr: max by (namespace, pod, key_id) (vilna_mpc_presignatures_available) == 0
         for: 10m
