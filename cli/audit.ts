@@ -4,14 +4,27 @@
  * DIR (and each --peers DIR) is one party's audit directory, an audit.jsonl file, or a state
  * directory whose subdirectories hold audit logs (the demo's `<stateDir>/party-N/audit/`). Every
  * log found is verified on its own and then against the anchors all the others recorded about
- * it. Exit 0 when everything is intact, 1 naming the first bad entry of each failing log, 2 when
- * no log is found. A summary line per log goes to stdout (without --json); failures go to stderr;
- * with --json the report is the last line of stdout.
+ * it. A party that the logs anchored but that has no log among them fails too (its log was
+ * deleted, or not given): the logs at hand prove it wrote at least the anchored entries. Only
+ * when DIR names one log itself (its file or its audit directory) and no --peers are given is
+ * that log checked alone, its chain only; the parties it anchored are then listed as not checked.
+ * Exit 0 when everything is intact, 1 naming the first bad entry of each failing log (or the
+ * missing log), 2 when no log is found. A summary line per log goes to stdout (without --json);
+ * failures go to stderr; with --json the report is the last line of stdout.
  */
 import { readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { AUDIT_FILE_NAME, AuditError, verifyAuditLog, verifyWithPeers, type AuditHead, type AuditVerifyResult, type VerifiedAuditLog } from '../sidecar/audit/index.ts';
+import {
+  anchoredWithoutLog,
+  AUDIT_FILE_NAME,
+  AuditError,
+  verifyAuditLog,
+  verifyWithPeers,
+  type AuditHead,
+  type AuditVerifyResult,
+  type VerifiedAuditLog,
+} from '../sidecar/audit/index.ts';
 
 /** How deep below a state directory audit logs are looked for (`party-1/audit/audit.jsonl` is 2). */
 const MAX_SEARCH_DEPTH = 4;
@@ -31,14 +44,29 @@ export interface AuditLogReport {
   readonly failure: { readonly index: number; readonly reason: string } | null;
 }
 
+/** A party that the logs at hand anchored but that has no log among them. */
+export interface MissingLogReport {
+  readonly party: number;
+  /** The highest head of that party a peer anchored: its log held at least index + 1 entries. */
+  readonly anchored: AuditHead;
+  /** The peer log holding that anchor, and the anchor's entry in it. */
+  readonly peer: { readonly party: number; readonly file: string; readonly entry: number };
+}
+
 export interface AuditVerifyReport {
   readonly ok: boolean;
   readonly reports: readonly AuditLogReport[];
+  /** Anchored parties without a log: each fails the verification. */
+  readonly missing: readonly MissingLogReport[];
+  /** Anchored parties without a log when one log was checked alone: listed, not failed. */
+  readonly unchecked: readonly MissingLogReport[];
 }
 
 export interface FoundLog {
   readonly path: string;
   readonly display: string;
+  /** The argument named this log itself (its file, or the directory holding it), not a tree to search. */
+  readonly named: boolean;
 }
 
 /** The audit logs a DIR argument names: the file itself, DIR/audit.jsonl, or every log below DIR. */
@@ -46,14 +74,14 @@ export async function findAuditLogs(dir: string): Promise<FoundLog[]> {
   const root = path.resolve(dir);
   const info = await stat(root).catch(() => undefined);
   if (info === undefined) throw new AuditError('E_AUDIT_NOT_FOUND', `${dir} does not exist`);
-  if (info.isFile()) return [{ path: root, display: path.basename(root) }];
+  if (info.isFile()) return [{ path: root, display: path.basename(root), named: true }];
   const found: FoundLog[] = [];
   const walk = async (current: string, depth: number): Promise<void> => {
     const entries = await readdir(current, { withFileTypes: true });
     const direct = entries.find((e) => e.isFile() && e.name === AUDIT_FILE_NAME);
     if (direct) {
       const file = path.join(current, direct.name);
-      found.push({ path: file, display: path.relative(root, file) });
+      found.push({ path: file, display: path.relative(root, file), named: depth === 0 });
       return;
     }
     if (depth >= MAX_SEARCH_DEPTH) return;
@@ -121,6 +149,25 @@ export async function runAuditVerify(dir: string, peers: readonly string[] = [])
     if (!failures.has(holder)) failures.set(holder, { index: check.index, reason: check.reason });
   }
 
+  // Parties the intact chains anchored but that have no log here. Logs that failed still count
+  // as present: their failure is reported already.
+  const present = new Set(results.flatMap((r) => (r.ok ? [r.party] : r.party === undefined ? [] : [r.party])));
+  const found = anchoredWithoutLog(
+    verified.map((v) => v.log),
+    present,
+  );
+  const logOf = new Map(verified.map((v) => [v.log.party, v.i]));
+  for (const f of found.failures) {
+    const holder = logOf.get(f.party);
+    if (holder !== undefined && !failures.has(holder)) failures.set(holder, { index: f.index, reason: f.reason });
+  }
+  const absent = found.missing.map((m): MissingLogReport => ({
+    party: m.party,
+    anchored: { index: m.index, hash: m.hash },
+    peer: { party: m.peer, file: logs[logOf.get(m.peer) ?? -1]?.display ?? '?', entry: m.peerEntry },
+  }));
+  const alone = peers.length === 0 && logs.length === 1 && logs[0]?.named === true;
+
   const reports = logs.map((log, i): AuditLogReport => {
     const r = results[i] as AuditVerifyResult;
     const failure = r.ok ? (failures.get(i) ?? null) : { index: r.index, reason: r.reason };
@@ -135,13 +182,19 @@ export async function runAuditVerify(dir: string, peers: readonly string[] = [])
       failure,
     };
   });
-  return { ok: reports.every((r) => r.ok), reports };
+  const missing = alone ? [] : absent;
+  return { ok: reports.every((r) => r.ok) && missing.length === 0, reports, missing, unchecked: alone ? absent : [] };
 }
 
 /** The line that names a log's first bad entry: `party 2 audit.jsonl entry 17: signature does not verify`. */
 export function failureLine(r: AuditLogReport): string | undefined {
   if (r.failure === null) return undefined;
   return `party ${r.party ?? '?'} ${r.file} entry ${r.failure.index}: ${r.failure.reason}`;
+}
+
+/** The line that names a missing log and the anchor that proves it existed. */
+export function missingLine(m: MissingLogReport): string {
+  return `party ${m.party}: no audit log, but party ${m.peer.party} anchored its entry ${m.anchored.index} (${m.peer.file} entry ${m.peer.entry}): entries 0..${m.anchored.index} are missing`;
 }
 
 function summaryLine(r: AuditLogReport): string {
@@ -174,6 +227,13 @@ export async function auditVerifyCommand(dir: string, opts: AuditVerifyCommandOp
     if (!opts.json) process.stdout.write(summaryLine(r) + '\n');
     const line = failureLine(r);
     if (line !== undefined) process.stderr.write(line + '\n');
+  }
+  for (const m of report.missing) {
+    if (!opts.json) process.stdout.write(`FAIL party ${m.party} (no audit log)\n`);
+    process.stderr.write(missingLine(m) + '\n');
+  }
+  if (!opts.json) {
+    for (const m of report.unchecked) process.stdout.write(`--   party ${m.party}: no log given, anchored up to entry ${m.anchored.index} here (not checked)\n`);
   }
   if (opts.json) process.stdout.write(JSON.stringify(report) + '\n');
   return report.ok ? 0 : 1;

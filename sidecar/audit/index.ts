@@ -12,11 +12,14 @@ export {
   type SignedAuditHead,
 } from './entry.ts';
 export {
+  anchoredWithoutLog,
   verifyAuditBytes,
   verifyAuditLog,
   verifyWithPeers,
   type AuditLogFailure,
   type AuditVerifyResult,
+  type MissingLog,
+  type MissingLogsResult,
   type PeerCheckFailure,
   type PeerCheckResult,
   type VerifiedAuditLog,

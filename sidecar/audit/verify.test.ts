@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { developmentSigner, type Signer } from '../../cggmp/protocols/index.ts';
 import { AuditLog, AUDIT_FILE_NAME } from './audit-log.ts';
 import { encodeLine, entrySigningBytes, lineHash, signLowS, type AuditEntry } from './entry.ts';
-import { verifyAuditBytes, verifyWithPeers, type VerifiedAuditLog } from './verify.ts';
+import { anchoredWithoutLog, verifyAuditBytes, verifyWithPeers, type VerifiedAuditLog } from './verify.ts';
 
 const PARTIES = 3;
 const SESSIONS = 3;
@@ -240,5 +240,28 @@ describe('verifyWithPeers', () => {
     );
     const result = verifyWithPeers(verified(logs[0]!), [{ ...peer, entries }]);
     expect(result).toMatchObject({ ok: false, party: 2, reason: 'anchored head of party 1 has a signature that does not verify' });
+  });
+});
+
+describe('anchoredWithoutLog', () => {
+  it('names a party whose log is absent, with the highest head its peers anchored', () => {
+    const peers = [verified(logs[1]!), verified(logs[2]!)];
+    const { missing, failures } = anchoredWithoutLog(peers, new Set([2, 3]));
+    expect(failures).toEqual([]);
+    expect(missing).toEqual([{ party: 1, index: LAST_ANCHORED, hash: verified(logs[0]!).hashes[LAST_ANCHORED], peer: 2, peerEntry: expect.any(Number) }]);
+    expect(peers[0]!.entries[missing[0]!.peerEntry]).toMatchObject({ kind: 'anchor.peer', data: { peer: 1, index: LAST_ANCHORED } });
+  });
+
+  it('names nothing when every anchored party has a log, intact or not', () => {
+    expect(anchoredWithoutLog(logs.map(verified), new Set([1, 2, 3]))).toEqual({ missing: [], failures: [] });
+    expect(anchoredWithoutLog([verified(logs[1]!)], new Set([1, 2, 3]))).toEqual({ missing: [], failures: [] });
+  });
+
+  it("blames the peer's log for an anchor of an absent party whose head signature does not verify", () => {
+    const peer = verified(logs[2]!);
+    const entries = peer.entries.map((e) => (e.kind === 'anchor.peer' && e.data.peer === 1 ? { ...e, data: { ...e.data, hash: '00'.repeat(32) } } : e));
+    const { missing, failures } = anchoredWithoutLog([{ ...peer, entries }], new Set([3]));
+    expect(failures).toMatchObject([{ ok: false, party: 3, reason: 'anchored head of party 1 has a signature that does not verify' }]);
+    expect(missing.map((m) => m.party)).toEqual([2]);
   });
 });

@@ -8,9 +8,10 @@
  * a signature, at the line that holds it.
  *
  * What one log cannot show: a clean cut at a line boundary leaves a shorter log that is still
- * intact. Peers catch that: at every session end each party signs its head and its peers record
- * the head in their own logs ("anchor.peer"), so verifyWithPeers finds anchored entries that are
- * missing or different.
+ * intact. Peers catch that: after sessions and on a timer each party signs its head and its peers
+ * record the head in their own logs ("anchor.peer"), so verifyWithPeers finds anchored entries
+ * that are missing or different, and anchoredWithoutLog finds a party whose whole log is gone
+ * while its peers still hold heads it signed.
  */
 import { open, readFile } from 'node:fs/promises';
 import { verifyIdentitySignature } from '../../cggmp/protocols/index.ts';
@@ -188,6 +189,65 @@ export function verifyWithPeers(own: VerifiedAuditLog, peers: readonly VerifiedA
     };
   }
   return { ok: true, anchors };
+}
+
+/** A party whose peers anchored its heads but whose log is not among the logs checked. */
+export interface MissingLog {
+  readonly party: number;
+  /** The highest head of `party` any peer anchored: the log had at least index + 1 entries. */
+  readonly index: number;
+  readonly hash: string;
+  /** The peer whose log holds that anchor, and the anchor's entry there. */
+  readonly peer: number;
+  readonly peerEntry: number;
+}
+
+export interface MissingLogsResult {
+  readonly missing: readonly MissingLog[];
+  /** Anchors about absent parties that are malformed or do not verify, by the log holding them. */
+  readonly failures: readonly PeerCheckFailure[];
+}
+
+/**
+ * The parties that the anchors in `logs` name but that have no log in `present` (the party
+ * numbers of every log at hand, intact or not), each with the highest head its peers anchored.
+ * Each such anchor's head signature is checked under the identity key the peer recorded with it,
+ * so a missing log is named only on a head its own key signed; an anchor that does not verify
+ * is a failure of the peer's log instead (as in verifyWithPeers; the first one per log) and is
+ * not counted. Ordered by party number.
+ */
+export function anchoredWithoutLog(logs: readonly VerifiedAuditLog[], present: ReadonlySet<number>): MissingLogsResult {
+  const highest = new Map<number, MissingLog>();
+  const failures: PeerCheckFailure[] = [];
+  for (const peer of logs) {
+    let failed = false;
+    for (const entry of peer.entries) {
+      if (entry.kind !== ANCHOR_KIND) continue;
+      const { peer: party, publicKey, index, hash, sig } = entry.data;
+      if (typeof party !== 'number' || present.has(party)) continue;
+      const bad = anchorFault(party, publicKey, index, hash, sig);
+      if (bad !== undefined) {
+        if (!failed) failures.push({ ok: false, party: peer.party, index: entry.index, reason: bad });
+        failed = true;
+        continue;
+      }
+      const at = index as number;
+      const known = highest.get(party);
+      if (known === undefined || at > known.index) highest.set(party, { party, index: at, hash: hash as string, peer: peer.party, peerEntry: entry.index });
+    }
+  }
+  return { missing: [...highest.values()].sort((a, b) => a.party - b.party), failures };
+}
+
+/** Why an anchor of `party`'s head is unusable, checking its signature under the key recorded with it. */
+function anchorFault(party: number, publicKey: unknown, index: unknown, hash: unknown, sig: unknown): string | undefined {
+  if (!Number.isInteger(party) || party < 1) return 'anchor.peer peer is not a party number';
+  if (!isPublicKeyHex(publicKey) || !isSignatureHex(sig) || typeof hash !== 'string' || !HEX64_RE.test(hash)) return 'anchor.peer data is malformed';
+  if (typeof index !== 'number' || !Number.isSafeInteger(index) || index < 0) return 'anchor.peer index is not a non-negative integer';
+  if (!verifyIdentitySignature(Buffer.from(publicKey, 'hex'), headSigningBytes(party, { index, hash }), Buffer.from(sig, 'hex'))) {
+    return `anchored head of party ${party} has a signature that does not verify`;
+  }
+  return undefined;
 }
 
 /** Result of checking only the two ends of a log (what opening a log for appending needs). */

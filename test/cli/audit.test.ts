@@ -182,6 +182,32 @@ describe('vilna-mpc audit verify', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
     expect((await runAuditVerify(unanchored)).ok).toBe(true);
   });
 
+  it('fails naming a party whose log was deleted, and the peer anchor that proves it existed', async () => {
+    const dir = path.join(root, `copy-${++copies}`);
+    await cp(stateDir, dir, { recursive: true });
+    await rm(path.join(dir, 'party-1', 'audit', 'audit.jsonl'));
+    const report = await runAuditVerify(dir);
+    expect(report.ok).toBe(false);
+    expect(report.reports.every((r) => r.ok)).toBe(true);
+    expect(report.missing).toEqual([{ party: 1, anchored: { index: LAST_ANCHORED, hash: expect.stringMatching(/^[0-9a-f]{64}$/) }, peer: { party: expect.any(Number), file: expect.any(String), entry: expect.any(Number) } }]);
+    const run = await cli(['verify', dir]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain('FAIL party 1 (no audit log)\n');
+    expect(run.stderr).toMatch(new RegExp(`^party 1: no audit log, but party [23] anchored its entry ${LAST_ANCHORED} \\(party-[23]/audit/audit\\.jsonl entry \\d+\\): entries 0\\.\\.${LAST_ANCHORED} are missing\n$`));
+    // Named with its peers it fails too; named alone, one log is its own chain only.
+    const withPeers = await cli(['verify', path.join(dir, 'party-2', 'audit'), '--peers', path.join(dir, 'party-3')]);
+    expect(withPeers.code).toBe(1);
+    expect(withPeers.stderr).toMatch(/^party 1: no audit log/);
+    const alone = await runAuditVerify(path.join(dir, 'party-2', 'audit'));
+    expect(alone).toMatchObject({ ok: true, missing: [], unchecked: [{ party: 1 }, { party: 3 }] });
+  });
+
+  it('fails a log cut back to its genesis entry, naming the peer anchor beyond its end', async () => {
+    const dir = await tampered(3, (lines) => lines.slice(0, 1));
+    const bad = await firstFailure(dir);
+    expect(failureLine(bad!)).toMatch(new RegExp(`^party 3 party-3/audit/audit\\.jsonl entry 1: tail cut: peer [12] anchored entry ${LAST_ANCHORED} with hash [0-9a-f]{64}, log ends at entry 0$`));
+  });
+
   it('exits 2 when the directory holds no audit log', async () => {
     const empty = await mkdtemp(path.join(root, 'empty-'));
     const run = await cli(['verify', empty, '--json']);
