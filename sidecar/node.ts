@@ -17,6 +17,7 @@ import { apiRouter } from './http/api.ts';
 import { errorHandler } from './http/errors.ts';
 import { peerControlRouter } from './http/peer-control.ts';
 import { ApproverRotation } from './node/approver-rotation.ts';
+import { AuditAnchors } from './node/audit-anchors.ts';
 import { WriteGate } from './node/write-gate.ts';
 import { Coordinator } from './node/coordinator.ts';
 import { KeyStateStore } from './node/key-state.ts';
@@ -57,8 +58,6 @@ export interface RunningNode {
 const FIXTURE_PRIMES_PER_PARTY = 8;
 /** Safe primes generated ahead of time and sealed: two aux-info runs' worth. */
 const PRIME_POOL_TARGET = 8;
-/** Audit heads are sent to peers at most this often (they are also sent after every plan). */
-const ANCHOR_DEBOUNCE_MS = 1000;
 const REFILL_RETRY_MS = 2000;
 /** Quiet time after the last signature of a key before its pool is refilled. */
 const REFILL_LULL_MS = 500;
@@ -202,22 +201,21 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
       ? await fixturePrimes(cfg.development.primesFile, party, FIXTURE_PRIMES_PER_PARTY)
       : await openPrimePool();
 
-    // Audit heads go to the peers of every key after sessions (debounced), so a cut tail shows.
-    let anchorTimer: NodeJS.Timeout | undefined;
-    const sendAnchors = async (): Promise<void> => {
-      const head = await audit.signedHead();
-      const endpoints = new Set<string>();
-      for (const k of await keys.list()) for (const p of k.current?.parties ?? []) if (p.identityKey !== hex(identity)) endpoints.add(p.endpoint);
-      await Promise.all([...endpoints].map((e) => callPeer(peers, e, '/v1/peer/control/audit/heads', { identityKey: hex(identity), head }).catch(() => undefined)));
-    };
-    const scheduleAnchors = (): void => {
-      if (anchorTimer) return;
-      anchorTimer = setTimeout(() => {
-        anchorTimer = undefined;
-        sendAnchors().catch((e: unknown) => log.warn({ err: e }, 'sending audit head failed'));
-      }, ANCHOR_DEBOUNCE_MS);
-    };
-    closers.push(() => clearTimeout(anchorTimer));
+    // Audit heads go to the other parties of every key after sessions and on a timer, and theirs
+    // are recorded here, so that a cut tail shows (node/audit-anchors.ts).
+    const anchors = new AuditAnchors({
+      audit,
+      identityKey: hex(identity),
+      peers: async () => {
+        const byKey = new Map<string, string>();
+        for (const k of await keys.list()) for (const p of k.current?.parties ?? []) if (p.identityKey !== hex(identity)) byKey.set(p.identityKey, p.endpoint);
+        return [...byKey].map(([identityKey, endpoint]) => ({ identityKey, endpoint }));
+      },
+      isPeer: async (id) => (await keys.list()).some((k) => k.current?.parties.some((x) => x.identityKey === id)),
+      send: (endpoint, body, opts) => callPeer(peers, endpoint, '/v1/peer/control/audit/heads', body, opts),
+      log: log.child({ component: 'audit-anchors' }),
+    });
+    const scheduleAnchors = (): void => anchors.schedule();
 
     // Signer sets that keep aborting with nobody named are routed around (signer-sets.ts).
     const signerSets = new SignerSets({
@@ -384,8 +382,6 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
       coordinatedPlan: async (planHash) => (await coordinator.record(planHash))?.plan,
       verify: verifyOwn,
     });
-
-    const lastPeerHead = new Map<string, number>();
     const peerApp = express();
     peerApp.disable('x-powered-by');
     peerApp.use('/v1/peer/transport', transport.router);
@@ -425,23 +421,9 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
           }));
           return { identityKey: hex(identity), approvers, hsm, keys: held };
         },
-        recordPeerHead: async (body) => {
-          const b = body as { identityKey?: unknown; head?: unknown };
-          if (typeof b.identityKey !== 'string' || !/^[0-9a-f]{66}$/.test(b.identityKey)) throw Object.assign(new Error('identityKey: 33 bytes in lowercase hex'), { code: 'E_MALFORMED' });
-          const known = (await keys.list()).some((k) => k.current?.parties.some((x) => x.identityKey === b.identityKey));
-          const party = (b.head as { party?: unknown } | null)?.party;
-          // Recorded under the head's own party number (the sender's deployment number), which
-          // the audit log checks against the signature of the given identity key.
-          const index = (b.head as { index?: unknown } | null)?.index;
-          if (known && typeof party === 'number' && typeof index === 'number') {
-            // Only a head past the last one recorded for that peer: a replayed head adds nothing.
-            if (index <= (lastPeerHead.get(b.identityKey) ?? -1)) return;
-            await audit.recordPeerHead(party, b.head, new Uint8Array(Buffer.from(b.identityKey, 'hex')));
-            lastPeerHead.set(b.identityKey, index);
-            return;
-          }
-          throw Object.assign(new Error('the sender holds no key with this party'), { code: 'E_FORBIDDEN' });
-        },
+        // Recorded under the head's own party number (the sender's deployment number), which the
+        // audit log checks against the signature of the sender's pinned identity key.
+        recordPeerHead: (body) => anchors.receive(body),
       }),
     );
     peerApp.use(errorHandler);
@@ -522,14 +504,10 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
     await coordinator.resume();
     for (const k of await keys.list()) if (k.current) refillKey(k.keyId);
     await audit.append('node.start', { party, identityKey: hex(identity), peerUrl, apiUrl });
+    anchors.start();
     // Closers run in reverse: this one first, while the listeners still serve. Heads not yet
     // sent go to the peers, so that the log's tail is anchored before the node stops.
-    closers.push(async () => {
-      if (anchorTimer === undefined) return;
-      clearTimeout(anchorTimer);
-      anchorTimer = undefined;
-      await sendAnchors().catch(() => undefined);
-    });
+    closers.push(() => anchors.close());
     log.info({ peerUrl, apiUrl, metricsUrl, identityKey: hex(identity) }, 'node started');
 
     return {

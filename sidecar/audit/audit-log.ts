@@ -5,9 +5,10 @@
  * Appends are serialised inside the process: each is one write of one full line to a file opened
  * with O_APPEND, then fsync, before the next starts, so a crash leaves at most a partial last
  * line, which the next open refuses rather than silently extending. After a failed write or
- * fsync the state on disk is unknown and the log refuses further appends until reopened. At every
- * session end the node sends `signedHead()` to its peers and records theirs with
- * `recordPeerHead`, which is what makes a cut tail detectable (verify.ts).
+ * fsync the state on disk is unknown and the log refuses further appends until reopened. After
+ * sessions and on a timer the node sends `signedHead()` to its peers and records theirs with
+ * `recordPeerHead` (sidecar/node/audit-anchors.ts), which is what makes a cut tail detectable
+ * (verify.ts).
  *
  * One writer per file: a second open of the same path in this process is refused; separate
  * processes must not share a directory (each party has its own state directory).
@@ -71,6 +72,7 @@ export class AuditLog {
   readonly #fh: FileHandle;
   #closing = false;
   #head: AuditHead;
+  #contentIndex: number;
   #queue: Promise<unknown> = Promise.resolve();
   #broken: string | undefined;
 
@@ -81,6 +83,8 @@ export class AuditLog {
     this.#now = opts.now ?? (() => new Date());
     this.#fh = fh;
     this.#head = head;
+    // An existing log's last entries may be anything: count them as not yet anchored.
+    this.#contentIndex = head.index;
   }
 
   /**
@@ -123,6 +127,15 @@ export class AuditLog {
   }
 
   /**
+   * Index of the last entry that is not an "anchor.peer" record (the head itself right after
+   * opening an existing log). Entries up to here are what this party's peers must anchor; the
+   * records of their heads after it need not trigger another send (audit-anchors.ts).
+   */
+  contentIndex(): number {
+    return this.#contentIndex;
+  }
+
+  /**
    * Appends one entry and resolves with the new head once the line is on disk. Concurrent calls
    * are written in call order. Refuses kinds "genesis" and "anchor.peer" (use recordPeerHead)
    * and data that is not plain JSON (bytes must be hex strings) or has a key named like a secret
@@ -136,7 +149,7 @@ export class AuditLog {
     return this.#enqueue(() => this.#write(kind, snapshot));
   }
 
-  /** The current head signed by the identity key, to send to peers at session end. */
+  /** The current head signed by the identity key, to send to peers (audit-anchors.ts). */
   async signedHead(): Promise<SignedAuditHead> {
     this.#assertUsable();
     const head = this.#head;
@@ -218,6 +231,7 @@ export class AuditLog {
       throw new AuditError('E_AUDIT_UNAVAILABLE', `${this.file}: appending entry ${unsigned.index} failed`, { cause: e });
     }
     this.#head = { index: unsigned.index, hash: lineHash(line) };
+    if (kind !== ANCHOR_KIND) this.#contentIndex = unsigned.index;
     return this.#head;
   }
 }

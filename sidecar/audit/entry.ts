@@ -83,7 +83,7 @@ export interface AuditHead {
   readonly hash: string;
 }
 
-/** A head signed by its party's identity key, as sent to peers at every session end. */
+/** A head signed by its party's identity key, as sent to peers after sessions and on a timer. */
 export interface SignedAuditHead extends AuditHead {
   readonly party: number;
   /** Hex r‖s over headSigningBytes. */

@@ -15,6 +15,7 @@ import express, { type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
 import { SignatureRequestSchema } from '../../api/signing.ts';
 import { parsePlan } from '../../api/index.ts';
+import type { SignedAuditHead } from '../audit/index.ts';
 import type { ApproverRotation } from '../node/approver-rotation.ts';
 import type { Coordinator } from '../node/coordinator.ts';
 import { PeerRefused, type PeerAuthorizer } from '../node/peer-authorizer.ts';
@@ -55,8 +56,8 @@ export interface PeerControlDeps {
   readonly coordinator: Coordinator;
   readonly presigner: Presigner;
   readonly signing: SigningService;
-  /** Records a peer's signed audit head in this party's log. */
-  readonly recordPeerHead: (head: unknown) => Promise<void>;
+  /** Records a peer's signed audit head in this party's log; answers this log's head after the record, if one was made. */
+  readonly recordPeerHead: (body: unknown) => Promise<SignedAuditHead | undefined>;
   /** Applies an approved change of this party's approvers. */
   readonly rotation: Pick<ApproverRotation, 'apply'>;
   /** Public facts for the operator's MpcParty status: identity, approver pin, HSM health, keys held. */
@@ -195,10 +196,11 @@ export function peerControlRouter(d: PeerControlDeps): Router {
   // Reachability probe between nodes (vilna_mpc_peer_reachable): says nothing but "up".
   r.get('/ping', (_req, res) => void res.json({ ok: true }));
 
+  // The answer carries this log's head after the record, so the sender anchors that record.
   r.post('/audit/heads', asParty('audit.heads', async (req, res, caller) => {
     await a.headSender(caller, (req.body as { identityKey?: unknown } | undefined)?.identityKey);
-    await d.recordPeerHead(req.body);
-    res.json({ ok: true });
+    const head = await d.recordPeerHead(req.body);
+    res.json(head === undefined ? { ok: true } : { ok: true, head });
   }));
   return r;
 }
