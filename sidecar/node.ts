@@ -11,7 +11,7 @@ import path from 'node:path';
 import express from 'express';
 import { arith, primeBits, protocols, SECURITY_LEVEL_128 } from '../cggmp/index.ts';
 import { approverSetHash, parseApproverSet, planHashHex } from '../api/index.ts';
-import { AuditLog } from './audit/index.ts';
+import { AuditLog, RefusalCounter } from './audit/index.ts';
 import type { NodeConfig } from './config.ts';
 import { apiRouter } from './http/api.ts';
 import { errorHandler } from './http/errors.ts';
@@ -112,6 +112,9 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
     const audit = await AuditLog.open(path.join(cfg.party.stateDir, 'audit'), { party, signer });
     closers.push(() => audit.close());
     const auditAppend = (kind: string, data: Record<string, unknown>) => audit.append(kind, data as never);
+    // Refused plans and denied requests: the first few of a caller's group in full, the rest
+    // counted per window (audit/refusals.ts). Closed just before the log, below.
+    const refusals = new RefusalCounter({ append: auditAppend, onError: (e) => log.warn({ err: e }, 'a counted refusal entry was not written') });
     const policy = new PolicyEnforcer(approvers);
     // Shards are sealed, read and removed under this gate; an approver change holds it alone.
     const blobGate = new WriteGate();
@@ -321,6 +324,7 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
       decisionsDir: path.join(cfg.party.stateDir, 'decisions'),
       ...(testHooks.checkpoint ? { checkpoint: testHooks.checkpoint } : {}),
       audit: { append: auditAppend },
+      refusals,
       verify: verifyOwn,
       epochChanged: (keyId) => {
         pool.dropKey(keyId);
@@ -338,6 +342,7 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
       peers,
       policy,
       signerSets,
+      refusals,
       hooks: {
         signed: (keyId, seconds) => metrics.signature(keyId, 'ok', seconds),
         failed: (keyId, outcome) => metrics.signature(keyId, outcome),
@@ -508,6 +513,8 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
     // Closers run in reverse: this one first, while the listeners still serve. Heads not yet
     // sent go to the peers, so that the log's tail is anchored before the node stops.
     closers.push(() => anchors.close());
+    // Runs before the one above: the pending counts are written, then anchored.
+    closers.push(() => refusals.close());
     log.info({ peerUrl, apiUrl, metricsUrl, identityKey: hex(identity) }, 'node started');
 
     return {

@@ -25,4 +25,5 @@ export {
   type VerifiedAuditLog,
   type VerifyOptions,
 } from './verify.ts';
+export { MAX_OPEN_GROUPS, OVERFLOW_CALLER, RefusalCounter, REFUSAL_WINDOW_MS, REFUSALS_IN_FULL, type RefusalCounterOptions, type RefusalSink } from './refusals.ts';
 export { AuditError, type AuditErrorCode } from './errors.ts';

@@ -21,6 +21,7 @@ function isReservedPath(path: string): boolean {
     return false; // malformed: refused later with its own message
   }
 }
+import { apiCaller } from './caller.ts';
 import { handle, HttpError } from './errors.ts';
 
 export interface ApiClients {
@@ -101,7 +102,7 @@ export function apiRouter(d: ApiDeps): Router {
     if (parsed.data.derivationPath !== undefined && isReservedPath(parsed.data.derivationPath)) {
       throw new HttpError(400, 'E_SIGNING_REQUEST_INVALID', `derivationPath: ${EPOCH_TEST_PATH} is reserved for epoch test signatures`);
     }
-    res.status(201).json(await d.signing.sign(keyId, parsed.data));
+    res.status(201).json(await d.signing.sign(keyId, parsed.data, apiCaller(res)));
   }));
   return r;
 }

@@ -24,6 +24,7 @@ import type { PlanView } from '../node/plan-view.ts';
 import type { Presigner } from '../node/presigner.ts';
 import type { SigningService } from '../node/signing-service.ts';
 import type { PeerControlEndpoint } from '../observability/index.ts';
+import { peerIdentityCaller } from './caller.ts';
 import { handle, HttpError } from './errors.ts';
 import { peerIdentityOf } from './peer-caller.ts';
 
@@ -90,7 +91,7 @@ export function peerControlRouter(d: PeerControlDeps): Router {
   r.post('/plans', asParty('plans.prepare', async (req, res, caller) => {
     const body = parse(z.strictObject({ plan: z.unknown(), approvals: z.unknown() }), req.body);
     a.planBodyMember(caller, body.plan);
-    res.json(await d.participant.prepare(body.plan, body.approvals));
+    res.json(await d.participant.prepare(body.plan, body.approvals, peerIdentityCaller(caller)));
   }));
   r.post('/plans/:planHash/start', asParty('plans.start', async (req, res, caller) => {
     const planHash = parse(hex64, req.params.planHash);
@@ -180,7 +181,7 @@ export function peerControlRouter(d: PeerControlDeps): Router {
       req.body,
     );
     await a.signer(caller, body.keyId, body.signers);
-    res.json(await d.signing.participate(body));
+    res.json(await d.signing.participate(body, peerIdentityCaller(caller)));
   }));
 
   // Open: an approver change is applied only with quorums of the pinned and the new approvers.

@@ -20,6 +20,7 @@ import { agreeOnOldPublic, OldPublicRefused, signOldPublic, type DealerAnswer, t
 import { PlanError } from './plan-error.ts';
 import { planMembers, type PlanView, type PlanVerifier, type VerifiedPlan } from './plan-view.ts';
 import { deriveSid, subSid, type SessionParty, type SessionRunner } from './session-runner.ts';
+import type { RefusalSink } from '../audit/index.ts';
 
 type KeyShare = protocols.KeyShare;
 
@@ -85,6 +86,8 @@ export interface PlanParticipantDeps {
   readonly runner: SessionRunner;
   readonly primes: arith.PrimeSource;
   readonly audit: AuditSink;
+  /** Refused plans, counted per caller and code (a flood of junk plans costs bounded lines). */
+  readonly refusals: RefusalSink;
   /** Where committed decisions are kept, so that peers can learn them from this party. */
   readonly decisionsDir: string;
   readonly peers: PeerRequester;
@@ -128,15 +131,19 @@ export class PlanParticipant {
     return [...this.#plans.values()].filter((e) => e.verified.plan.keyId === keyId).map((e) => e.verified.plan);
   }
 
-  /** Step 0: verify the plan and approvals; answer with this party's signed nonce. */
-  async prepare(plan: unknown, approvals: unknown): Promise<{ planHash: string; party: number; nonce: string; signature: string }> {
+  /**
+   * Step 0: verify the plan and approvals; answer with this party's signed nonce. `caller` is the
+   * identity the request came with, which a refusal is counted under.
+   */
+  async prepare(plan: unknown, approvals: unknown, caller: string): Promise<{ planHash: string; party: number; nonce: string; signature: string }> {
     const keyId = typeof plan === 'object' && plan !== null ? (plan as { keyId?: unknown }).keyId : undefined;
     const current = typeof keyId === 'string' && /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(keyId) ? await this.#d.keys.get(keyId) : undefined;
     let verified: VerifiedPlan;
     try {
       verified = this.#d.verify(plan, approvals, current);
     } catch (e) {
-      await this.#d.audit.append('plan.refused', { keyId: typeof keyId === 'string' ? keyId.slice(0, 64) : null, code: (e as { code?: string }).code ?? 'E_PLAN_INVALID' });
+      // Counted by code only: the key id is the caller's to choose, so it is detail.
+      await this.#d.refusals.refused('plan.refused', caller, { code: (e as { code?: string }).code ?? 'E_PLAN_INVALID' }, { keyId: typeof keyId === 'string' ? keyId.slice(0, 64) : null });
       throw e;
     }
     const planHash = hex(verified.planHash);

@@ -15,6 +15,7 @@ import { PlanError } from './plan-error.ts';
 import type { PoolEntry, PresignPool } from './presign-pool.ts';
 import type { Presigner } from './presigner.ts';
 import type { SignerSets } from './signer-sets.ts';
+import type { RefusalSink } from '../audit/index.ts';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
@@ -77,7 +78,12 @@ export interface SigningServiceDeps {
   readonly hooks: SigningHooks;
   /** Chooses the signer set; counts the sign round's unattributed aborts per set. */
   readonly signerSets: Pick<SignerSets, 'choose' | 'recordAbort'>;
+  /** Policy denials, counted per caller, key and rule (a flood of denied requests costs bounded lines). */
+  readonly refusals: RefusalSink;
 }
+
+/** The caller of signatures this node asks for itself (the epoch test signature of a rotation). */
+export const SELF_CALLER = 'self';
 
 export class SigningService {
   readonly #d: SigningServiceDeps;
@@ -87,8 +93,11 @@ export class SigningService {
     this.#d = deps;
   }
 
-  /** The API entry: idempotent on (keyId, requestId); a different body under the same id is refused. */
-  sign(keyId: string, req: SignatureRequest): Promise<SignatureResponse> {
+  /**
+   * The API entry: idempotent on (keyId, requestId); a different body under the same id is
+   * refused. `caller` is the client's identity, which a policy denial is counted under.
+   */
+  sign(keyId: string, req: SignatureRequest, caller: string = SELF_CALLER): Promise<SignatureResponse> {
     const id = `${keyId}\u0000${req.requestId}`;
     const fingerprint = createHash('sha256').update(JSON.stringify([req.message, req.encoding, req.hash, req.derivationPath ?? 'm'])).digest('hex');
     const known = this.#requests.get(id);
@@ -96,7 +105,7 @@ export class SigningService {
       if (known.fingerprint !== fingerprint) return Promise.reject(new PlanError('E_REQUEST_CONFLICT', `requestId ${req.requestId} was used for another request`));
       return known.result;
     }
-    const result = this.#assemble(keyId, req);
+    const result = this.#assemble(keyId, req, caller);
     this.#requests.set(id, { fingerprint, result });
     // A failed request may be retried under the same id; a signed one answers the same forever (bounded).
     result.catch(() => this.#requests.delete(id));
@@ -112,25 +121,26 @@ export class SigningService {
     return { state, current: state.current, self };
   }
 
-  #checkPolicy(state: KeyState, req: SignatureRequest, digest: Uint8Array, message: Uint8Array): () => void {
+  #checkPolicy(state: KeyState, req: SignatureRequest, digest: Uint8Array, message: Uint8Array, caller: string): () => void {
     try {
       return this.#d.policy.check(state, { derivationPath: req.derivationPath ?? 'm', digest, requestId: req.requestId, approvals: req.approvals, approvalsExpireAt: req.approvalsExpireAt, message, prehashed: req.hash === 'none' });
     } catch (e) {
       if (e instanceof PolicyDenied) {
         this.#d.hooks.denied?.(state.keyId, e.rule);
-        void this.#d.hooks.audit('policy.denied', { keyId: state.keyId, requestId: req.requestId, rule: e.rule, digest: hex(digest) }).catch(() => undefined);
+        // Counted by key (one this party holds) and rule; the request id and digest are detail.
+        void this.#d.refusals.refused('policy.denied', caller, { keyId: state.keyId, rule: e.rule }, { requestId: req.requestId, digest: hex(digest) }).catch(() => undefined);
       }
       throw e;
     }
   }
 
-  async #assemble(keyId: string, req: SignatureRequest): Promise<SignatureResponse> {
+  async #assemble(keyId: string, req: SignatureRequest, caller: string): Promise<SignatureResponse> {
     const started = performance.now();
     try {
       const { state, current, self } = await this.#current(keyId);
       const message = decodeMessage(req.message, req.encoding);
       const digest = digestOf(message, req);
-      const release = this.#checkPolicy(state, req, digest, message);
+      const release = this.#checkPolicy(state, req, digest, message, caller);
       const derivationPath = req.derivationPath ?? 'm';
       const signers = this.#d.signerSets.choose(keyId, { parties: current.parties.map((p) => p.index), threshold: current.threshold }, self);
       const prehashed = req.hash === 'none';
@@ -196,14 +206,14 @@ export class SigningService {
     }
   }
 
-  /** A signer's side: policy, then consume the presignature of `sid`, then the online round. */
-  async participate(p: PartialRequest): Promise<{ ok: true }> {
+  /** A signer's side: policy, then consume the presignature of `sid`, then the online round. `caller`: the assembling node's identity. */
+  async participate(p: PartialRequest, caller: string): Promise<{ ok: true }> {
     const { state, current } = await this.#current(p.keyId);
     if (current.epoch !== p.epoch) throw new PlanError('E_EPOCH_MISMATCH', `key ${p.keyId} is at epoch ${current.epoch}`);
     const message = decodeMessage(p.request.message, p.request.encoding);
     const digest = digestOf(message, p.request);
     if ((p.request.derivationPath ?? 'm') !== p.derivationPath) throw new PlanError('E_BINDING_MISMATCH', 'derivation path differs from the request');
-    const release = this.#checkPolicy(state, p.request, digest, message);
+    const release = this.#checkPolicy(state, p.request, digest, message, caller);
     // The assembling node may finish presigning a moment before this party does.
     await this.#d.presigner.settled(p.sid);
     const entry = this.#d.pool.take(p.sid);
