@@ -6,8 +6,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +15,7 @@ import { stringify as toYaml } from 'yaml';
 import { approverPublicKeyHex, planHashHex, signApproval, type Approval, type Plan } from '../api/index.ts';
 import type { SignatureRequest, SignatureResponse } from '../api/signing.ts';
 import { provisionToken, type ProvisionedToken } from '../hsm-sim/index.ts';
+import { makePrivateDir, openPrivateFile, writePrivateFile } from '../sidecar/file-modes.ts';
 import { createDevelopmentCa, createPeerClient, issueCertificate, type PeerClient } from '../sidecar/transport/index.ts';
 
 const MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), 'main.ts');
@@ -103,12 +104,14 @@ export class LocalCluster {
   }
 
   static async create(opts: LocalClusterOptions): Promise<LocalCluster> {
+    // Everything under the state directory is 0600 and every directory 0700, set explicitly
+    // (sidecar/file-modes.ts): certificates and the configuration too, since nobody else needs them.
     const dir = path.resolve(opts.dir);
-    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await makePrivateDir(dir);
     const pki = path.join(dir, 'pki');
-    await mkdir(pki, { recursive: true, mode: 0o700 });
+    await makePrivateDir(pki);
     const ca = await createDevelopmentCa({ commonName: 'vilna-mpc development CA' });
-    await writeFile(path.join(pki, 'ca.pem'), ca.certPem);
+    await writePrivateFile(path.join(pki, 'ca.pem'), ca.certPem);
     const clientCert = await issueCertificate(ca, { commonName: 'vilna-local-operator', ipAddresses: ['127.0.0.1'], dnsNames: [] });
     const client = createPeerClient({ caPem: ca.certPem, certPem: clientCert.certPem, keyPem: clientCert.keyPem });
 
@@ -120,7 +123,7 @@ export class LocalCluster {
       const { privateKey } = generateKeyPairSync('ed25519');
       const pem = privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
       const file = path.join(pki, `approver-${i}.pem`);
-      await writeFile(file, pem, { mode: 0o600 });
+      await writePrivateFile(file, pem);
       approverKeys.push(pem);
       approverPublic.push(approverPublicKeyHex(pem));
     }
@@ -130,13 +133,13 @@ export class LocalCluster {
     const parties: LocalParty[] = [];
     for (let index = 1; index <= opts.parties; index++) {
       const pdir = path.join(dir, `party-${index}`);
-      await mkdir(pdir, { recursive: true, mode: 0o700 });
+      await makePrivateDir(pdir);
       const token = await provisionToken({ stateDir: pdir, label: `vilna-party-${index}` });
       const cert = await issueCertificate(ca, { commonName: `party-${index}`, ipAddresses: ['127.0.0.1'], dnsNames: ['localhost'] });
       const tlsDir = path.join(pdir, 'tls');
-      await mkdir(tlsDir, { recursive: true, mode: 0o700 });
-      await writeFile(path.join(tlsDir, 'cert.pem'), cert.certPem);
-      await writeFile(path.join(tlsDir, 'key.pem'), cert.keyPem, { mode: 0o600 });
+      await makePrivateDir(tlsDir);
+      await writePrivateFile(path.join(tlsDir, 'cert.pem'), cert.certPem);
+      await writePrivateFile(path.join(tlsDir, 'key.pem'), cert.keyPem);
       const ports = { peer: await freePort(), api: await freePort(), metrics: await freePort() };
       const config = {
         party: { name: `party-${index}`, index, stateDir: pdir },
@@ -151,7 +154,7 @@ export class LocalCluster {
         ...(opts.primesFile ? { development: { enabled: true, primesFile: path.resolve(opts.primesFile) } } : {}),
       };
       const configFile = path.join(pdir, 'config.yaml');
-      await writeFile(configFile, toYaml(config));
+      await writePrivateFile(configFile, toYaml(config));
       parties.push({ index, dir: pdir, configFile, readyFile: path.join(pdir, 'ready.json'), logFile: path.join(pdir, 'sidecar.log'), token, ports, proc: undefined, ready: undefined });
     }
     return new LocalCluster({ ...opts, dir }, parties, client, approverKeys, quorum, apiToken);
@@ -167,7 +170,7 @@ export class LocalCluster {
   async start(index: number, opts: { env?: Record<string, string> } = {}): Promise<Ready> {
     const p = this.party(index);
     await rm(p.readyFile, { force: true });
-    const log = createWriteStream(p.logFile, { flags: 'a' });
+    const log = (await openPrivateFile(p.logFile, 'a')).createWriteStream();
     const entry = this.#opts.entry;
     const args = entry ? [entry.script, ...(entry.args?.(index) ?? [])] : [MAIN];
     const proc = spawn(process.execPath, [...args, 'sidecar', '--config', p.configFile, '--ready-file', p.readyFile], {
@@ -176,6 +179,8 @@ export class LocalCluster {
     });
     proc.stdout?.pipe(log, { end: false });
     proc.stderr?.pipe(log, { end: false });
+    // 'close' comes after both pipes are drained.
+    proc.once('close', () => log.end());
     p.proc = proc;
     p.exited = new Promise((resolve) => proc.once('exit', (code, signal) => resolve(code ?? signal)));
     let exited: number | string | null | undefined;

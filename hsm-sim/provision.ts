@@ -93,6 +93,7 @@ export async function provisionToken(opts: ProvisionOptions): Promise<Provisione
     ].join('\n');
     await writeFile(conf, text, { mode: 0o600 });
   }
+  await chmod(conf, 0o600); // explicitly: the umask may have taken bits from the mode above
   const pin = await ensurePinFile(pinFile);
   const soPin = await ensurePinFile(soPinFile);
 

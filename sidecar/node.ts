@@ -13,6 +13,7 @@ import { arith, primeBits, protocols, SECURITY_LEVEL_128 } from '../cggmp/index.
 import { approverSetHash, parseApproverSet, planHashHex } from '../api/index.ts';
 import { AuditLog, RefusalCounter } from './audit/index.ts';
 import type { NodeConfig } from './config.ts';
+import { isLooserThanPrivate, tightenStateModes } from './file-modes.ts';
 import { apiRouter } from './http/api.ts';
 import { errorHandler } from './http/errors.ts';
 import { peerControlRouter } from './http/peer-control.ts';
@@ -88,6 +89,32 @@ export interface NodeTestHooks {
   readonly wrapPeerClient?: (client: PeerClient) => PeerClient;
 }
 
+/** How many tightened paths the start-up warning names (the count is always given). */
+const TIGHTENED_PATHS_LOGGED = 20;
+
+/**
+ * Files 0600 and directories 0700 under the state directory (file-modes.ts): what an older
+ * version, a copy or an operator left looser is tightened, with a warning. Secrets the
+ * configuration names outside it (a mounted PIN file or TLS key) are not this node's to change;
+ * a loose one is only reported.
+ */
+async function tightenState(cfg: NodeConfig, log: ReturnType<typeof createLogger>): Promise<void> {
+  const tightened = await tightenStateModes(cfg.party.stateDir);
+  if (tightened.length > 0) {
+    log.warn(
+      { stateDir: cfg.party.stateDir, count: tightened.length, paths: tightened.slice(0, TIGHTENED_PATHS_LOGGED).map((t) => `${t.path} (was ${t.mode.toString(8).padStart(4, '0')})`) },
+      'state files or directories were open to group or others; tightened to 0600 / 0700',
+    );
+  }
+  const outside = [cfg.hsm.pinFile, cfg.tls.keyFile].filter((f) => {
+    const rel = path.relative(cfg.party.stateDir, f);
+    return rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel);
+  });
+  for (const file of outside) {
+    if (await isLooserThanPrivate(file)) log.warn({ file }, 'a secret file outside the state directory can be read by group or others; make it 0600');
+  }
+}
+
 /** How often each peer's reachability is probed. */
 const PEER_PROBE_INTERVAL_MS = 10_000;
 /** How often a node with an undecided epoch asks its peers for the decision. */
@@ -100,6 +127,7 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
   if (!backend.constantTime && !(cfg.development?.enabled && cfg.development.allowVariableTimeArithmetic)) {
     throw new Error('E_BACKEND_UNAVAILABLE: the native constant-time arithmetic addon is not loaded; the variable-time BigInt backend is for development runs only');
   }
+  await tightenState(cfg, log);
   const metrics = createMetrics({ party });
   const tracing = createTracing({ serviceName: 'vilna-mpc-sidecar', party, ...(cfg.otlpEndpoint ? { otlpEndpoint: cfg.otlpEndpoint } : {}) });
   let approvers = parseApproverSet(cfg.approvers);

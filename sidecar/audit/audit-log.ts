@@ -13,7 +13,7 @@
  * One writer per file: a second open of the same path in this process is refused; separate
  * processes must not share a directory (each party has its own state directory).
  */
-import { chmod, mkdir, open, type FileHandle } from 'node:fs/promises';
+import { chmod, open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { verifyIdentitySignature, type Signer } from '../../cggmp/protocols/index.ts';
 import {
@@ -39,6 +39,7 @@ import {
 } from './entry.ts';
 import { AuditError } from './errors.ts';
 import { verifyAuditLog, verifyAuditTail } from './verify.ts';
+import { makePrivateDir } from '../file-modes.ts';
 
 /** The log's file name inside its directory. */
 export const AUDIT_FILE_NAME = 'audit.jsonl';
@@ -103,7 +104,7 @@ export class AuditLog {
     openPaths.add(file);
     let fh: FileHandle | undefined;
     try {
-      await mkdir(dir, { recursive: true, mode: DIR_MODE });
+      await makePrivateDir(dir);
       await chmod(dir, DIR_MODE);
       fh = await open(file, 'a', FILE_MODE);
       await fh.chmod(FILE_MODE);

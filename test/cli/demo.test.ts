@@ -1,11 +1,12 @@
 /**
  * `vilna-mpc demo --json` as a user runs it (DESIGN §8, issue 4 acceptance): separate processes,
  * the JSON report on the last line of stdout; every signature verifies under OpenSSL and noble,
- * the derived key matches @scure/bip32, and the parties' audit logs verify. The public fixture
+ * the derived key matches @scure/bip32, the parties' audit logs verify, and nothing it left in the
+ * state directory is open to group or others (issue 16 item 7). The public fixture
  * primes stand in for fresh ones to keep the run short (the only difference is prime generation).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { lstat, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +22,19 @@ let stateDir: string | undefined;
 afterAll(async () => {
   if (stateDir) await rm(stateDir, { recursive: true, force: true });
 });
+
+/** Every file and directory below `dir` (symbolic links not followed) with its permission bits. */
+async function modes(dir: string): Promise<{ path: string; dir: boolean; mode: number }[]> {
+  const out: { path: string; dir: boolean; mode: number }[] = [];
+  const visit = async (p: string): Promise<void> => {
+    const info = await lstat(p);
+    if (info.isSymbolicLink()) return;
+    out.push({ path: path.relative(dir, p) || '.', dir: info.isDirectory(), mode: info.mode & 0o777 });
+    if (info.isDirectory()) for (const name of await readdir(p)) await visit(path.join(p, name));
+  };
+  await visit(dir);
+  return out;
+}
 
 interface Report {
   publicKey: string;
@@ -61,4 +75,9 @@ it('runs a 2-of-3 ceremony, signatures, a refresh and a derived-key signature th
   const audit = spawnSync(process.execPath, [bin, 'audit', 'verify', stateDir], { encoding: 'utf8', timeout: 60_000 });
   expect(audit.status, audit.stderr).toBe(0);
   expect(audit.stdout.match(/^ok /gm)).toHaveLength(3);
+  // Configuration, logs, certificates and keys, tokens, blobs, key state, audit, decisions.
+  const tree = await modes(stateDir);
+  expect(tree.filter((e) => !e.dir).map((e) => e.path)).toEqual(expect.arrayContaining([path.join('party-1', 'config.yaml'), path.join('party-1', 'sidecar.log'), path.join('party-1', 'audit', 'audit.jsonl'), path.join('pki', 'ca.pem')]));
+  expect(tree.filter((e) => e.dir && e.mode !== 0o700).map((e) => `${e.path} ${e.mode.toString(8)}`)).toEqual([]);
+  expect(tree.filter((e) => !e.dir && e.mode !== 0o600).map((e) => `${e.path} ${e.mode.toString(8)}`)).toEqual([]);
 }, CLI_TEST_TIMEOUT_MS);

@@ -7,7 +7,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash, verify as osslVerify } from 'node:crypto';
-import { copyFile, cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, cp, lstat, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -310,6 +310,35 @@ describe('what is at rest', { timeout: E2E_TEST_TIMEOUT_MS }, () => {
   beforeAll(async () => {
     await c.stopAll();
   }, 60_000);
+
+  it('leaves every file under the state directory 0600 and every directory 0700', async () => {
+    const loose: string[] = [];
+    const visit = async (p: string): Promise<void> => {
+      const info = await lstat(p);
+      if (info.isSymbolicLink()) return;
+      const mode = info.mode & 0o777;
+      if (mode !== (info.isDirectory() ? 0o700 : 0o600)) loose.push(`${path.relative(dir, p)} ${mode.toString(8)}`);
+      if (info.isDirectory()) for (const name of await readdir(p)) await visit(path.join(p, name));
+    };
+    await visit(dir);
+    expect(loose).toEqual([]);
+  });
+
+  it('tightens at start what was left open to group or others, and says so in its log', async () => {
+    const p = c.party(3);
+    const loosened = [p.configFile, path.join(p.dir, 'keys', `${KEY}.json`), path.join(p.dir, 'audit', 'audit.jsonl'), p.token.pinFile];
+    for (const f of loosened) await chmod(f, 0o644);
+    await chmod(path.join(p.dir, 'keys'), 0o755);
+    await c.start(3);
+    try {
+      for (const f of loosened) expect((await stat(f)).mode & 0o777, f).toBe(0o600);
+      expect((await stat(path.join(p.dir, 'keys'))).mode & 0o777).toBe(0o700);
+      const warning = (await readFile(p.logFile, 'utf8')).split('\n').find((l) => l.includes('tightened to 0600 / 0700'));
+      expect(JSON.parse(warning!)).toMatchObject({ level: 'warn', count: 5, paths: expect.arrayContaining(['config.yaml (was 0644)', 'keys (was 0755)']) });
+    } finally {
+      await c.stop(3);
+    }
+  });
 
   it('holds no share or Paillier prime in any file, in raw, hex or base64 form', async () => {
     for (const p of c.parties) {
