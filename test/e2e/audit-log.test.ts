@@ -54,7 +54,14 @@ async function cutTo(copy: string, party: number, keep: number): Promise<void> {
   await writeFile(file, lines.map((l) => `${l}\n`).join(''));
 }
 
-const junkPlan = (i: number) => ({ plan: { version: 1, keyId: `junk-${i}`, protocol: 'keygen' }, approvals: [] });
+/**
+ * A plan that names `from` as a party, as a refused plan must (a caller that is not a party of the
+ * plan it hands in is refused before the plan is read, and nothing is audited), and is junk.
+ */
+const junkPlan = (i: number, from: number) => ({
+  plan: { version: 1, keyId: `junk-${i}`, protocol: 'keygen', parties: [{ index: from, identityKey: c.party(from).ready!.identityKey, endpoint: 'https://x' }] },
+  approvals: [],
+});
 
 async function inBatches(count: number, send: (i: number) => Promise<number>): Promise<number[]> {
   const statuses: number[] = [];
@@ -85,7 +92,10 @@ afterAll(async () => {
 describe('the audit log under attack, across three processes', { timeout: E2E_TEST_TIMEOUT_MS }, () => {
   it('counts a flood of refused plans and denied signatures into a bounded number of entries; the log still verifies', async () => {
     const before = (await entries(2)).length;
-    const plans = await inBatches(JUNK_PLANS, async (i) => (await c.client.request(c.party(2).ready!.peerUrl, '/v1/peer/control/plans', junkPlan(i), { retries: 0 })).status);
+    // Party 3's certificate and binding (a compromised party-3 host): any other caller is refused
+    // before the plan is read and costs no audit entry at all.
+    const as3 = await c.asParty(3);
+    const plans = await inBatches(JUNK_PLANS, async (i) => (await as3.request(c.party(2).ready!.peerUrl, '/v1/peer/control/plans', junkPlan(i, 3), { retries: 0 })).status);
     expect(new Set(plans)).toEqual(new Set([400]));
     // The key has no signing policy yet: every request is denied (rule "path") by party 2 itself.
     const denied = await inBatches(DENIED_SIGNATURES, async (i) => (await c.sign(2, KEY, { requestId: `flood-${i}`, message: `junk ${i}`, encoding: 'utf8', hash: 'sha256', derivationPath: 'm/9/9' })).status);
@@ -104,7 +114,7 @@ describe('the audit log under attack, across three processes', { timeout: E2E_TE
     expect(sum(refused)).toBe(JUNK_PLANS);
     expect(denials).toHaveLength(REFUSALS_IN_FULL + 1);
     expect(sum(denials)).toBe(DENIED_SIGNATURES);
-    expect(refused.at(-1)!.data).toMatchObject({ code: 'E_PLAN_INVALID', caller: expect.stringMatching(/^peer-cert:[0-9a-f]{64}$/), count: JUNK_PLANS - REFUSALS_IN_FULL, first: expect.any(String), last: expect.any(String) });
+    expect(refused.at(-1)!.data).toMatchObject({ code: 'E_PLAN_INVALID', caller: `peer:${c.party(3).ready!.identityKey}`, count: JUNK_PLANS - REFUSALS_IN_FULL, first: expect.any(String), last: expect.any(String) });
     expect(denials.at(-1)!.data).toMatchObject({ keyId: KEY, rule: 'path', caller: 'api-client:local-client', count: DENIED_SIGNATURES - REFUSALS_IN_FULL });
     expect(after.length).toBeLessThan(4 * (REFUSALS_IN_FULL + 1));
     expect((await runAuditVerify(auditDir(2))).ok).toBe(true);
@@ -112,7 +122,7 @@ describe('the audit log under attack, across three processes', { timeout: E2E_TE
   });
 
   it('anchors an entry no session follows within the anchor interval, so cutting it fails audit verify', async () => {
-    const res = await c.client.request(c.party(1).ready!.peerUrl, '/v1/peer/control/plans', junkPlan(-1), { retries: 0 });
+    const res = await (await c.asParty(2)).request(c.party(1).ready!.peerUrl, '/v1/peer/control/plans', junkPlan(-1, 2), { retries: 0 });
     expect(res.status).toBe(400);
     const refusal = (await entries(1)).findLast((e) => e.kind === 'plan.refused')!;
     expect(refusal.data).toMatchObject({ keyId: 'junk--1', count: 1 });
