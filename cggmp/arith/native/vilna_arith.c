@@ -120,22 +120,21 @@ void va_free_bn(BIGNUM *bn, va_secrecy secrecy) {
   }
 }
 
-BIGNUM *va_get_bn(napi_env env, napi_value v, const char *op, const char *name,
-                  va_secrecy secrecy) {
-  va_words w;
-  if (!va_get_words(env, v, op, name, &w)) return NULL;
+/* Moves words already read into a new BIGNUM (freeing them); NULL after throwing. */
+static BIGNUM *words_to_bn(napi_env env, va_words *w, const char *op, const char *name,
+                           va_secrecy secrecy) {
   /* Serialise as little-endian bytes explicitly: correct whatever the host byte order. */
-  size_t len = w.count * 8;
+  size_t len = w->count * 8;
   unsigned char *bytes = malloc(len > 0 ? len : 1);
   if (bytes == NULL) {
-    va_free_words(&w, secrecy);
+    va_free_words(w, secrecy);
     va_throw(env, VA_E_INTERNAL, "%s: out of memory", op);
     return NULL;
   }
-  for (size_t i = 0; i < w.count; i++) {
-    for (size_t j = 0; j < 8; j++) bytes[8 * i + j] = (unsigned char)(w.words[i] >> (8 * j));
+  for (size_t i = 0; i < w->count; i++) {
+    for (size_t j = 0; j < 8; j++) bytes[8 * i + j] = (unsigned char)(w->words[i] >> (8 * j));
   }
-  va_free_words(&w, secrecy);
+  va_free_words(w, secrecy);
   BIGNUM *bn = BN_lebin2bn(bytes, (int)len, NULL);
   if (secrecy == VA_SECRET) OPENSSL_cleanse(bytes, len);
   free(bytes);
@@ -147,30 +146,18 @@ BIGNUM *va_get_bn(napi_env env, napi_value v, const char *op, const char *name,
   return bn;
 }
 
+BIGNUM *va_get_bn(napi_env env, napi_value v, const char *op, const char *name,
+                  va_secrecy secrecy) {
+  va_words w;
+  if (!va_get_words(env, v, op, name, &w)) return NULL;
+  return words_to_bn(env, &w, op, name, secrecy);
+}
+
 BIGNUM *va_get_bn_signed(napi_env env, napi_value v, const char *op, const char *name,
                          va_secrecy secrecy, int *negative) {
   va_words w;
   if (!get_words_signed(env, v, op, name, &w, negative)) return NULL;
-  size_t len = w.count * 8;
-  unsigned char *bytes = malloc(len > 0 ? len : 1);
-  if (bytes == NULL) {
-    va_free_words(&w, secrecy);
-    va_throw(env, VA_E_INTERNAL, "%s: out of memory", op);
-    return NULL;
-  }
-  for (size_t i = 0; i < w.count; i++) {
-    for (size_t j = 0; j < 8; j++) bytes[8 * i + j] = (unsigned char)(w.words[i] >> (8 * j));
-  }
-  va_free_words(&w, secrecy);
-  BIGNUM *bn = BN_lebin2bn(bytes, (int)len, NULL);
-  if (secrecy == VA_SECRET) OPENSSL_cleanse(bytes, len);
-  free(bytes);
-  if (bn == NULL) {
-    ERR_clear_error();
-    va_throw(env, VA_E_INTERNAL, "%s: cannot convert %s", op, name);
-    return NULL;
-  }
-  return bn;
+  return words_to_bn(env, &w, op, name, secrecy);
 }
 
 static BIGNUM *get_modulus(napi_env env, napi_value v, const char *op, int need_odd) {
