@@ -141,7 +141,7 @@ describe('AuditAnchors', () => {
     const [p1, p2] = parties as [Party, Party, Party];
     const stranger = hex(developmentSigner().publicKey);
     await expect(p2.anchors.receive({ identityKey: stranger, head: await p1.log.signedHead() })).rejects.toMatchObject({ code: 'E_FORBIDDEN' });
-    await expect(p2.anchors.receive({ identityKey: 'zz', head: {} })).rejects.toThrow(/E_MALFORMED/);
+    await expect(p2.anchors.receive({ identityKey: 'zz', head: {} })).rejects.toMatchObject({ code: 'E_MALFORMED' });
   });
 });
 
