@@ -274,6 +274,7 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
       peers,
       signerSets,
       nonceTtlMs: cfg.roundTimeoutMs,
+      ...(testHooks.checkpoint ? { checkpoint: testHooks.checkpoint } : {}),
       prepareRefused: (reason) => {
         metrics.presignPrepareRefused(reason);
         // A flood of prepares must not become a flood of log lines: one warning a minute.
@@ -371,6 +372,7 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
       policy,
       signerSets,
       refusals,
+      ...(testHooks.checkpoint ? { checkpoint: testHooks.checkpoint } : {}),
       hooks: {
         signed: (keyId, seconds) => metrics.signature(keyId, 'ok', seconds),
         failed: (keyId, outcome) => metrics.signature(keyId, outcome),

@@ -69,6 +69,8 @@ export interface PresignerDeps {
   readonly nonceTtlMs: number;
   /** A caller's nonce dropped or a caller refused (metrics): never the node's own by another caller. */
   readonly prepareRefused?: (reason: PrepareRefusal) => void;
+  /** Test-only crash points (DESIGN §7); the sidecar binary never sets this. */
+  readonly checkpoint?: (name: string) => void;
 }
 
 export class Presigner {
@@ -159,6 +161,7 @@ export class Presigner {
     if (!this.#consume(own)) throw new PlanError('E_REPLAY', 'own nonce is unknown, expired or already used');
     const sid = deriveSid('presign', subject, checked);
     const sidHex = Buffer.from(sid).toString('hex');
+    this.#d.checkpoint?.('presign.session');
     const run = this.#presign(s, self, parties, sid);
     this.#inflight.set(sidHex, run.catch(() => undefined));
     try {

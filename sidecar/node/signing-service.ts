@@ -80,6 +80,8 @@ export interface SigningServiceDeps {
   readonly signerSets: Pick<SignerSets, 'choose' | 'recordAbort'>;
   /** Policy denials, counted per caller, key and rule (a flood of denied requests costs bounded lines). */
   readonly refusals: RefusalSink;
+  /** Test-only crash points (DESIGN §7); the sidecar binary never sets this. */
+  readonly checkpoint?: (name: string) => void;
 }
 
 /** The caller of signatures this node asks for itself (the epoch test signature of a rotation). */
@@ -225,6 +227,7 @@ export class SigningService {
       throw new PlanError('E_BINDING_MISMATCH', 'the presignature is bound to another key, epoch, signer set, path or digest');
     }
     release();
+    this.#d.checkpoint?.('sign.consumed');
     const sig = await this.#signWith(entry, message, p.request);
     await this.#d.hooks.audit('signature.partial', { keyId: p.keyId, requestId: p.request.requestId, digest: hex(sig.digest), epoch: p.epoch, signers: [...p.signers] });
     return { ok: true };

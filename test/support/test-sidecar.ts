@@ -3,6 +3,8 @@
  * the test harness, never by a switch in the production binary). Same arguments as
  * `vilna-mpc sidecar`, plus, from the environment:
  *   VILNA_TEST_CRASH_AT=<checkpoint>   SIGKILL this process when the node reaches that checkpoint
+ *   VILNA_TEST_STOP_AT=<checkpoint>    SIGSTOP it there instead: it keeps its connections open and
+ *                                      answers nothing (a hung node), until continued or killed
  *   VILNA_TEST_CORRUPT=<behaviour>     deviate as cggmp/sim's named behaviour in its protocol
  *   VILNA_TEST_PRIME_OFFSET=<n>        the sealed prime pool "generates" the committed fixture
  *                                      primes from index n on, instead of real safe primes
@@ -33,6 +35,7 @@ if (argv[0] !== 'sidecar' || config === undefined) {
 }
 
 const crashAt = process.env.VILNA_TEST_CRASH_AT;
+const stopAt = process.env.VILNA_TEST_STOP_AT;
 const corruptName = process.env.VILNA_TEST_CORRUPT;
 const corruption = corruptName ? BEHAVIOURS[corruptName] : undefined;
 if (corruptName && !corruption) {
@@ -53,7 +56,14 @@ const sessionProtocol = corruption?.protocol === 'sign' ? 'presign' : corruption
 const hooks: NodeTestHooks = {
   ...(primeOffset ? { generatePrime: fixturePrime } : {}),
   ...(process.env.VILNA_TEST_TAMPER_PUBLIC_STATE === '1' ? { wrapPeerClient: tamperingPeerClient } : {}),
-  ...(crashAt ? { checkpoint: (name: string) => void (name === crashAt && process.kill(process.pid, 'SIGKILL')) } : {}),
+  ...(crashAt || stopAt
+    ? {
+        checkpoint: (name: string) => {
+          if (name === crashAt) process.kill(process.pid, 'SIGKILL');
+          if (name === stopAt) process.kill(process.pid, 'SIGSTOP');
+        },
+      }
+    : {}),
   ...(corruption?.channel
     ? {
         wrapChannel: async ({ protocol, sid, self, parties, channel, signer }) => {
