@@ -220,3 +220,31 @@ describe('session channel over an in-memory wire', () => {
     }
   });
 });
+
+describe('closing a session during its key exchange', () => {
+  it('fails the handshake with E_SESSION_CLOSED when closed while the hello is still being signed, with no unhandled rejection', async () => {
+    const sid = new Uint8Array(randomBytes(32));
+    const own = developmentSigner();
+    // An HSM takes its time: the hello's signature is still pending when the session closes.
+    const slow: Signer = { publicKey: own.publicKey, sign: (m) => new Promise((r) => setTimeout(() => r(own.sign(m)), 50)) };
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown): void => void unhandled.push(e);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const session = createPeerSession(
+        { sid, self: 1, parties: [{ index: 1, identityKey: own.publicKey }, { index: 2, identityKey: developmentSigner().publicKey }], roundTimeoutMs: 5_000, handshakeTimeoutMs: 5_000 },
+        { signer: slow, logger: { warn() {}, debug() {} }, onClose() {}, deliver() {} },
+      );
+      // Awaited at once, as the transport does.
+      const outcome = session.handshake().then(() => 'open', (e: unknown) => e);
+      await new Promise((r) => setTimeout(r, 10));
+      session.close();
+      expect(await outcome).toMatchObject({ code: 'E_SESSION_CLOSED' });
+      // Give a stray rejection the turns it takes to be reported.
+      await new Promise((r) => setTimeout(r, 100));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+});

@@ -430,6 +430,10 @@ export function createPeerSession(config: SessionConfig, deps: SessionDeps): Pee
     const done = new Promise<SessionChannel>((resolve, reject) => {
       handshakeSettle = { resolve, reject };
     });
+    // The session may close (a cancelled session, a transport shutting down) while the hello is
+    // still being signed below: `done` is rejected before it is returned, and must not count as
+    // an unhandled rejection meanwhile (which would end the process). The caller still gets it.
+    done.catch(() => undefined);
     handshakeTimer = setTimeout(() => {
       failHandshake(new HandshakeTimeout(peers.filter((p) => !pairKeys.has(p))));
     }, config.handshakeTimeoutMs);
