@@ -55,6 +55,19 @@ const BACKOFF_CAP_MS = 1_000;
 const MAX_RESPONSE_BYTES = 1 << 20;
 /** Kept-alive connections per peer: one delivery queue per session and peer, several sessions. */
 const MAX_SOCKETS_PER_PEER = 32;
+/**
+ * TCP keep-alive on the connection of every request in flight: first probe after this much
+ * silence, then one per interval, and the connection is reset after PROBES unanswered ones. A
+ * peer whose process dies has its kernel reset the connection at once; a peer whose host or
+ * network vanishes (power, partition) sends nothing, and a request held open meanwhile (presign
+ * start lasts the whole presignature) would learn of it only at its deadline. With these values a
+ * vanished peer is noticed about 1 + 5 × 1 = 6 s after the last byte it acknowledged; Linux's
+ * defaults (75 s between 9 probes once Node's agent starts them) would take over 11 minutes.
+ * Probes are 1-byte segments, only on connections that are otherwise quiet.
+ */
+const KEEPALIVE_IDLE_MS = 1_000;
+const KEEPALIVE_INTERVAL_MS = 1_000;
+const KEEPALIVE_PROBES = 5;
 /** Socket-level error codes that say "try again later" rather than "this will never work". */
 const RETRYABLE_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND', 'E_ATTEMPT_TIMEOUT', 'E_STALE_SOCKET']);
 const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
@@ -178,6 +191,9 @@ export function createPeerClient(tls: PeerTls, clientOpts: PeerClientOptions = {
         answered = true;
         readAnswer(res).then(resolve, reject);
       });
+      // Set again for every request: the agent resets keep-alive to its own defaults whenever a
+      // connection goes back to its pool.
+      req.on('socket', (socket) => socket.setKeepAlive(true, KEEPALIVE_IDLE_MS, KEEPALIVE_INTERVAL_MS, KEEPALIVE_PROBES));
       const timer = setTimeout(() => req.destroy(new AttemptTimeout(`no answer within ${timeoutMs} ms`)), timeoutMs);
       req.on('close', () => clearTimeout(timer));
       req.on('error', (e) => {
