@@ -31,6 +31,7 @@ export interface SessionTransport {
     self: PartyIndex;
     parties: readonly SessionParty[];
     roundTimeoutMs: number;
+    signal?: AbortSignal;
   }): Promise<protocols.Channel & { close(): void }>;
 }
 
@@ -71,6 +72,11 @@ export interface RunSpec {
   readonly evidence?: Partial<protocols.EvidenceContext>;
   /** Keep the channel open after `run` returns (presign: signing continues the session). */
   readonly keepOpen?: boolean;
+  /**
+   * Ends the session while `run` is in progress (a co-signer's call failed, or the node that
+   * asked for it went away): the pending round fails at once as a timeout, naming nobody.
+   */
+  readonly signal?: AbortSignal;
 }
 
 export interface OpenedSession<T> {
@@ -121,7 +127,13 @@ export class SessionRunner {
       signers: indices,
       ...spec.evidence,
     };
-    const opened = await this.#transport.openSession({ sid: spec.sid, self: spec.self, parties: spec.parties, roundTimeoutMs: this.#roundTimeoutMs });
+    const opened = await this.#transport.openSession({ sid: spec.sid, self: spec.self, parties: spec.parties, roundTimeoutMs: this.#roundTimeoutMs, ...(spec.signal ? { signal: spec.signal } : {}) });
+    // The transport honours the signal during the key exchange, this from here until `run`
+    // returns; after that a kept-open session belongs to the caller.
+    const closeOnAbort = (): void => opened.close();
+    const detach = (): void => spec.signal?.removeEventListener('abort', closeOnAbort);
+    spec.signal?.addEventListener('abort', closeOnAbort, { once: true });
+    if (spec.signal?.aborted) opened.close();
     const trace = this.#hooks.trace;
     const observer = this.#hooks.observer;
     const sidHex = Buffer.from(spec.sid).toString('hex').slice(0, 16);
@@ -170,6 +182,8 @@ export class SessionRunner {
       clearTimeout(flushed);
       channel.close();
       throw e;
+    } finally {
+      detach();
     }
   }
 }

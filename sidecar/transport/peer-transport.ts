@@ -50,6 +50,12 @@ export interface SessionSpec {
   readonly roundTimeoutMs: number;
   /** Time allowed for the key exchange (every peer must open the session by then); default roundTimeoutMs. */
   readonly handshakeTimeoutMs?: number;
+  /**
+   * Closes the session when aborted during the key exchange (which then fails with
+   * E_SESSION_CLOSED instead of waiting for its timeout). Afterwards the caller closes the channel
+   * itself (sidecar/node/session-runner.ts does, on the same signal).
+   */
+  readonly signal?: AbortSignal;
 }
 
 export interface PeerTransportOptions {
@@ -148,6 +154,7 @@ export function createPeerTransport(opts: PeerTransportOptions): PeerTransport {
     const { self, handshakeTimeoutMs } = validateSpec(spec, opts.self, opts.signer);
     const sidHex = sidHexOf(spec.sid);
     if (sessions.has(sidHex) || closedSids.has(sidHex)) throw new TransportError('E_SESSION_EXISTS', 'a session with this id is or was open on this node');
+    if (spec.signal?.aborted) throw new TransportError('E_SESSION_CLOSED', 'cancelled before the session opened');
     const abort = new AbortController();
     const log = { party: self, sid: sidHex };
     const outboxes = new Map<PartyIndex, Outbox>();
@@ -182,8 +189,14 @@ export function createPeerTransport(opts: PeerTransportOptions): PeerTransport {
         },
       },
     );
+    const cancel = (): void => session.close();
+    spec.signal?.addEventListener('abort', cancel, { once: true });
     sessions.set(sidHex, { session, abort });
-    return session.handshake();
+    try {
+      return await session.handshake();
+    } finally {
+      spec.signal?.removeEventListener('abort', cancel);
+    }
   }
 
   const router = express.Router();
