@@ -18,6 +18,7 @@ export {
   UNATTRIBUTED,
   SIGNER_SET_PROTOCOLS,
   SIGNER_SET_SWITCH_REASONS,
+  NO_ANSWER_REASONS,
   type NodeMetrics,
   type MetricsOptions,
   type MetricsServer,
@@ -31,6 +32,7 @@ export {
   type SignerSetSwitchReason,
   type PeerControlEndpoint,
   type PeerRefusalLabel,
+  type NoAnswerReason,
 } from './metrics.ts';
 export { createTracing, TracingConfigError, ATTR_PROTOCOL, ATTR_SID, ATTR_PARTY, ATTR_ROUND, ATTR_ERROR_CODE, ATTR_CULPRITS, type Tracing, type TracingOptions } from './tracing.ts';
 export {

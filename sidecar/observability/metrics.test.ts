@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { VaultError } from '../vault/errors.ts';
-import { createMetrics, createMetricsServer, type NodeMetrics } from './metrics.ts';
+import { createMetrics, createMetricsServer, MetricsLabelError, type NodeMetrics } from './metrics.ts';
 
 /** The value of one series (a histogram's as `<name>_count` etc.; labels matched on the given keys), or undefined. */
 async function sample(m: NodeMetrics, series: string, labels: Record<string, string>): Promise<number | undefined> {
@@ -46,6 +46,8 @@ describe('createMetrics', () => {
     m.unattributedAbort('treasury', [1, 2], 'presign');
     m.signerSetsQuarantined(() => [['treasury', 1]]);
     m.signerSetSwitch('treasury', 'quarantined');
+    m.signerFailover('treasury', 'timeout');
+    m.peerNoAnswer(3, 'unreachable');
     await expect(m.hsm('unseal')(() => Promise.reject(new VaultError('E_BLOB_INVALID', 'x')))).rejects.toThrow();
     const text = await m.metricsText();
     for (const name of [
@@ -68,6 +70,8 @@ describe('createMetrics', () => {
       'vilna_mpc_unattributed_aborts_total',
       'vilna_mpc_signer_sets_quarantined',
       'vilna_mpc_signer_set_switches_total',
+      'vilna_mpc_signer_failovers_total',
+      'vilna_mpc_peer_call_failures_total',
       'vilna_mpc_process_cpu_user_seconds_total',
       'vilna_mpc_nodejs_eventloop_lag_seconds',
     ]) {
@@ -172,6 +176,21 @@ describe('createMetrics', () => {
     quarantined = [['k1', 0]];
     expect(await sample(m, 'vilna_mpc_signer_sets_quarantined', { key_id: 'k1' })).toBe(0);
     expect(await sample(m, 'vilna_mpc_signer_sets_quarantined', { key_id: 'k2' })).toBeUndefined();
+  });
+
+  it('counts failovers by key and reason, and co-signer calls that got no answer by peer and reason', async () => {
+    const m = createMetrics();
+    m.signerFailover('k1', 'unreachable');
+    m.signerFailover('k1', 'unreachable');
+    m.signerFailover('k1', 'timeout');
+    m.peerNoAnswer(2, 'unreachable');
+    m.signerSetSwitch('k1', 'unavailable');
+    expect(await sample(m, 'vilna_mpc_signer_failovers_total', { key_id: 'k1', reason: 'unreachable' })).toBe(2);
+    expect(await sample(m, 'vilna_mpc_signer_failovers_total', { key_id: 'k1', reason: 'timeout' })).toBe(1);
+    expect(await sample(m, 'vilna_mpc_peer_call_failures_total', { peer: '2', reason: 'unreachable' })).toBe(1);
+    expect(await sample(m, 'vilna_mpc_signer_set_switches_total', { key_id: 'k1', reason: 'unavailable' })).toBe(1);
+    expect(() => m.signerFailover('k1', 'refused' as never)).toThrow(MetricsLabelError);
+    expect(() => m.peerNoAnswer(0, 'timeout')).toThrow(MetricsLabelError);
   });
 
   it('sets the gauges and counts policy denials by rule', async () => {

@@ -91,8 +91,15 @@ export const SIGNER_SET_PROTOCOLS = ['presign', 'sign'] as const;
 export type SignerSetProtocol = (typeof SIGNER_SET_PROTOCOLS)[number];
 
 /** `reason` label of signer-set switches (SwitchReason of sidecar/node/signer-sets.ts). */
-export const SIGNER_SET_SWITCH_REASONS = ['quarantined', 'recovered'] as const;
+export const SIGNER_SET_SWITCH_REASONS = ['quarantined', 'unavailable', 'recovered'] as const;
 export type SignerSetSwitchReason = (typeof SIGNER_SET_SWITCH_REASONS)[number];
+
+/**
+ * `reason` label of a co-signer call that got no answer, and of the failover it caused (NoAnswer
+ * of sidecar/node/peer-client.ts): it did not answer in time, or could not be reached.
+ */
+export const NO_ANSWER_REASONS = ['timeout', 'unreachable'] as const;
+export type NoAnswerReason = (typeof NO_ANSWER_REASONS)[number];
 
 /** `culprit` label when an abort names nobody (ProtocolAbort with `culprits: []`). */
 export const UNATTRIBUTED = 'unattributed';
@@ -192,6 +199,10 @@ export interface NodeMetrics {
   signerSetsQuarantined(source: () => Iterable<readonly [string, number]>): void;
   /** Counts a change of the signer set this party assembles for a key. */
   signerSetSwitch(keyId: string, reason: SignerSetSwitchReason): void;
+  /** Counts a signature request retried on another signer set after a co-signer gave no answer. */
+  signerFailover(keyId: string, reason: NoAnswerReason): void;
+  /** Counts a call to a co-signer that got no answer (each leaves the peer out of signer sets for a while). */
+  peerNoAnswer(peer: number, reason: NoAnswerReason): void;
   peerReachable(peer: number, up: boolean): void;
   /** Counts a peer control call refused for its caller, by endpoint and reason. */
   peerRefused(endpoint: PeerControlEndpoint, reason: PeerRefusalLabel): void;
@@ -297,8 +308,20 @@ export function createMetrics(opts: MetricsOptions = {}): NodeMetrics {
   });
   const signerSetSwitches = new Counter({
     name: `${METRIC_PREFIX}signer_set_switches_total`,
-    help: 'Changes of the signer set this party assembles for a key, by key id and reason (quarantined: moved off a quarantined set; recovered: back to a preferred one).',
+    help: 'Changes of the signer set this party assembles for a key, by key id and reason (quarantined: moved off a quarantined set; unavailable: off a set with a party that is unreachable or excluded after a failed call; recovered: back to a preferred one).',
     labelNames: ['key_id', 'reason'] as const,
+    registers,
+  });
+  const signerFailovers = new Counter({
+    name: `${METRIC_PREFIX}signer_failovers_total`,
+    help: 'Signature requests this party assembled that were retried once on another signer set because a co-signer gave no answer mid-request, by key id and reason (timeout|unreachable).',
+    labelNames: ['key_id', 'reason'] as const,
+    registers,
+  });
+  const peerNoAnswers = new Counter({
+    name: `${METRIC_PREFIX}peer_call_failures_total`,
+    help: 'Calls to a co-signer (presign prepare and start, sign) that got no answer, by peer party number and reason (timeout|unreachable); each leaves the peer out of signer sets for a while.',
+    labelNames: ['peer', 'reason'] as const,
     registers,
   });
   const policyDenials = new Counter({
@@ -462,6 +485,18 @@ export function createMetrics(opts: MetricsOptions = {}): NodeMetrics {
       assertKeyId(keyId);
       assertOneOf(reason, SIGNER_SET_SWITCH_REASONS, 'reason');
       signerSetSwitches.inc({ key_id: keyId, reason });
+    },
+
+    signerFailover(keyId, reason) {
+      assertKeyId(keyId);
+      assertOneOf(reason, NO_ANSWER_REASONS, 'reason');
+      signerFailovers.inc({ key_id: keyId, reason });
+    },
+
+    peerNoAnswer(peer, reason) {
+      assertParty(peer, 'peer');
+      assertOneOf(reason, NO_ANSWER_REASONS, 'reason');
+      peerNoAnswers.inc({ peer: String(peer), reason });
     },
 
     peerReachable(peer, up) {
