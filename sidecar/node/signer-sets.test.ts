@@ -178,6 +178,27 @@ describe('signer-set quarantine', () => {
     expect(() => sets.choose('k', TWO_OF_THREE, 1, { unavailable: new Set([2, 3]) })).toThrow(/too few holders/);
   });
 
+  it('moves off a set with an unavailable party, counted as "unavailable", and back to it as "recovered"', () => {
+    const { sets, switches } = harness();
+    expect(sets.choose('k', TWO_OF_THREE, 1)).toEqual([1, 2]);
+    expect(sets.choose('k', TWO_OF_THREE, 1, { unavailable: new Set([2]) })).toEqual([1, 3]);
+    expect(sets.choose('k', TWO_OF_THREE, 1, { unavailable: new Set([2]) })).toEqual([1, 3]);
+    expect(sets.choose('k', TWO_OF_THREE, 1)).toEqual([1, 2]);
+    expect(switches).toEqual([
+      { keyId: 'k', from: '1,2', to: '1,3', reason: 'unavailable' },
+      { keyId: 'k', from: '1,3', to: '1,2', reason: 'recovered' },
+    ]);
+  });
+
+  it('goes around both a quarantined set and an unavailable party, and names who is unavailable when nothing is left', () => {
+    const { sets, abort } = harness();
+    const five = { parties: [1, 2, 3, 4, 5], threshold: 3 };
+    abort([1, 2, 3], QUARANTINE_AFTER);
+    // The default {1, 2, 3} is quarantined; {1, 2, 4} holds party 4, which is down.
+    expect(sets.choose('k', five, 1, { unavailable: new Set([4]) })).toEqual([1, 2, 5]);
+    expect(() => sets.choose('k', TWO_OF_THREE, 1, { unavailable: new Set([2, 3]) })).toThrow(/too few holders are available \(unavailable now: parties 2, 3\)/);
+  });
+
   it('does not count a change of holders (a reshare) as a switch', () => {
     const { sets, switches } = harness();
     expect(sets.choose('k', { parties: [1, 2, 3], threshold: 2 }, 1)).toEqual([1, 2]);

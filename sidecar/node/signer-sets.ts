@@ -18,12 +18,13 @@
  *
  * The state lives in memory: a restart forgets it (the corrupt party then gets another
  * QUARANTINE_AFTER aborts). Timeouts and refusals are not counted here: they never name anyone
- * either, and they are what a party that is down produces, which is issue 11's failover.
+ * either, and they are what a party that is down produces, which the failover handles.
  *
- * `choose` is the one place where signing and the pool refill pick signers. Issue 11 extends it
- * without changing its callers: `unavailable` parties (the reachability probe, an exclusion
- * after a timeout) are left out of the candidates before any set is tried, a new SkipReason says
- * why a set was passed over, and a new SwitchReason counts the failovers.
+ * `choose` is the one place where signing and the pool refill pick signers. Its `unavailable`
+ * parties (peer-health.ts: no answer to the reachability probe, or excluded for a while after a
+ * call to them got none) are left out of the candidates before any set is tried; a switch away
+ * from a set because one of its parties became unavailable is counted with reason `unavailable`,
+ * and the way back, when it is available again, as `recovered`.
  */
 import { PlanError } from './plan-error.ts';
 
@@ -49,11 +50,14 @@ export const REOFFENCE_MEMORY_MS = QUARANTINE_MAX_MS;
  */
 export const MAX_TRACKED_SETS = 4096;
 
-/** Why a candidate set was passed over. Issue 11 adds its own (unreachable, timed out). */
+/** Why a candidate set was passed over. */
 export type SkipReason = 'quarantined';
-/** Why the set a key signs with changed: moved off a skipped set, or back to a preferred one. */
-export type SwitchReason = SkipReason | 'recovered';
-export const SWITCH_REASONS: readonly SwitchReason[] = ['quarantined', 'recovered'];
+/**
+ * Why the set a key signs with changed: moved off a quarantined set, off a set with a party that
+ * is unavailable now (peer-health.ts), or back to a preferred one.
+ */
+export type SwitchReason = SkipReason | 'unavailable' | 'recovered';
+export const SWITCH_REASONS: readonly SwitchReason[] = ['quarantined', 'unavailable', 'recovered'];
 /** Sessions whose unattributed aborts are counted: presigning and the online round. */
 export type CountedProtocol = 'presign' | 'sign';
 
@@ -127,13 +131,14 @@ export function chooseSigners(opts: {
 export class SignersUnavailable extends PlanError {
   /** When the first quarantined set is released (epoch ms), or undefined when none will be. */
   readonly retryAt: number | undefined;
-  constructor(keyId: string, quarantined: number, retryAt: number | undefined) {
+  constructor(keyId: string, quarantined: number, retryAt: number | undefined, unavailable: readonly number[] = []) {
+    const out = unavailable.length > 0 ? ` (unavailable now: part${unavailable.length > 1 ? 'ies' : 'y'} ${unavailable.join(', ')})` : '';
     super(
       'E_SIGNERS_UNAVAILABLE',
       quarantined > 0
         ? `no signer set of key ${keyId} with this party can sign: all ${quarantined} are quarantined after repeated unattributed aborts` +
-            (retryAt === undefined ? '' : `; the first is released at ${new Date(retryAt).toISOString()}`)
-        : `no signer set of key ${keyId} with this party can sign: too few holders are available`,
+            (retryAt === undefined ? '' : `; the first is released at ${new Date(retryAt).toISOString()}`) + out
+        : `no signer set of key ${keyId} with this party can sign: too few holders are available${out}`,
     );
     this.retryAt = retryAt;
   }
@@ -215,8 +220,8 @@ export class SignerSets {
 
   /**
    * The signer set for the next presignature or signature of `keyId` assembled by `self`: the
-   * default set unless it is quarantined, else the next candidate that is not. Throws
-   * SignersUnavailable when there is none.
+   * default set unless it is quarantined or holds an `unavailable` party, else the first candidate
+   * that does neither. Throws SignersUnavailable when there is none.
    */
   choose(keyId: string, holders: { readonly parties: readonly number[]; readonly threshold: number }, self: number, opts: { unavailable?: ReadonlySet<number> } = {}): number[] {
     const choice = chooseSigners({
@@ -228,7 +233,8 @@ export class SignerSets {
     });
     if (!choice.signers) {
       const ends = choice.skipped.map((s) => this.quarantinedUntil(keyId, s.signers)).filter((t): t is number => t !== undefined);
-      throw new SignersUnavailable(keyId, choice.skipped.length, ends.length ? Math.min(...ends) : undefined);
+      const out = holders.parties.filter((p) => opts.unavailable?.has(p)).sort((a, b) => a - b);
+      throw new SignersUnavailable(keyId, choice.skipped.length, ends.length ? Math.min(...ends) : undefined, out);
     }
     const chosen = choice.signers;
     const last = this.#chosen.get(keyId);
@@ -236,8 +242,8 @@ export class SignerSets {
     if (last && signerSetLabel(last) !== signerSetLabel(chosen)) {
       const passed = choice.skipped.find((s) => signerSetLabel(s.signers) === signerSetLabel(last));
       // A last set that is no candidate any more (the holders changed) is a rotation, not a switch.
-      const stillCandidate = passed !== undefined || this.#isCandidate(last, holders, self, opts.unavailable);
-      if (stillCandidate) this.#events.switched?.(keyId, last, chosen, passed ? passed.reason : 'recovered');
+      if (passed) this.#events.switched?.(keyId, last, chosen, passed.reason);
+      else if (this.#isCandidate(last, holders, self)) this.#events.switched?.(keyId, last, chosen, last.some((p) => opts.unavailable?.has(p)) ? 'unavailable' : 'recovered');
     }
     return chosen;
   }
@@ -250,8 +256,9 @@ export class SignerSets {
     return out;
   }
 
-  #isCandidate(set: readonly number[], holders: { readonly parties: readonly number[]; readonly threshold: number }, self: number, unavailable?: ReadonlySet<number>): boolean {
-    return set.length === holders.threshold && set.includes(self) && set.every((p) => holders.parties.includes(p) && !unavailable?.has(p));
+  /** Whether `set` is still a set of t of the key's holders with `self` (whatever is available now). */
+  #isCandidate(set: readonly number[], holders: { readonly parties: readonly number[]; readonly threshold: number }, self: number): boolean {
+    return set.length === holders.threshold && set.includes(self) && set.every((p) => holders.parties.includes(p));
   }
 
   /** Drops records with nothing left to remember: no abort in the window, no quarantine to recall. */
