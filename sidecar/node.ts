@@ -24,6 +24,7 @@ import { Coordinator } from './node/coordinator.ts';
 import { KeyStateStore } from './node/key-state.ts';
 import { KeyReadinessChecker } from './node/key-readiness.ts';
 import { callPeer } from './node/peer-client.ts';
+import { PeerHealth } from './node/peer-health.ts';
 import { PlanParticipant } from './node/plan-participant.ts';
 import type { PlanView, VerifiedPlan } from './node/plan-view.ts';
 import type { KeyState } from './node/key-state.ts';
@@ -261,6 +262,15 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
       },
     });
     metrics.signerSetsQuarantined(() => signerSets.quarantinedCounts());
+    // Co-signers that gave no answer are left out of signer sets for a while (peer-health.ts).
+    const health = new PeerHealth({
+      events: {
+        excluded: (peer, reason, until) => {
+          metrics.peerNoAnswer(peer, reason);
+          log.warn({ peer, reason, until: new Date(until).toISOString() }, 'co-signer gave no answer; left out of signer sets for a while');
+        },
+      },
+    });
     const holdersOf = (cur: NonNullable<KeyState['current']>) => ({ parties: cur.parties.map((p) => p.index), threshold: cur.threshold });
     let prepareRefusalLoggedAt = 0;
     let prepareRefusalsUnlogged = 0;
@@ -273,6 +283,7 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
       pool,
       peers,
       signerSets,
+      health,
       nonceTtlMs: cfg.roundTimeoutMs,
       ...(testHooks.checkpoint ? { checkpoint: testHooks.checkpoint } : {}),
       prepareRefused: (reason) => {
@@ -428,7 +439,6 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
         coordinator,
         presigner,
         signing,
-        background,
         rotation,
         authorizer,
         refused: (endpoint, e, caller) => {

@@ -63,12 +63,23 @@ export interface PeerControlDeps {
   readonly rotation: Pick<ApproverRotation, 'apply'>;
   /** Public facts for the operator's MpcParty status: identity, approver pin, HSM health, keys held. */
   readonly nodeStatus: () => Promise<unknown>;
-  /** Runs presign work in the background (its failure is logged, not answered). */
-  readonly background: (what: string, p: Promise<unknown>) => void;
   /** Decides whether a caller is a party of the key or plan a call concerns. */
   readonly authorizer: PeerAuthorizer;
   /** A call refused for its caller (metrics and log); `caller` is its identity key when it proved one. */
   readonly refused: (endpoint: PeerControlEndpoint, e: PeerRefused, caller: string | undefined) => void;
+}
+
+/**
+ * Aborted when the caller goes away before the answer is sent (its deadline passed, it died, its
+ * connection dropped): the presign or sign session the call runs then ends at once, since the
+ * caller is one of its parties and has given it up.
+ */
+function callerGone(res: Response): AbortSignal {
+  const gone = new AbortController();
+  res.on('close', () => {
+    if (!res.writableFinished) gone.abort();
+  });
+  return gone.signal;
 }
 
 export function peerControlRouter(d: PeerControlDeps): Router {
@@ -168,12 +179,14 @@ export function peerControlRouter(d: PeerControlDeps): Router {
     await a.signer(caller, s.keyId, s.signers);
     res.json(await d.presigner.prepare(s, caller));
   }));
+  // Answered when this party's presignature is pooled (or its run failed), so that the
+  // initiator's call lasts the run and a party that dies meanwhile drops it (presigner.ts).
   r.post('/presign/start', asParty('presign.start', async (req, res, caller) => {
     const body = parse(subject.extend({ nonces: z.array(nonce).max(64) }), req.body);
     const { nonces, ...s } = body;
     await a.signer(caller, s.keyId, s.signers);
-    d.background('presign', d.presigner.start(s, nonces));
-    res.status(202).json({ ok: true });
+    const sid = await d.presigner.start(s, nonces, { signal: callerGone(res) });
+    res.json({ ok: true, sid });
   }));
   r.post('/sign', asParty('sign', async (req, res, caller) => {
     const body = parse(

@@ -4,12 +4,18 @@
  * derivation path) and every nonce — so a presignature is bound to all of them — and every
  * signer runs presign and keeps the result with its live session in its pool. Every signer counts
  * the unattributed aborts of its presign sessions against their signer set (signer-sets.ts).
+ *
+ * A signer answers the initiator's start call only once its own run has ended (pooled, or with
+ * its error), so the call is open for the whole presignature: a co-signer that dies drops the
+ * connection, which fails the call, and the initiator then closes its own session at once instead
+ * of waiting for a round timeout (issue 16 item 6); the co-signer's side likewise ends its session
+ * when the initiator's call goes away. Each call has a deadline (below) and is sent once.
  */
 import { randomBytes } from 'node:crypto';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { hd, protocols, SECURITY_LEVEL_128, transcript } from '../../cggmp/index.ts';
 import type { KeyStateStore } from './key-state.ts';
-import { callPeer, type PeerRequester } from './peer-client.ts';
+import { callCoSigner, isVerdict, PEER_ABORT_GRACE_MS, PeerCallError, PeerUnresponsive, roundMissing, type CoSigner, type NoAnswerSink, type PeerRequester } from './peer-client.ts';
 import { PlanError } from './plan-error.ts';
 import { nonceBytes } from './statements.ts';
 import type { PresignPool } from './presign-pool.ts';
@@ -41,6 +47,23 @@ const MAX_CALLERS = 256;
 
 /** A caller's oldest nonce dropped for a new one, or a new caller refused (too many hold nonces). */
 export type PrepareRefusal = 'evicted_oldest' | 'callers_limit';
+/**
+ * Deadline of a prepare call: the co-signer checks the subject against its key state and signs a
+ * fresh nonce with its HSM identity key — 2 ms median and 32 ms p99 measured here (20 calls over
+ * loopback mTLS on the shared 2-core machine). Over 100 times the worst of that, so only a
+ * co-signer that is not answering at all misses it.
+ */
+export const PRESIGN_PREPARE_DEADLINE_MS = 5_000;
+/**
+ * Deadline of a start call, which lasts the co-signer's whole presignature: three rounds of
+ * Paillier proofs, measured here at 1.9 s one presignature at a time, about 8.5 s each while
+ * three nodes fill their pools at once, and up to 32 s (p99 of `npm run bench` api-sign
+ * sustained) with the shared 2-core machine loaded. Twice the worst seen, half the default round
+ * timeout. A co-signer that dies or whose connection drops fails the call at once (a reset, or
+ * TCP keep-alive within seconds for a host that vanished: transport client.ts); the deadline
+ * only bounds one that keeps its connection and stops working.
+ */
+export const PRESIGN_START_DEADLINE_MS = 60_000;
 
 export interface PresignSubject {
   readonly keyId: string;
@@ -69,6 +92,8 @@ export interface PresignerDeps {
   readonly nonceTtlMs: number;
   /** A caller's nonce dropped or a caller refused (metrics): never the node's own by another caller. */
   readonly prepareRefused?: (reason: PrepareRefusal) => void;
+  /** Hears of co-signers that gave no answer (peer-health.ts). */
+  readonly health: NoAnswerSink;
   /** Test-only crash points (DESIGN §7); the sidecar binary never sets this. */
   readonly checkpoint?: (name: string) => void;
 }
@@ -85,7 +110,7 @@ export class Presigner {
   }
 
   /** Validates a presign subject against this party's current state; returns self and parties. */
-  async #check(s: PresignSubject): Promise<{ self: number; parties: { index: number; identityKey: Uint8Array; endpoint: string }[] }> {
+  async #check(s: PresignSubject): Promise<{ self: number; parties: { index: number; identityKey: Uint8Array; identityKeyHex: string; endpoint: string }[] }> {
     const state = await this.#d.keys.get(s.keyId);
     const cur = state?.current;
     if (!cur) throw new PlanError('E_UNKNOWN_KEY', `no current epoch of key ${s.keyId}`);
@@ -97,7 +122,7 @@ export class Presigner {
     hd.parsePath(s.derivationPath);
     const self = cur.parties.find((p) => p.identityKey === hex(this.#d.identityKey))?.index;
     if (self === undefined || !s.signers.includes(self)) throw new PlanError('E_SIGNERS_INVALID', 'this party is not one of the signers');
-    const parties = cur.parties.filter((p) => s.signers.includes(p.index)).map((p) => ({ index: p.index, identityKey: unhex(p.identityKey), endpoint: p.endpoint }));
+    const parties = cur.parties.filter((p) => s.signers.includes(p.index)).map((p) => ({ index: p.index, identityKey: unhex(p.identityKey), identityKeyHex: p.identityKey, endpoint: p.endpoint }));
     return { self, parties };
   }
 
@@ -142,8 +167,11 @@ export class Presigner {
     return false;
   }
 
-  /** A signer's second step: runs presign with every signer's nonce; resolves when pooled. */
-  async start(s: PresignSubject, nonces: readonly { party: number; nonce: string; signature: string }[]): Promise<string> {
+  /**
+   * A signer's second step: runs presign with every signer's nonce; resolves when pooled. An abort
+   * of `signal` (the initiator's call went away, or the initiator gave up) ends the session at once.
+   */
+  async start(s: PresignSubject, nonces: readonly { party: number; nonce: string; signature: string }[], opts: { signal?: AbortSignal } = {}): Promise<string> {
     const { self, parties } = await this.#check(s);
     const subject = presignSubject(s);
     const checked = parties.map((p) => {
@@ -162,7 +190,7 @@ export class Presigner {
     const sid = deriveSid('presign', subject, checked);
     const sidHex = Buffer.from(sid).toString('hex');
     this.#d.checkpoint?.('presign.session');
-    const run = this.#presign(s, self, parties, sid);
+    const run = this.#presign(s, self, parties, sid, opts.signal);
     this.#inflight.set(sidHex, run.catch(() => undefined));
     try {
       await run;
@@ -177,10 +205,10 @@ export class Presigner {
     await this.#inflight.get(sidHex);
   }
 
-  async #presign(s: PresignSubject, self: number, parties: { index: number; identityKey: Uint8Array; endpoint: string }[], sid: Uint8Array): Promise<void> {
+  async #presign(s: PresignSubject, self: number, parties: { index: number; identityKey: Uint8Array; endpoint: string }[], sid: Uint8Array, signal: AbortSignal | undefined): Promise<void> {
     const share = await this.#d.shards.load(s.keyId, s.epoch);
     const opened = await this.#d.runner.run(
-      { protocol: 'presign', sid, self, parties, keepOpen: true, evidence: { key: share.public, derivationPath: s.derivationPath } },
+      { protocol: 'presign', sid, self, parties, keepOpen: true, evidence: { key: share.public, derivationPath: s.derivationPath }, ...(signal ? { signal } : {}) },
       (session) => protocols.presign(session, { level: SECURITY_LEVEL_128, share, derivationPath: s.derivationPath, ...(s.boundDigest ? { boundDigest: unhex(s.boundDigest) } : {}) }),
     ).catch((e: unknown) => {
       if (e instanceof protocols.ProtocolAbort) this.#d.signerSets.recordAbort(s.keyId, s.signers, 'presign', e);
@@ -206,17 +234,69 @@ export class Presigner {
     });
   }
 
-  /** The initiator: gathers nonces from every signer, starts them all, waits for its own run. */
+  /**
+   * The initiator: gathers nonces from every signer, starts them all, and resolves with the sid
+   * once every signer's run is pooled. A co-signer that gives no answer fails it with
+   * PeerUnresponsive (and is reported to `health`) as soon as its call fails, the local session
+   * closed under it; a co-signer that aborted leaves the local run PEER_ABORT_GRACE_MS to reach
+   * its own verdict, which is then the one thrown. A presignature pooled here that some co-signer
+   * does not hold is dropped, never handed out.
+   */
   async run(s: PresignSubject): Promise<string> {
     const { self, parties } = await this.#check(s);
-    const others = parties.filter((p) => p.index !== self);
+    const others: CoSigner[] = parties.filter((p) => p.index !== self).map((p) => ({ index: p.index, identityKey: p.identityKeyHex, endpoint: p.endpoint }));
     const own = await this.prepare(s);
-    const theirs = await Promise.all(
-      others.map((p) => callPeer<{ party: number; nonce: string; signature: string }>(this.#d.peers, p.endpoint, '/v1/peer/control/presign/prepare', s)),
-    );
+    let theirs: { party: number; nonce: string; signature: string }[];
+    try {
+      theirs = await Promise.all(others.map((p) => callCoSigner<{ party: number; nonce: string; signature: string }>(this.#d.peers, this.#d.health, p, '/v1/peer/control/presign/prepare', s, PRESIGN_PREPARE_DEADLINE_MS)));
+    } catch (e) {
+      this.#consume(own.nonce); // never started: the slot goes back at once
+      throw e;
+    }
     const nonces = [own, ...theirs];
-    const starts = others.map((p) => callPeer(this.#d.peers, p.endpoint, '/v1/peer/control/presign/start', { ...s, nonces }));
-    const [sid] = await Promise.all([this.start(s, nonces), ...starts]);
-    return sid as string;
+    const local = new AbortController();
+    const calls = new AbortController();
+    // The first co-signer call that failed on its own (not cancelled here): what closed the local run.
+    let cause: { error: unknown } | undefined;
+    const mine = this.start(s, nonces, { signal: local.signal });
+    const starts = others.map((p) =>
+      callCoSigner<unknown>(this.#d.peers, this.#d.health, p, '/v1/peer/control/presign/start', { ...s, nonces }, PRESIGN_START_DEADLINE_MS, calls.signal).catch((e: unknown) => {
+        if (!calls.signal.aborted) {
+          cause ??= { error: e };
+          if (e instanceof PeerCallError && e.code === 'E_PROTOCOL_ABORT') setTimeout(() => local.abort(), PEER_ABORT_GRACE_MS).unref();
+          else local.abort();
+        }
+        throw e;
+      }),
+    );
+    // Looked at once the local run has ended; a call that fails before must not count as unhandled meanwhile.
+    for (const p of starts) p.catch(() => undefined);
+    const ownRun = await mine.then((sid) => ({ sid }), (error: unknown) => ({ error }));
+    if ('error' in ownRun) {
+      // The co-signers' answers no longer matter: their calls end here (and so their sessions).
+      calls.abort();
+      await Promise.allSettled(starts);
+      // This node's own verdict (an abort, counted against the set) comes first; a local round
+      // closed because a co-signer's call failed says nothing the failure does not say better.
+      if (isVerdict(ownRun.error)) throw ownRun.error;
+      if (local.signal.aborted && cause) throw cause.error;
+      throw this.#unresponsive(ownRun.error, others) ?? ownRun.error;
+    }
+    const failed = (await Promise.allSettled(starts)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
+      // Pooled here, but not held by every co-signer: never to be handed out.
+      this.#d.pool.take(ownRun.sid)?.close();
+      throw failed.reason;
+    }
+    return ownRun.sid;
+  }
+
+  /** A local round that timed out by itself waiting for co-signers: the first missing one, as PeerUnresponsive. */
+  #unresponsive(e: unknown, others: readonly CoSigner[]): PeerUnresponsive | undefined {
+    const missing = roundMissing(e);
+    const peer = others.find((p) => missing?.includes(p.index));
+    if (!peer) return undefined;
+    this.#d.health.failed(peer, 'timeout');
+    return new PeerUnresponsive(peer, 'timeout', 'presign rounds', { cause: e });
   }
 }
