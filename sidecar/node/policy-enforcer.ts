@@ -31,6 +31,8 @@ export class PolicyEnforcer implements SigningPolicyCheck {
   #approvers: ApproverSet;
   readonly #now: () => Date;
   readonly #released = new Map<string, number[]>();
+  /** Requests charged within the last hour, by (key, requestId, digest, path): each is charged once. */
+  readonly #charged = new Map<string, number>();
 
   constructor(approvers: ApproverSet, now: () => Date = () => new Date()) {
     this.#approvers = approvers;
@@ -62,11 +64,22 @@ export class PolicyEnforcer implements SigningPolicyCheck {
     if (!pathAllowed(policy, req.derivationPath)) throw new PolicyDenied('path', `path ${req.derivationPath} is not allowed for key ${keyId}`);
     if (!withinTimeWindow(policy, now)) throw new PolicyDenied('time-window', `key ${keyId} signs only inside its time windows (UTC)`);
     if (policy.requiredApprovals) this.#checkApprovals(policy.requiredApprovals.quorum, keyId, req, now);
-    if (!withinRateLimits(policy, this.#released.get(keyId) ?? [], now)) throw new PolicyDenied('rate', `rate limit of key ${keyId} reached`);
     // Counted when a partial signature is actually about to leave (the caller calls this then),
-    // so requests that fail earlier cannot use up the limit.
+    // so requests that fail earlier cannot use up the limit. One request counts once however
+    // many times it is released: a failover asks a co-signer that was in both signer sets again
+    // (with 3-of-5, say), and a client retries a failed requestId. The same request always signs
+    // the same digest under the same path, so nothing more than it can be signed this way.
+    const request = `${keyId}\u0000${req.requestId}\u0000${hex(req.digest)}\u0000${req.derivationPath}`;
+    const charged = (this.#charged.get(request) ?? -Infinity) > now.getTime() - HOUR_MS;
+    if (!charged && !withinRateLimits(policy, this.#released.get(keyId) ?? [], now)) throw new PolicyDenied('rate', `rate limit of key ${keyId} reached`);
     return () => {
       const t = this.#now().getTime();
+      for (const [id, at] of this.#charged) {
+        if (at > t - HOUR_MS && this.#charged.size <= MAX_RELEASES_KEPT) break;
+        this.#charged.delete(id);
+      }
+      if (this.#charged.has(request)) return;
+      this.#charged.set(request, t);
       const kept = (this.#released.get(keyId) ?? []).filter((r) => r > t - HOUR_MS);
       kept.push(t);
       if (kept.length > MAX_RELEASES_KEPT) kept.splice(0, kept.length - MAX_RELEASES_KEPT);
