@@ -118,6 +118,8 @@ async function tightenState(cfg: NodeConfig, log: ReturnType<typeof createLogger
 
 /** How often each peer's reachability is probed. */
 const PEER_PROBE_INTERVAL_MS = 10_000;
+/** A ping is answered without any work; one that takes this long counts as no answer. */
+const PEER_PROBE_TIMEOUT_MS = 3_000;
 /** How often a node with an undecided epoch asks its peers for the decision. */
 const RECOVERY_INTERVAL_MS = 3000;
 
@@ -262,13 +264,16 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
       },
     });
     metrics.signerSetsQuarantined(() => signerSets.quarantinedCounts());
-    // Co-signers that gave no answer are left out of signer sets for a while (peer-health.ts).
+    // Co-signers that gave no answer, or that the probe cannot reach, are left out of signer sets
+    // for a while (peer-health.ts); a change may move the refill to another set.
+    let refillAll = (): void => undefined;
     const health = new PeerHealth({
       events: {
         excluded: (peer, reason, until) => {
           metrics.peerNoAnswer(peer, reason);
           log.warn({ peer, reason, until: new Date(until).toISOString() }, 'co-signer gave no answer; left out of signer sets for a while');
         },
+        changed: () => refillAll(),
       },
     });
     const holdersOf = (cur: NonNullable<KeyState['current']>) => ({ parties: cur.parties.map((p) => p.index), threshold: cur.threshold });
@@ -308,7 +313,7 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
           const cur = state?.current;
           const self = cur?.parties.find((p) => p.identityKey === hex(identity))?.index;
           if (!cur || self === undefined) return;
-          const signers = signerSets.choose(keyId, holdersOf(cur), self);
+          const signers = signerSets.choose(keyId, holdersOf(cur), self, { unavailable: health.unavailable(cur.parties) });
           if (pool.count(keyId, cur.epoch, signers, 'm') >= cfg.presignPool.size) return;
           await presigner.run({ keyId, epoch: cur.epoch, signers, derivationPath: 'm' });
         }
@@ -326,6 +331,10 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
         if (retry && !stopping) refillKey(keyId);
       });
       refill.set(keyId, run);
+    };
+    refillAll = () => {
+      if (stopping) return;
+      void keys.list().then((all) => all.forEach((k) => k.current && refillKey(k.keyId)), () => undefined);
     };
 
     // After signatures, refilling waits for a lull: presigning is CPU-heavy and would otherwise
@@ -383,9 +392,14 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
       policy,
       signerSets,
       refusals,
+      health,
       ...(testHooks.checkpoint ? { checkpoint: testHooks.checkpoint } : {}),
       hooks: {
         signed: (keyId, seconds) => metrics.signature(keyId, 'ok', seconds),
+        failover: (keyId, reason, from, to, peer) => {
+          metrics.signerFailover(keyId, reason);
+          log.warn({ keyId, reason, peer, from: signerSetLabel(from), to: signerSetLabel(to) }, 'co-signer gave no answer mid-request; retrying once with another signer set');
+        },
         failed: (keyId, outcome) => metrics.signature(keyId, outcome),
         denied: (keyId, rule) => metrics.policyDenied(keyId, rule as never),
         audit: async (kind, data) => {
@@ -531,15 +545,23 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
     recovery.unref();
     closers.push(() => clearInterval(recovery));
     background('recover', participant.recoverPending());
-    // Peer reachability, by the peers' numbers in this node's keys.
+    // Peer reachability, by the peers' identity keys in this node's keys (reported under their
+    // party numbers); it also decides which co-signers signing may ask (peer-health.ts).
+    let lastUnavailable = '';
     const probe = setInterval(() => {
       void (async () => {
-        const peersByIndex = new Map<number, string>();
-        for (const k of await keys.list()) for (const p of k.current?.parties ?? []) if (p.identityKey !== hex(identity)) peersByIndex.set(p.index, p.endpoint);
-        await Promise.all([...peersByIndex].map(async ([index, endpoint]) => {
-          const up = await peers.request(endpoint, '/v1/peer/control/ping', undefined, { method: 'GET', retries: 0, timeoutMs: 3000 }).then((r) => r.status === 200, () => false);
-          metrics.peerReachable(index, up);
+        const peersById = new Map<string, { index: number; identityKey: string; endpoint: string }>();
+        for (const k of await keys.list()) for (const p of k.current?.parties ?? []) if (p.identityKey !== hex(identity)) peersById.set(p.identityKey, p);
+        await Promise.all([...peersById.values()].map(async (peer) => {
+          const sentAt = Date.now();
+          const up = await peers.request(peer.endpoint, '/v1/peer/control/ping', undefined, { method: 'GET', retries: 0, timeoutMs: PEER_PROBE_TIMEOUT_MS }).then((r) => r.status === 200, () => false);
+          metrics.peerReachable(peer.index, up);
+          health.probed(peer, up, sentAt);
         }));
+        // An exclusion that ran out by itself changes the choice too.
+        const now = JSON.stringify([...health.snapshot()]);
+        if (now !== lastUnavailable) refillAll();
+        lastUnavailable = now;
       })().catch(() => undefined);
     }, PEER_PROBE_INTERVAL_MS);
     probe.unref();

@@ -194,7 +194,7 @@ export function peerControlRouter(d: PeerControlDeps): Router {
       req.body,
     );
     await a.signer(caller, body.keyId, body.signers);
-    res.json(await d.signing.participate(body, peerIdentityCaller(caller)));
+    res.json(await d.signing.participate(body, peerIdentityCaller(caller), { signal: callerGone(res) }));
   }));
 
   // Open: an approver change is applied only with quorums of the pinned and the new approvers.

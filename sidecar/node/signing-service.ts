@@ -1,21 +1,33 @@
 /**
  * Signing (DESIGN §3 "Signing takes a message", §4 "Signing API"): the node that receives a
  * request assembles t signers (itself among them; signer-sets.ts chooses which, around sets
- * quarantined after repeated unattributed aborts), takes a pooled presignature bound to (key,
- * epoch, signers, path) — or presigns on demand — and asks the other signers to sign. Every signer
- * checks its own policy and consumes its presignature before its partial signature leaves, so
- * a presignature is never used twice. `requestId` makes retries idempotent.
+ * quarantined after repeated unattributed aborts and parties that are unavailable now,
+ * peer-health.ts), takes a pooled presignature bound to (key, epoch, signers, path) — or presigns
+ * on demand — and asks the other signers to sign. Every signer checks its own policy and consumes
+ * its presignature before its partial signature leaves, so a presignature is never used twice.
+ * `requestId` makes retries idempotent.
+ *
+ * Failover (issue 11 item 1, issue 16 item 6): every call to a co-signer has a deadline and the
+ * online round as a whole has SIGN_DEADLINE_MS, so a co-signer that dies or stops answering
+ * fails the attempt in seconds (PeerUnresponsive) and the local session is closed at once. The
+ * request is then tried once more with another signer set chosen without that party, and a
+ * fresh presignature of that set. This is safe because nothing of the failed attempt survives
+ * it: its presignature was consumed by every signer that received the request (and closed here),
+ * the retry's presignature is bound to the other set and was never used, and this party's policy
+ * is charged once per request (`release`). A refusal (policy), an abort and every other error
+ * answer as before: only a co-signer that gave no answer is routed around.
  */
 import { createHash } from 'node:crypto';
 import { protocols } from '../../cggmp/index.ts';
 import { decodeMessage, type SignatureRequest, type SignatureResponse } from '../../api/signing.ts';
+import type { RefusalSink } from '../audit/index.ts';
 import type { KeyState, KeyStateStore } from './key-state.ts';
-import { callPeer, PeerCallError, type PeerRequester } from './peer-client.ts';
+import { callCoSigner, isVerdict, PEER_ABORT_GRACE_MS, PeerCallError, PeerUnresponsive, roundMissing, type CoSigner, type NoAnswer, type PeerRequester } from './peer-client.ts';
+import type { PeerHealth } from './peer-health.ts';
 import { PlanError } from './plan-error.ts';
 import type { PoolEntry, PresignPool } from './presign-pool.ts';
 import type { Presigner } from './presigner.ts';
-import type { SignerSets } from './signer-sets.ts';
-import type { RefusalSink } from '../audit/index.ts';
+import { SignersUnavailable, type SignerSets } from './signer-sets.ts';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
@@ -44,6 +56,8 @@ export interface SigningHooks {
   signed?(keyId: string, seconds: number): void;
   failed?(keyId: string, outcome: 'denied' | 'error'): void;
   denied?(keyId: string, rule: string): void;
+  /** A request is tried again with `to` because a co-signer of `from` gave no answer. */
+  failover?(keyId: string, reason: NoAnswer, from: readonly number[], to: readonly number[], party: number): void;
   audit(kind: string, data: Record<string, unknown>): Promise<unknown>;
 }
 
@@ -58,15 +72,21 @@ export interface PartialRequest {
 }
 
 const MAX_IDEMPOTENCY_ENTRIES = 10_000;
-/** Attempts of one request when a signer no longer has the pooled presignature (it restarted). */
+/** Attempts of one request with one signer set when a signer no longer has the pooled presignature (it restarted). */
 const MAX_SIGN_ATTEMPTS = 3;
+/** Signer sets one request may use: the first, and one more after a co-signer gave no answer. */
+const MAX_SIGNER_SETS = 2;
 /**
- * A co-signer that aborted the online round has announced it over the session, and this node's
- * own round reaches its own verdict (or adopts the announcement) from the same messages: it gets
- * this long before the session is closed under it, so that the verdict is this node's and is
- * counted against the signer set (signer-sets.ts) rather than lost as a timeout.
+ * Deadline of the online round from a presignature, as the assembling node sees it: both its
+ * call to each co-signer's /sign and its own round (closed at the deadline). The round is one
+ * message each way; a co-signer's /sign does a policy check, consumes its presignature, runs the
+ * round and appends one HSM-signed audit line. A whole warm API request — all of that plus the
+ * client's HTTPS call — took 22 ms p50 and 30 ms p99 here at a quiet moment, 34 ms and 118 ms
+ * with the shared 2-core machine loaded (`npm run bench` api-sign warm). 5 s is 40 times the
+ * worst of those: only a co-signer that has stopped answering misses it, and the request then
+ * fails over (issue 16 item 6: it used to wait for the round timeout, 120 s by default).
  */
-const PEER_ABORT_GRACE_MS = 5_000;
+export const SIGN_DEADLINE_MS = 5_000;
 
 export interface SigningServiceDeps {
   readonly identityKey: Uint8Array;
@@ -80,6 +100,10 @@ export interface SigningServiceDeps {
   readonly signerSets: Pick<SignerSets, 'choose' | 'recordAbort'>;
   /** Policy denials, counted per caller, key and rule (a flood of denied requests costs bounded lines). */
   readonly refusals: RefusalSink;
+  /** Which co-signers may be asked now; hears of those that gave no answer. */
+  readonly health: Pick<PeerHealth, 'unavailable' | 'failed'>;
+  /** The online round (protocols.sign); unit tests stand in for it. */
+  readonly signRound?: typeof protocols.sign;
   /** Test-only crash points (DESIGN §7); the sidecar binary never sets this. */
   readonly checkpoint?: (name: string) => void;
 }
@@ -144,46 +168,33 @@ export class SigningService {
       const digest = digestOf(message, req);
       const release = this.#checkPolicy(state, req, digest, message, caller);
       const derivationPath = req.derivationPath ?? 'm';
-      const signers = this.#d.signerSets.choose(keyId, { parties: current.parties.map((p) => p.index), threshold: current.threshold }, self);
-      const prehashed = req.hash === 'none';
-      // The digest-only path never takes a pooled presignature: it presigns for this digest.
-      const subject = { keyId, epoch: current.epoch, signers, derivationPath, ...(prehashed ? { boundDigest: hex(digest) } : {}) };
-      const others = current.parties.filter((p) => signers.includes(p.index) && p.index !== self);
+      const holders = { parties: current.parties.map((p) => p.index), threshold: current.threshold };
+      // This party's limits are charged once per request, whichever attempt's partial signature leaves.
       let released = false;
-      for (let attempt = 1; ; attempt++) {
-        let entry = prehashed || attempt > 1 ? undefined : this.#d.pool.takeFor(keyId, current.epoch, signers, derivationPath);
-        if (!entry) {
-          const sid = await this.#d.presigner.run(subject);
-          entry = this.#d.pool.take(sid);
-          if (!entry) throw new PlanError('E_PRESIGNATURE_UNAVAILABLE', 'the fresh presignature was taken meanwhile');
-        }
+      const releaseOnce = (): void => {
         if (!released) release();
         released = true;
-        const taken = entry;
-        const partial: PartialRequest = { keyId, epoch: current.epoch, sid: taken.sid, signers, derivationPath, request: req };
-        const local = this.#signWith(taken, message, req);
-        const remote = others.map((p) =>
-          callPeer<unknown>(this.#d.peers, p.endpoint, '/v1/peer/control/sign', partial).catch((e: unknown) => {
-            // One signer refusing ends the session for everyone: the local round would only time
-            // out. One that aborted the round leaves this node's own round its verdict first.
-            if (e instanceof PeerCallError && e.code === 'E_PROTOCOL_ABORT') setTimeout(() => taken.close(), PEER_ABORT_GRACE_MS).unref();
-            else taken.close();
-            if (e instanceof PeerCallError && e.code === 'E_POLICY_DENIED') throw new PolicyDenied(String(e.details.rule ?? 'unknown'), `party ${p.index} denied the request (rule ${String(e.details.rule ?? 'unknown')})`, p.index);
-            throw e;
-          }),
-        );
+      };
+      const gone = new Set<number>();
+      let failed: { error: PeerUnresponsive; signers: readonly number[] } | undefined;
+      for (let set = 1; ; set++) {
+        let signers: number[];
+        try {
+          signers = this.#d.signerSets.choose(keyId, holders, self, { unavailable: new Set([...this.#d.health.unavailable(current.parties), ...gone]) });
+        } catch (e) {
+          // Nobody to fail over to: the co-signer that gave no answer is the answer.
+          if (failed && e instanceof SignersUnavailable) throw failed.error;
+          throw e;
+        }
+        if (failed) this.#d.hooks.failover?.(keyId, failed.error.reason, failed.signers, signers, failed.error.party);
         let sig: protocols.EcdsaSignature;
         try {
-          [sig] = (await Promise.all([local, ...remote])) as [protocols.EcdsaSignature, ...unknown[]];
+          sig = await this.#signWithSet({ keyId, current, self, signers, derivationPath, req, message, digest, release: releaseOnce });
         } catch (e) {
-          // A signer that restarted lost its half of every pooled presignature made with it. The
-          // one taken here is consumed everywhere (never used again), so signing the same request
-          // with a fresh presignature is safe; the stale pool is dropped and refilled.
-          if (e instanceof PeerCallError && e.code === 'E_PRESIGNATURE_UNAVAILABLE' && attempt < MAX_SIGN_ATTEMPTS) {
-            this.#d.pool.dropKey(keyId);
-            continue;
-          }
-          throw e;
+          if (!(e instanceof PeerUnresponsive) || set >= MAX_SIGNER_SETS) throw e;
+          gone.add(e.party);
+          failed = { error: e, signers };
+          continue;
         }
         const out = response(keyId, req, message, sig, derivationPath, current.epoch);
         this.#d.hooks.signed?.(keyId, (performance.now() - started) / 1000);
@@ -196,10 +207,101 @@ export class SigningService {
     }
   }
 
+  /** One signer set's attempts at a request: a presignature of the set (pooled or fresh), then the online round. */
+  async #signWithSet(a: {
+    keyId: string;
+    current: NonNullable<KeyState['current']>;
+    self: number;
+    signers: readonly number[];
+    derivationPath: string;
+    req: SignatureRequest;
+    message: Uint8Array;
+    digest: Uint8Array;
+    release: () => void;
+  }): Promise<protocols.EcdsaSignature> {
+    const { keyId, current, self, signers, derivationPath, req } = a;
+    const prehashed = req.hash === 'none';
+    // The digest-only path never takes a pooled presignature: it presigns for this digest.
+    const subject = { keyId, epoch: current.epoch, signers, derivationPath, ...(prehashed ? { boundDigest: hex(a.digest) } : {}) };
+    const others: CoSigner[] = current.parties.filter((p) => signers.includes(p.index) && p.index !== self).map((p) => ({ index: p.index, identityKey: p.identityKey, endpoint: p.endpoint }));
+    for (let attempt = 1; ; attempt++) {
+      let entry = prehashed || attempt > 1 ? undefined : this.#d.pool.takeFor(keyId, current.epoch, signers, derivationPath);
+      if (!entry) {
+        const sid = await this.#d.presigner.run(subject);
+        entry = this.#d.pool.take(sid);
+        if (!entry) throw new PlanError('E_PRESIGNATURE_UNAVAILABLE', 'the fresh presignature was taken meanwhile');
+      }
+      a.release();
+      const partial: PartialRequest = { keyId, epoch: current.epoch, sid: entry.sid, signers: [...signers], derivationPath, request: req };
+      try {
+        return await this.#online(entry, others, partial, a.message);
+      } catch (e) {
+        // A signer that restarted lost its half of every pooled presignature made with it. The
+        // one taken here is consumed everywhere (never used again), so signing the same request
+        // with a fresh presignature is safe; the stale pool is dropped and refilled.
+        if (e instanceof PeerCallError && e.code === 'E_PRESIGNATURE_UNAVAILABLE' && attempt < MAX_SIGN_ATTEMPTS) {
+          this.#d.pool.dropKey(keyId);
+          continue;
+        }
+        throw e;
+      }
+    }
+  }
+
+  /**
+   * The online round with one presignature: this node's own round and a /sign call to each
+   * co-signer, all within SIGN_DEADLINE_MS. A co-signer's failed call ends the local round at once
+   * (after PEER_ABORT_GRACE_MS when it announced an abort, so that this node's own verdict is the
+   * one counted); the deadline ends it otherwise. Then the most telling error is thrown: a policy
+   * denial, this node's own abort, a co-signer's error answer or lack of one, and last a round
+   * that ended without a co-signer's message (PeerUnresponsive for the first such co-signer).
+   */
+  async #online(taken: PoolEntry, others: readonly CoSigner[], partial: PartialRequest, message: Uint8Array): Promise<protocols.EcdsaSignature> {
+    const deadline = setTimeout(() => taken.close(), SIGN_DEADLINE_MS);
+    deadline.unref();
+    const local = this.#signWith(taken, message, partial.request);
+    const remote = others.map((p) =>
+      callCoSigner<unknown>(this.#d.peers, this.#d.health, p, '/v1/peer/control/sign', partial, SIGN_DEADLINE_MS).catch((e: unknown) => {
+        // One signer refusing or gone ends the session for everyone: the local round would only
+        // time out. One that aborted the round leaves this node's own round its verdict first.
+        if (e instanceof PeerCallError && e.code === 'E_PROTOCOL_ABORT') setTimeout(() => taken.close(), PEER_ABORT_GRACE_MS).unref();
+        else taken.close();
+        if (e instanceof PeerCallError && e.code === 'E_POLICY_DENIED') throw new PolicyDenied(String(e.details.rule ?? 'unknown'), `party ${p.index} denied the request (rule ${String(e.details.rule ?? 'unknown')})`, p.index);
+        throw e;
+      }),
+    );
+    // A signature made here needs every co-signer's partial signature, so each of them released
+    // it: the answers to their calls add nothing then (a co-signer that died right after is
+    // still reported to the health record by callCoSigner).
+    for (const r of remote) r.catch(() => undefined);
+    try {
+      return await local;
+    } catch (localError) {
+      const errors = (await Promise.allSettled(remote)).flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+      const denied = errors.find((e) => e instanceof PolicyDenied);
+      if (denied) throw denied;
+      if (isVerdict(localError)) throw localError;
+      const answer = errors.find((e) => e instanceof PeerCallError && e.code === 'E_PRESIGNATURE_UNAVAILABLE') ?? errors.find((e) => e instanceof PeerUnresponsive) ?? errors[0];
+      if (answer !== undefined) throw answer;
+      throw this.#missing(localError, others) ?? localError;
+    } finally {
+      clearTimeout(deadline);
+    }
+  }
+
+  /** A round that ended without some co-signer's message while every call was answered: that co-signer stopped answering. */
+  #missing(e: unknown, others: readonly CoSigner[]): PeerUnresponsive | undefined {
+    const missing = roundMissing(e);
+    const peer = others.find((p) => missing?.includes(p.index));
+    if (!peer) return undefined;
+    this.#d.health.failed(peer, 'timeout');
+    return new PeerUnresponsive(peer, 'timeout', 'the sign round', { cause: e });
+  }
+
   async #signWith(entry: PoolEntry, message: Uint8Array, req: SignatureRequest): Promise<protocols.EcdsaSignature> {
     try {
       const request: protocols.SignRequest = req.hash === 'none' ? { digest: message } : { message, hash: req.hash };
-      return await protocols.sign(entry.session, entry.presignature, request);
+      return await (this.#d.signRound ?? protocols.sign)(entry.session, entry.presignature, request);
     } catch (e) {
       if (e instanceof protocols.ProtocolAbort) this.#d.signerSets.recordAbort(entry.keyId, entry.signers, 'sign', e);
       throw e;
@@ -208,8 +310,12 @@ export class SigningService {
     }
   }
 
-  /** A signer's side: policy, then consume the presignature of `sid`, then the online round. `caller`: the assembling node's identity. */
-  async participate(p: PartialRequest, caller: string): Promise<{ ok: true }> {
+  /**
+   * A signer's side: policy, then consume the presignature of `sid`, then the online round.
+   * `caller`: the assembling node's identity. An abort of `signal` (the assembling node's call
+   * went away) ends the round at once.
+   */
+  async participate(p: PartialRequest, caller: string, opts: { signal?: AbortSignal } = {}): Promise<{ ok: true }> {
     const { state, current } = await this.#current(p.keyId);
     if (current.epoch !== p.epoch) throw new PlanError('E_EPOCH_MISMATCH', `key ${p.keyId} is at epoch ${current.epoch}`);
     const message = decodeMessage(p.request.message, p.request.encoding);
@@ -228,6 +334,8 @@ export class SigningService {
     }
     release();
     this.#d.checkpoint?.('sign.consumed');
+    if (opts.signal?.aborted) entry.close();
+    opts.signal?.addEventListener('abort', () => entry.close(), { once: true });
     const sig = await this.#signWith(entry, message, p.request);
     await this.#d.hooks.audit('signature.partial', { keyId: p.keyId, requestId: p.request.requestId, digest: hex(sig.digest), epoch: p.epoch, signers: [...p.signers] });
     return { ok: true };
