@@ -3,7 +3,7 @@
  * passes; each of three regions' values files installs into its own control plane (monitoring
  * objects only where the cluster serves monitoring.coreos.com/v1, from stand-in CRDs); a values
  * file that breaks the schema is refused; promtool accepts the alert rules as rendered (and its
- * rule unit test shows the unattributed-aborts alert firing when it should); the dashboard and
+ * rule unit tests show the unattributed-aborts and failover alerts firing when they should); the dashboard and
  * the alerts name only metrics that the node and the operator export.
  */
 import { execFile } from 'node:child_process';
@@ -116,7 +116,7 @@ describe('the Helm chart', () => {
     const rulesFile = path.join(dir, 'alerts.yaml');
     await writeFile(rulesFile, stringify({ groups: rule.spec!.groups }));
     const promtool = await run('/usr/bin/promtool', ['check', 'rules', rulesFile]).then((r) => ({ code: 0, out: r.stdout }), (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout + e.stderr }));
-    expect(promtool.out).toMatch(/SUCCESS: 8 rules found/);
+    expect(promtool.out).toMatch(/SUCCESS: 9 rules found/);
     expect(promtool.code).toBe(0);
 
     const exported = new Set<string>();
@@ -126,7 +126,7 @@ describe('the Helm chart', () => {
     const used = new Set([...dashboard.panels.flatMap((p) => p.targets.flatMap((t) => metricsIn(t.expr))), ...rule.spec!.groups!.flatMap((g) => g.rules.flatMap((r) => metricsIn(r.expr)))]);
     expect([...used].filter((m) => !exported.has(m))).toEqual([]);
     // The panels the issue asks for.
-    for (const title of ['Signing rate', 'Signing latency', 'Presignature pool', 'Ceremonies and rotations by phase', 'Aborts by culprit party', 'HSM latency', 'Peer reachability', 'Unattributed aborts by signer set']) {
+    for (const title of ['Signing rate', 'Signing latency', 'Presignature pool', 'Ceremonies and rotations by phase', 'Aborts by culprit party', 'HSM latency', 'Peer reachability', 'Unattributed aborts by signer set', 'Signer failover']) {
       expect(dashboard.panels.some((p) => p.title.startsWith(title))).toBe(true);
     }
   });
@@ -164,6 +164,44 @@ describe('the Helm chart', () => {
       }],
     };
     const testFile = path.join(dir, 'griefing-rules.test.yaml');
+    await writeFile(testFile, stringify(tests));
+    const out = await run('/usr/bin/promtool', ['test', 'rules', testFile]).then((r) => ({ code: 0, out: r.stdout + r.stderr }), (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout + e.stderr }));
+    expect(out.out).toMatch(/SUCCESS/);
+    expect(out.code, out.out).toBe(0);
+  });
+
+  it('alerts on failovers that keep coming for a key, not on a single one (promtool test rules)', async () => {
+    const res = await helmRun(['template', 'vilna', chart, '--api-versions', 'monitoring.coreos.com/v1', '-f', path.join(chart, 'examples', 'values-eu-west.yaml')]);
+    expect(res.code, res.out).toBe(0);
+    const rule = parseAllDocuments(res.out).map((d) => d.toJS() as { kind?: string; spec?: { groups?: unknown[] } }).find((d) => d?.kind === 'PrometheusRule')!;
+    await writeFile(path.join(dir, 'failover-rules.yaml'), stringify({ groups: rule.spec!.groups }));
+    const series = (pod: string) => `vilna_mpc_signer_failovers_total{namespace="vilna-system",pod="${pod}",key_id="k",reason="timeout"}`;
+    const alert = 'VilnaMpcSignerFailovers';
+    const tests = {
+      rule_files: ['failover-rules.yaml'],
+      evaluation_interval: '1m',
+      tests: [{
+        interval: '1m',
+        // party-1-0 fails over twice in two minutes; party-3-0 once (a party that then went down).
+        input_series: [
+          { series: series('party-1-0'), values: '_ 1 2x120' },
+          { series: series('party-3-0'), values: '_ 1x120' },
+        ],
+        alert_rule_test: [
+          { eval_time: '1m', alertname: alert, exp_alerts: [] },
+          {
+            eval_time: '5m',
+            alertname: alert,
+            exp_alerts: [{
+              exp_labels: { severity: 'warning', namespace: 'vilna-system', pod: 'party-1-0', key_id: 'k' },
+              exp_annotations: { summary: 'Signing of key k at party-1-0 keeps failing over to another signer set: a co-signer stops answering mid-request' },
+            }],
+          },
+          { eval_time: '1h', alertname: alert, exp_alerts: [] },
+        ],
+      }],
+    };
+    const testFile = path.join(dir, 'failover-rules.test.yaml');
     await writeFile(testFile, stringify(tests));
     const out = await run('/usr/bin/promtool', ['test', 'rules', testFile]).then((r) => ({ code: 0, out: r.stdout + r.stderr }), (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout + e.stderr }));
     expect(out.out).toMatch(/SUCCESS/);

@@ -31,6 +31,18 @@ groups:
         labels: { severity: warning }
         annotations:
           summary: "{{ "{{ $labels.pod }}" }} drops presign nonces ({{ "{{ $labels.reason }}" }}): a party prepares without starting"
+      # Requests that failed over to another signer set because a co-signer stopped answering
+      # mid-request (README "Running a node", signing). Each was still signed, and a co-signer
+      # that failed a call is left out for a while, so a party that is simply down costs one
+      # failover and then shows as VilnaMpcPartyDown. Failovers that keep coming mean a party that
+      # answers the reachability probe but not the signing calls (stuck HSM, overload). The
+      # first failover of a series is not an increase (prom-client creates it at 1): this fires
+      # from the second within half an hour.
+      - alert: VilnaMpcSignerFailovers
+        expr: sum by (namespace, pod, key_id) (increase(vilna_mpc_signer_failovers_total[30m])) > 0
+        labels: { severity: warning }
+        annotations:
+          summary: "Signing of key {{ "{{ $labels.key_id }}" }} at {{ "{{ $labels.pod }}" }} keeps failing over to another signer set: a co-signer stops answering mid-request"
       - alert: VilnaMpcPresignaturePoolEmpty
         expr: max by (namespace, pod, key_id) (vilna_mpc_presignatures_available) == 0
         for: 10m
