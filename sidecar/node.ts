@@ -275,6 +275,11 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
         },
         changed: () => refillAll(),
       },
+      ping: async (peer) => {
+        const up = await peers.request(peer.endpoint, '/v1/peer/control/ping', undefined, { method: 'GET', retries: 0, timeoutMs: PEER_PROBE_TIMEOUT_MS }).then((r) => r.status === 200, () => false);
+        metrics.peerReachable(peer.index, up);
+        return up;
+      },
     });
     const holdersOf = (cur: NonNullable<KeyState['current']>) => ({ parties: cur.parties.map((p) => p.index), threshold: cur.threshold });
     let prepareRefusalLoggedAt = 0;
@@ -552,12 +557,7 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
       void (async () => {
         const peersById = new Map<string, { index: number; identityKey: string; endpoint: string }>();
         for (const k of await keys.list()) for (const p of k.current?.parties ?? []) if (p.identityKey !== hex(identity)) peersById.set(p.identityKey, p);
-        await Promise.all([...peersById.values()].map(async (peer) => {
-          const sentAt = Date.now();
-          const up = await peers.request(peer.endpoint, '/v1/peer/control/ping', undefined, { method: 'GET', retries: 0, timeoutMs: PEER_PROBE_TIMEOUT_MS }).then((r) => r.status === 200, () => false);
-          metrics.peerReachable(peer.index, up);
-          health.probed(peer, up, sentAt);
-        }));
+        await Promise.all([...peersById.values()].map((peer) => health.probe(peer)));
         // An exclusion that ran out by itself changes the choice too.
         const now = JSON.stringify([...health.snapshot()]);
         if (now !== lastUnavailable) refillAll();

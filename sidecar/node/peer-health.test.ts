@@ -99,4 +99,29 @@ describe('peer health', () => {
       { from: '1,3', to: '1,2', reason: 'recovered' },
     ]);
   });
+
+  it('a recheck pings only the peers left out, one ping per peer however many ask, and its answer counts like the probe\'s', async () => {
+    let now = 1_000;
+    const pinged: number[] = [];
+    let answer!: (up: boolean) => void;
+    const health = new PeerHealth({ now: () => now, ping: (p) => (pinged.push(p.index), new Promise((r) => (answer = r))) });
+    const peers = HOLDERS.map((p) => ({ ...p, endpoint: `https://p${p.index}.invalid` }));
+    health.failed(P2, 'timeout');
+    now += 10;
+    const both = Promise.all([health.recheck(peers), health.recheck(peers)]);
+    answer(true);
+    await both;
+    expect(pinged).toEqual([2]);
+    expect(health.unavailable(HOLDERS)).toEqual(new Set());
+    // P3 is not left out: nothing to ask it.
+    await health.recheck(peers.slice(2));
+    expect(pinged).toEqual([2]);
+    // A ping that left before a failure says nothing about the peer after it.
+    const early = health.probe(peers[2]!);
+    now += 10;
+    health.failed(P3, 'timeout');
+    answer(true);
+    await early;
+    expect(health.unavailable(HOLDERS)).toEqual(new Set([3]));
+  });
 });

@@ -12,6 +12,12 @@
  *  - **unreachable**: the last reachability probe (node.ts, every 10 s) got no answer; it stays
  *    so until a probe gets one.
  *
+ * Both are guesses about the present made from the past, so they must not refuse a request by
+ * themselves: when they leave no signer set, signing asks for a `recheck` — a ping now to each
+ * peer they leave out — before it answers E_SIGNERS_UNAVAILABLE. A peer that restarted or was
+ * busy a moment ago is used again at once, and one that is really down costs a refused connection
+ * or one ping timeout (shared by every request waiting on it) instead of a signature.
+ *
  * Peers are tracked by their pinned identity key, which names one party across all its keys
  * (party numbers are per key). Nothing here blames anyone: an exclusion only moves signing away
  * from a peer for a short time, the way a timeout never names a culprit in an abort. What is
@@ -43,6 +49,13 @@ interface PeerRecord {
   index: number;
 }
 
+/** A peer as the probe knows it. */
+export interface ProbedPeer {
+  readonly index: number;
+  readonly identityKey: string;
+  readonly endpoint: string;
+}
+
 export interface PeerHealthEvents {
   /** A co-signer got no answer and is left out of signer sets for a while. */
   excluded?(peer: number, reason: NoAnswer, until: number): void;
@@ -53,11 +66,37 @@ export interface PeerHealthEvents {
 export class PeerHealth {
   readonly #now: () => number;
   readonly #events: PeerHealthEvents;
+  readonly #ping: ((peer: ProbedPeer) => Promise<boolean>) | undefined;
   readonly #peers = new Map<string, PeerRecord>();
+  /** Pings on their way, by identity key: a recheck joins the one already sent. */
+  readonly #inFlight = new Map<string, Promise<void>>();
 
-  constructor(opts: { now?: () => number; events?: PeerHealthEvents } = {}) {
+  /** `ping` asks a peer whether it answers now (true) or not (false); it never throws. */
+  constructor(opts: { now?: () => number; events?: PeerHealthEvents; ping?: (peer: ProbedPeer) => Promise<boolean> } = {}) {
     this.#now = opts.now ?? Date.now;
     this.#events = opts.events ?? {};
+    this.#ping = opts.ping;
+  }
+
+  /** Pings a peer now (joining a ping already on its way) and records the verdict. */
+  probe(peer: ProbedPeer): Promise<void> {
+    const ping = this.#ping;
+    if (!ping) return Promise.resolve();
+    let p = this.#inFlight.get(peer.identityKey);
+    if (!p) {
+      const sentAt = this.#now();
+      p = ping(peer)
+        .catch(() => false)
+        .then((answered) => this.probed(peer, answered, sentAt))
+        .finally(() => this.#inFlight.delete(peer.identityKey));
+      this.#inFlight.set(peer.identityKey, p);
+    }
+    return p;
+  }
+
+  /** Pings now every one of these peers that is left out, so that their records say how they are at present. */
+  async recheck(peers: readonly ProbedPeer[]): Promise<void> {
+    await Promise.all(peers.filter((p) => this.unavailability(p.identityKey) !== undefined).map((p) => this.probe(p)));
   }
 
   #record(peer: { readonly index: number; readonly identityKey: string }): PeerRecord {

@@ -43,7 +43,7 @@ interface Live {
   readonly done: Promise<protocols.EcdsaSignature>;
 }
 
-function harness(behaviour: Record<number, Behaviour>) {
+function harness(behaviour: Record<number, Behaviour>, answersPing: (party: number) => Promise<boolean> = () => Promise.resolve(false)) {
   const pool = new PresignPool();
   const live = new Map<string, Live>();
   const presigned: string[] = [];
@@ -122,7 +122,8 @@ function harness(behaviour: Record<number, Behaviour>) {
     },
   };
 
-  const health = new PeerHealth();
+  const pings: number[] = [];
+  const health = new PeerHealth({ ping: (peer) => (pings.push(peer.index), answersPing(peer.index)) });
   const signerSets = new SignerSets();
   const service = new SigningService({
     identityKey: new Uint8Array(Buffer.from(id(1), 'hex')),
@@ -140,7 +141,7 @@ function harness(behaviour: Record<number, Behaviour>) {
       failover: (_keyId, reason, from, to, party) => failovers.push({ reason, from: from.join(','), to: to.join(','), party }),
     },
   });
-  return { service, pool, live, health, presigned, signCalls, failovers, addEntry, releases: () => releases };
+  return { service, pool, live, health, pings, presigned, signCalls, failovers, addEntry, releases: () => releases };
 }
 
 describe('signing failover at the assembling node', () => {
@@ -217,5 +218,32 @@ describe('signing failover at the assembling node', () => {
     behaviour[2] = 'sign';
     h.health.probed(PARTIES[1]!, true, Date.now());
     expect((await h.service.sign('k', { ...REQUEST, requestId: 'r3' })).signers).toEqual([1, 2]);
+  });
+
+  it('when the health record leaves no signer set, the peers it leaves out are pinged now: one that is back signs at once', async () => {
+    // Party 1's only co-signers were both down a moment ago (a restart, a busy spell); 3 is back.
+    const h = harness({ 2: 'refused' }, (party) => Promise.resolve(party === 3));
+    h.health.failed(PARTIES[1]!, 'unreachable');
+    h.health.failed(PARTIES[2]!, 'timeout');
+    const out = await h.service.sign('k', REQUEST);
+    expect(out.signers).toEqual([1, 3]);
+    expect(h.pings.sort()).toEqual([2, 3]);
+    expect(h.health.unavailable(PARTIES)).toEqual(new Set([2]));
+  });
+
+  it('with every co-signer really down, the request is refused after one ping each, and requests waiting together share it', async () => {
+    let answer!: (up: boolean) => void;
+    const ping = new Promise<boolean>((r) => (answer = r));
+    const h = harness({ 2: 'refused', 3: 'refused' }, () => ping);
+    h.health.failed(PARTIES[1]!, 'unreachable');
+    h.health.failed(PARTIES[2]!, 'unreachable');
+    const a = h.service.sign('k', REQUEST).then(() => undefined, (e: unknown) => e);
+    const b = h.service.sign('k', { ...REQUEST, requestId: 'r2' }).then(() => undefined, (e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 20));
+    answer(false);
+    for (const err of [await a, await b]) expect(err).toMatchObject({ code: 'E_SIGNERS_UNAVAILABLE', message: expect.stringMatching(/unavailable now: parties 2, 3/) });
+    expect(h.pings.sort()).toEqual([2, 3]);
+    expect(h.signCalls).toEqual([]);
+    expect(h.presigned).toEqual([]);
   });
 });

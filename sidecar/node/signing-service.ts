@@ -100,8 +100,8 @@ export interface SigningServiceDeps {
   readonly signerSets: Pick<SignerSets, 'choose' | 'recordAbort'>;
   /** Policy denials, counted per caller, key and rule (a flood of denied requests costs bounded lines). */
   readonly refusals: RefusalSink;
-  /** Which co-signers may be asked now; hears of those that gave no answer. */
-  readonly health: Pick<PeerHealth, 'unavailable' | 'failed'>;
+  /** Which co-signers may be asked now (rechecked by a ping when none are); hears of those that gave no answer. */
+  readonly health: Pick<PeerHealth, 'unavailable' | 'failed' | 'recheck'>;
   /** The online round (protocols.sign); unit tests stand in for it. */
   readonly signRound?: typeof protocols.sign;
   /** Test-only crash points (DESIGN §7); the sidecar binary never sets this. */
@@ -177,14 +177,19 @@ export class SigningService {
       };
       const gone = new Set<number>();
       let failed: { error: PeerUnresponsive; signers: readonly number[] } | undefined;
+      let rechecked = false;
       for (let set = 1; ; set++) {
         let signers: number[];
         try {
-          signers = this.#d.signerSets.choose(keyId, holders, self, { unavailable: new Set([...this.#d.health.unavailable(current.parties), ...gone]) });
+          signers = this.#choose(keyId, holders, self, current.parties, gone);
         } catch (e) {
           // Nobody to fail over to: the co-signer that gave no answer is the answer.
           if (failed && e instanceof SignersUnavailable) throw failed.error;
-          throw e;
+          if (!(e instanceof SignersUnavailable) || rechecked) throw e;
+          // The health record is about the past (peer-health.ts): ask the peers it leaves out now.
+          rechecked = true;
+          await this.#d.health.recheck(current.parties.filter((p) => p.index !== self));
+          signers = this.#choose(keyId, holders, self, current.parties, gone);
         }
         if (failed) this.#d.hooks.failover?.(keyId, failed.error.reason, failed.signers, signers, failed.error.party);
         let sig: protocols.EcdsaSignature;
@@ -205,6 +210,10 @@ export class SigningService {
       this.#d.hooks.failed?.(keyId, e instanceof PolicyDenied ? 'denied' : 'error');
       throw e;
     }
+  }
+
+  #choose(keyId: string, holders: { parties: number[]; threshold: number }, self: number, parties: NonNullable<KeyState['current']>['parties'], gone: ReadonlySet<number>): number[] {
+    return this.#d.signerSets.choose(keyId, holders, self, { unavailable: new Set([...this.#d.health.unavailable(parties), ...gone]) });
   }
 
   /** One signer set's attempts at a request: a presignature of the set (pooled or fresh), then the online round. */
