@@ -8,7 +8,7 @@
  * and counts the calls, so no case waits for real 1536-bit safe primes.
  */
 import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { copyFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -21,6 +21,7 @@ import { WriteGate } from '../../sidecar/node/write-gate.ts';
 import { AFTER_TAKE_CHECKPOINT, PRIME_POOL_KEY_ID, PrimePool, type PrimePoolOptions } from '../../sidecar/node/prime-pool.ts';
 import { openVault, parseBlob, sealingKeyLabel, type Vault, type VaultOptions } from '../../sidecar/vault/index.ts';
 import { fixturePrimes } from '../support/keys.ts';
+import { inspectToken } from '../support/token-inspect.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BITS = 1536;
@@ -129,25 +130,11 @@ async function blobFiles(dir: string): Promise<string[]> {
 
 /** The labels of the secret keys in a token, read by another process through PKCS#11 with the PIN. */
 function secretKeyLabels(token: ProvisionedToken): string[] {
-  const script = `
-    const graphene = (await import('graphene-pk11')).default;
-    const { readFileSync } = await import('node:fs');
-    const mod = graphene.Module.load(process.env.MODULE, 'inspect');
-    mod.initialize();
-    const slots = mod.getSlots(true);
-    let slot;
-    for (let i = 0; i < slots.length; i++) if (slots.items(i).getToken().label.trim() === process.env.LABEL) slot = slots.items(i);
-    const s = slot.open(graphene.SessionFlag.SERIAL_SESSION);
-    s.login(readFileSync(process.env.PIN_FILE, 'utf8').trim());
+  return inspectToken<string[]>(token, `
     const found = s.find({ class: graphene.ObjectClass.SECRET_KEY });
     const labels = [];
     for (let i = 0; i < found.length; i++) labels.push(found.items(i).getAttribute({ label: null }).label);
-    s.logout(); s.close(); mod.finalize();
-    console.log(JSON.stringify(labels));`;
-  const env = { SOFTHSM2_CONF: token.conf, MODULE: token.modulePath, LABEL: token.label, PIN_FILE: token.pinFile };
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 20_000 });
-  expect(r.stderr).toBe('');
-  return JSON.parse(r.stdout) as string[];
+    done(labels);`);
 }
 
 const primeKeyLabel = (serial: number): string => sealingKeyLabel(PRIME_POOL_KEY_ID, serial);

@@ -12,6 +12,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { provisionToken, type ProvisionedToken } from '../../hsm-sim/index.ts';
 import { openVault, readBlob, sealingKeyLabel, writeBlob, type Vault, type VaultError } from '../../sidecar/vault/index.ts';
+import { inspectToken } from '../support/token-inspect.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const LABEL = 'vilna-test-p1';
@@ -138,27 +139,13 @@ describe('vault over SoftHSM', () => {
   it('keeps the sealing key inside the token: CKA_VALUE is CKR_ATTRIBUTE_SENSITIVE, even with the PIN', async () => {
     await vault.sealingKey('k1', 0);
     // Another process holding the PIN asks the token for the key's value through PKCS#11.
-    const script = `
-      const graphene = (await import('graphene-pk11')).default;
-      const { readFileSync } = await import('node:fs');
-      const mod = graphene.Module.load(process.env.MODULE, 'inspect');
-      mod.initialize();
-      const slots = mod.getSlots(true);
-      let slot;
-      for (let i = 0; i < slots.length; i++) if (slots.items(i).getToken().label.trim() === process.env.LABEL) slot = slots.items(i);
-      const s = slot.open(graphene.SessionFlag.SERIAL_SESSION);
-      s.login(readFileSync(process.env.PIN_FILE, 'utf8').trim());
+    const out = inspectToken<Record<string, unknown>>(token, `
       const found = s.find({ class: graphene.ObjectClass.SECRET_KEY, label: process.env.KEY_LABEL });
       const key = found.items(0);
       const attrs = key.getAttribute({ sensitive: null, extractable: null, neverExtractable: null });
       let value;
       try { key.getAttribute({ value: null }); value = 'READABLE'; } catch (e) { value = e.message; }
-      s.logout(); s.close(); mod.finalize();
-      console.log(JSON.stringify({ count: found.length, ...attrs, value }));`;
-    const env = { SOFTHSM2_CONF: token.conf, MODULE: token.modulePath, LABEL, PIN_FILE: token.pinFile, KEY_LABEL: sealingKeyLabel('k1', 0) };
-    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 20_000 });
-    expect(r.stderr).toBe('');
-    const out = JSON.parse(r.stdout) as Record<string, unknown>;
+      done({ count: found.length, ...attrs, value });`, { KEY_LABEL: sealingKeyLabel('k1', 0) });
     expect(out).toMatchObject({ count: 1, sensitive: true, extractable: false, neverExtractable: true });
     expect(out.value).toMatch(/CKR_ATTRIBUTE_SENSITIVE/);
   });
