@@ -100,6 +100,19 @@ export function roundMissing(e: unknown): readonly number[] | undefined {
   return undefined;
 }
 
+/**
+ * A local round that ended waiting for co-signers while every call to them was answered: the
+ * first co-signer it waited for stopped answering. Reported to `health` as a timeout and returned
+ * as PeerUnresponsive (for the failover); undefined when the round ended any other way.
+ */
+export function silentCoSigner(e: unknown, others: readonly CoSigner[], health: NoAnswerSink, during: string): PeerUnresponsive | undefined {
+  const missing = roundMissing(e);
+  const peer = others.find((p) => missing?.includes(p.index));
+  if (!peer) return undefined;
+  health.failed(peer, 'timeout');
+  return new PeerUnresponsive(peer, 'timeout', during, { cause: e });
+}
+
 /** This node's own verdict on a session: an abort for a reason other than waiting too long. */
 export function isVerdict(e: unknown): e is protocols.ProtocolAbort {
   return e instanceof protocols.ProtocolAbort && e.reason !== 'timeout';

@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { hd, protocols, SECURITY_LEVEL_128, transcript } from '../../cggmp/index.ts';
 import type { KeyStateStore } from './key-state.ts';
-import { callCoSigner, isVerdict, PEER_ABORT_GRACE_MS, PeerCallError, PeerUnresponsive, roundMissing, type CoSigner, type NoAnswerSink, type PeerRequester } from './peer-client.ts';
+import { callCoSigner, isVerdict, PEER_ABORT_GRACE_MS, PeerCallError, silentCoSigner, type CoSigner, type NoAnswerSink, type PeerRequester } from './peer-client.ts';
 import { PlanError } from './plan-error.ts';
 import { nonceBytes } from './statements.ts';
 import type { PresignPool } from './presign-pool.ts';
@@ -280,7 +280,7 @@ export class Presigner {
       // closed because a co-signer's call failed says nothing the failure does not say better.
       if (isVerdict(ownRun.error)) throw ownRun.error;
       if (local.signal.aborted && cause) throw cause.error;
-      throw this.#unresponsive(ownRun.error, others) ?? ownRun.error;
+      throw silentCoSigner(ownRun.error, others, this.#d.health, 'presign rounds') ?? ownRun.error;
     }
     const failed = (await Promise.allSettled(starts)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) {
@@ -289,14 +289,5 @@ export class Presigner {
       throw failed.reason;
     }
     return ownRun.sid;
-  }
-
-  /** A local round that timed out by itself waiting for co-signers: the first missing one, as PeerUnresponsive. */
-  #unresponsive(e: unknown, others: readonly CoSigner[]): PeerUnresponsive | undefined {
-    const missing = roundMissing(e);
-    const peer = others.find((p) => missing?.includes(p.index));
-    if (!peer) return undefined;
-    this.#d.health.failed(peer, 'timeout');
-    return new PeerUnresponsive(peer, 'timeout', 'presign rounds', { cause: e });
   }
 }

@@ -22,7 +22,7 @@ import { protocols } from '../../cggmp/index.ts';
 import { decodeMessage, type SignatureRequest, type SignatureResponse } from '../../api/signing.ts';
 import type { RefusalSink } from '../audit/index.ts';
 import type { KeyState, KeyStateStore } from './key-state.ts';
-import { callCoSigner, isVerdict, PEER_ABORT_GRACE_MS, PeerCallError, PeerUnresponsive, roundMissing, type CoSigner, type NoAnswer, type PeerRequester } from './peer-client.ts';
+import { callCoSigner, isVerdict, PEER_ABORT_GRACE_MS, PeerCallError, PeerUnresponsive, silentCoSigner, type CoSigner, type NoAnswer, type PeerRequester } from './peer-client.ts';
 import type { PeerHealth } from './peer-health.ts';
 import { PlanError } from './plan-error.ts';
 import type { PoolEntry, PresignPool } from './presign-pool.ts';
@@ -292,19 +292,10 @@ export class SigningService {
       if (isVerdict(localError)) throw localError;
       const answer = errors.find((e) => e instanceof PeerCallError && e.code === 'E_PRESIGNATURE_UNAVAILABLE') ?? errors.find((e) => e instanceof PeerUnresponsive) ?? errors[0];
       if (answer !== undefined) throw answer;
-      throw this.#missing(localError, others) ?? localError;
+      throw silentCoSigner(localError, others, this.#d.health, 'the sign round') ?? localError;
     } finally {
       clearTimeout(deadline);
     }
-  }
-
-  /** A round that ended without some co-signer's message while every call was answered: that co-signer stopped answering. */
-  #missing(e: unknown, others: readonly CoSigner[]): PeerUnresponsive | undefined {
-    const missing = roundMissing(e);
-    const peer = others.find((p) => missing?.includes(p.index));
-    if (!peer) return undefined;
-    this.#d.health.failed(peer, 'timeout');
-    return new PeerUnresponsive(peer, 'timeout', 'the sign round', { cause: e });
   }
 
   async #signWith(entry: PoolEntry, message: Uint8Array, req: SignatureRequest): Promise<protocols.EcdsaSignature> {
