@@ -11,10 +11,11 @@ import path from 'node:path';
 import express from 'express';
 import { arith, primeBits, protocols, SECURITY_LEVEL_128 } from '../cggmp/index.ts';
 import { approverSetHash, parseApproverSet, planHashHex } from '../api/index.ts';
-import { AuditLog, RefusalCounter } from './audit/index.ts';
+import { AuditLog, RefusalCounter, type RefusalSink } from './audit/index.ts';
 import type { NodeConfig } from './config.ts';
 import { isLooserThanPrivate, tightenStateModes } from './file-modes.ts';
 import { apiRouter } from './http/api.ts';
+import { RefusalThrottle } from './http/refusal-throttle.ts';
 import { errorHandler } from './http/errors.ts';
 import { peerControlRouter } from './http/peer-control.ts';
 import { ApproverRotation } from './node/approver-rotation.ts';
@@ -38,7 +39,7 @@ import { SessionRunner, type SessionHooks } from './node/session-runner.ts';
 import { ShardStore } from './node/shard-store.ts';
 import { SigningService } from './node/signing-service.ts';
 import { SignersUnavailable, SignerSets, signerSetLabel } from './node/signer-sets.ts';
-import { createLogger, createMetrics, createMetricsServer, createTracing, type MetricsProtocol } from './observability/index.ts';
+import { createLogger, createMetrics, createMetricsServer, createTracing, type MetricsProtocol, type ThrottledListener } from './observability/index.ts';
 import { createPeerBinding, createPeerClient, createPeerTransport, peerServerOptions, type PeerClient } from './transport/index.ts';
 import { pinTrustAnchors, verifyPlan } from './trust/index.ts';
 import { openVault } from './vault/index.ts';
@@ -146,6 +147,20 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
     // Refused plans and denied requests: the first few of a caller's group in full, the rest
     // counted per window (audit/refusals.ts). Closed just before the log, below.
     const refusals = new RefusalCounter({ append: auditAppend, onError: (e) => log.warn({ err: e }, 'a counted refusal entry was not written') });
+    // A caller that keeps being refused is answered 429 for a while (http/refusal-throttle.ts):
+    // every refusal the log counts is charged to its caller.
+    const throttle = new RefusalThrottle();
+    const charged: RefusalSink = {
+      refused: (kind, caller, group, detail) => {
+        throttle.refused(caller);
+        return refusals.refused(kind, caller, group, detail);
+      },
+    };
+    // Throttled requests are counted too, by caller and listener, in bounded entries like any refusal.
+    const throttled = (listener: ThrottledListener) => (caller: string): void => {
+      metrics.requestThrottled(listener);
+      void refusals.refused('request.throttled', caller, { listener }).catch(() => undefined);
+    };
     const policy = new PolicyEnforcer(approvers);
     // Shards are sealed, read and removed under this gate; an approver change holds it alone.
     const blobGate = new WriteGate();
@@ -378,7 +393,7 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
       decisionsDir: path.join(cfg.party.stateDir, 'decisions'),
       ...(testHooks.checkpoint ? { checkpoint: testHooks.checkpoint } : {}),
       audit: { append: auditAppend },
-      refusals,
+      refusals: charged,
       verify: verifyOwn,
       epochChanged: (keyId) => {
         pool.dropKey(keyId);
@@ -396,7 +411,7 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
       peers,
       policy,
       signerSets,
-      refusals,
+      refusals: charged,
       health,
       ...(testHooks.checkpoint ? { checkpoint: testHooks.checkpoint } : {}),
       hooks: {
@@ -460,6 +475,8 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
         signing,
         rotation,
         authorizer,
+        throttle,
+        throttled: throttled('peer'),
         refused: (endpoint, e, caller) => {
           metrics.peerRefused(endpoint, e.reason);
           // The caller's identity key is public; the binding header itself is not logged.
@@ -503,6 +520,8 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
         signing,
         // Not tied to a key: the request never got that far.
         clientDenied: () => metrics.policyDenied('any', 'client'),
+        throttle,
+        throttled: throttled('api'),
         health: async () => {
           let pin: Awaited<ReturnType<typeof vault.approverPin>>;
           try {

@@ -22,6 +22,7 @@ function isReservedPath(path: string): boolean {
   }
 }
 import { apiCaller } from './caller.ts';
+import type { RefusalThrottle } from './refusal-throttle.ts';
 import { handle, HttpError } from './errors.ts';
 
 export interface ApiClients {
@@ -65,6 +66,10 @@ export interface ApiDeps {
   /** `live`: the process can serve (HSM answers); `ok`: every key it holds can sign now. */
   readonly health: () => Promise<{ ok: boolean; live: boolean; [k: string]: unknown }>;
   readonly clientDenied: () => void;
+  /** Clients that keep being refused are answered 429 for a while (refusal-throttle.ts). */
+  readonly throttle: Pick<RefusalThrottle, 'guard'>;
+  /** A request answered 429 by the throttle. */
+  readonly throttled: (caller: string) => void;
 }
 
 function keyIdOf(value: unknown): string {
@@ -82,6 +87,7 @@ export function apiRouter(d: ApiDeps): Router {
     res.status(h.live ? 200 : 503).json(h);
   }));
   r.use(authenticate(d.clients, d.clientDenied));
+  r.use(d.throttle.guard((_req, res) => apiCaller(res), d.throttled));
   r.get('/keys', handle(async (_req, res) => {
     res.json({ keys: (await d.keys.list()).filter((k) => k.current).map((k) => describeKey(k)) });
   }));

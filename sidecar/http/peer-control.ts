@@ -24,7 +24,8 @@ import type { PlanView } from '../node/plan-view.ts';
 import type { Presigner } from '../node/presigner.ts';
 import type { SigningService } from '../node/signing-service.ts';
 import type { PeerControlEndpoint } from '../observability/index.ts';
-import { peerIdentityCaller } from './caller.ts';
+import { peerIdentityCaller, peerListenerCaller } from './caller.ts';
+import type { RefusalThrottle } from './refusal-throttle.ts';
 import { handle, HttpError } from './errors.ts';
 import { peerIdentityOf } from './peer-caller.ts';
 
@@ -67,6 +68,10 @@ export interface PeerControlDeps {
   readonly authorizer: PeerAuthorizer;
   /** A call refused for its caller (metrics and log); `caller` is its identity key when it proved one. */
   readonly refused: (endpoint: PeerControlEndpoint, e: PeerRefused, caller: string | undefined) => void;
+  /** Callers that keep being refused are answered 429 for a while (refusal-throttle.ts). */
+  readonly throttle: RefusalThrottle;
+  /** A request answered 429 by the throttle. */
+  readonly throttled: (caller: string) => void;
 }
 
 /**
@@ -85,6 +90,7 @@ function callerGone(res: Response): AbortSignal {
 export function peerControlRouter(d: PeerControlDeps): Router {
   const r = express.Router();
   const a = d.authorizer;
+  r.use(d.throttle.guard((req) => peerListenerCaller(req), d.throttled));
 
   /** A call reserved to parties: the caller's identity (its TLS binding) first, before anything of the request is read. */
   const asParty = (endpoint: PeerControlEndpoint, fn: (req: Request, res: Response, caller: string) => Promise<void>) =>
@@ -94,7 +100,10 @@ export function peerControlRouter(d: PeerControlDeps): Router {
         caller = peerIdentityOf(req);
         await fn(req, res, caller);
       } catch (e) {
-        if (e instanceof PeerRefused) d.refused(endpoint, e, caller);
+        if (e instanceof PeerRefused) {
+          d.throttle.refused(peerListenerCaller(req));
+          d.refused(endpoint, e, caller);
+        }
         throw e;
       }
     });

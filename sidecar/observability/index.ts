@@ -19,6 +19,7 @@ export {
   SIGNER_SET_PROTOCOLS,
   SIGNER_SET_SWITCH_REASONS,
   NO_ANSWER_REASONS,
+  THROTTLED_LISTENERS,
   type NodeMetrics,
   type MetricsOptions,
   type MetricsServer,
@@ -33,6 +34,7 @@ export {
   type PeerControlEndpoint,
   type PeerRefusalLabel,
   type NoAnswerReason,
+  type ThrottledListener,
 } from './metrics.ts';
 export { createTracing, TracingConfigError, ATTR_PROTOCOL, ATTR_SID, ATTR_PARTY, ATTR_ROUND, ATTR_ERROR_CODE, ATTR_CULPRITS, type Tracing, type TracingOptions } from './tracing.ts';
 export {

@@ -61,6 +61,9 @@ export type PeerRefusalLabel = (typeof PEER_REFUSAL_REASONS)[number];
 /** `reason` label of refused presign prepares (sidecar/node/presigner.ts PrepareRefusal). */
 export const PREPARE_REFUSAL_REASONS = ['evicted_oldest', 'callers_limit'] as const;
 export type PrepareRefusalLabel = (typeof PREPARE_REFUSAL_REASONS)[number];
+/** The listeners whose callers the refusal throttle answers 429 (http/refusal-throttle.ts). */
+export const THROTTLED_LISTENERS = ['api', 'peer'] as const;
+export type ThrottledListener = (typeof THROTTLED_LISTENERS)[number];
 
 /**
  * `code` label of HSM errors: the VaultError codes, plus E_OTHER for a thrown value that carries
@@ -208,6 +211,8 @@ export interface NodeMetrics {
   peerRefused(endpoint: PeerControlEndpoint, reason: PeerRefusalLabel): void;
   /** Counts a caller's unstarted presign nonce dropped for a newer one, or a caller refused. */
   presignPrepareRefused(reason: PrepareRefusalLabel): void;
+  /** Counts a request answered 429 because its caller keeps being refused. */
+  requestThrottled(listener: ThrottledListener): void;
   epoch(keyId: string, epoch: number): void;
   /** The exposition text for `/metrics`. */
   metricsText(): Promise<string>;
@@ -364,6 +369,12 @@ export function createMetrics(opts: MetricsOptions = {}): NodeMetrics {
     labelNames: ['reason'] as const,
     registers,
   });
+  const throttledRequests = new Counter({
+    name: `${METRIC_PREFIX}throttled_requests_total`,
+    help: 'Requests answered 429 E_TOO_MANY_REFUSALS because their caller kept being refused, by listener (api|peer).',
+    labelNames: ['listener'] as const,
+    registers,
+  });
   const epochGauge = new Gauge({
     name: `${METRIC_PREFIX}epoch`,
     help: 'Current shard epoch this party holds, by key id.',
@@ -512,6 +523,10 @@ export function createMetrics(opts: MetricsOptions = {}): NodeMetrics {
     presignPrepareRefused(reason) {
       assertOneOf(reason, PREPARE_REFUSAL_REASONS, 'reason');
       prepareRefusals.inc({ reason });
+    },
+    requestThrottled(listener) {
+      assertOneOf(listener, THROTTLED_LISTENERS, 'listener');
+      throttledRequests.inc({ listener });
     },
 
     epoch(keyId, e) {

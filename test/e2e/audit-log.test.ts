@@ -1,8 +1,8 @@
 /**
  * The audit log against an adversary, across three node processes (issue 16 items 2 and 3): a
- * flood of refused requests leaves a bounded number of counted entries; an entry no session
- * follows is anchored at the peers within the anchor interval, so cutting it fails `audit
- * verify`; a deleted log and a log shorter than its anchored head fail it too, naming the party
+ * flood of refused requests is throttled after a burst and leaves a bounded number of counted
+ * entries; an entry no session follows is anchored at the peers within the anchor interval, so
+ * cutting it fails `audit verify`; a deleted log and a log shorter than its anchored head fail it too, naming the party
  * and the peer whose anchor proves it; untouched logs pass. One cluster for the file: the steps
  * build on each other in order.
  */
@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAuditVerify } from '../../cli/audit.ts';
 import { LocalCluster } from '../../cli/local-parties.ts';
 import { REFUSALS_IN_FULL, type AuditEntry } from '../../sidecar/audit/index.ts';
+import { REFUSAL_BURST } from '../../sidecar/http/refusal-throttle.ts';
 import { AUDIT_ANCHOR_INTERVAL_MS } from '../../sidecar/node/audit-anchors.ts';
 import { E2E_TEST_TIMEOUT_MS } from '../support/timeouts.ts';
 
@@ -96,10 +97,20 @@ describe('the audit log under attack, across three processes', { timeout: E2E_TE
     // before the plan is read and costs no audit entry at all.
     const as3 = await c.asParty(3);
     const plans = await inBatches(JUNK_PLANS, async (i) => (await as3.request(c.party(2).ready!.peerUrl, '/v1/peer/control/plans', junkPlan(i, 3), { retries: 0 })).status);
-    expect(new Set(plans)).toEqual(new Set([400]));
+    // Refused until the caller's burst is spent (a batch in flight may get a few more through),
+    // then throttled: 429 before the plan is read.
+    const refusedPlans = plans.filter((s) => s === 400).length;
+    expect(new Set(plans)).toEqual(new Set([400, 429]));
+    expect(refusedPlans).toBeGreaterThanOrEqual(REFUSAL_BURST);
+    expect(refusedPlans).toBeLessThan(REFUSAL_BURST + 2 * FLOOD_CONCURRENCY);
+    // Another party is not held back by it.
+    expect((await (await c.asParty(1)).request(c.party(2).ready!.peerUrl, '/v1/peer/control/ping', undefined, { method: 'GET', retries: 0 })).status).toBe(200);
     // The key has no signing policy yet: every request is denied (rule "path") by party 2 itself.
     const denied = await inBatches(DENIED_SIGNATURES, async (i) => (await c.sign(2, KEY, { requestId: `flood-${i}`, message: `junk ${i}`, encoding: 'utf8', hash: 'sha256', derivationPath: 'm/9/9' })).status);
-    expect(new Set(denied)).toEqual(new Set([403]));
+    const deniedSignatures = denied.filter((s) => s === 403).length;
+    expect(new Set(denied)).toEqual(new Set([403, 429]));
+    expect(deniedSignatures).toBeGreaterThanOrEqual(REFUSAL_BURST);
+    expect(deniedSignatures).toBeLessThan(REFUSAL_BURST + 2 * FLOOD_CONCURRENCY);
 
     // While the window is open only the first few of each group are written.
     const during = (await entries(2)).slice(before);
@@ -110,13 +121,18 @@ describe('the audit log under attack, across three processes', { timeout: E2E_TE
     const after = (await entries(2)).slice(before);
     const refused = counted(after, 'plan.refused');
     const denials = counted(after, 'policy.denied');
+    const throttled = counted(after, 'request.throttled');
     expect(refused).toHaveLength(REFUSALS_IN_FULL + 1);
-    expect(sum(refused)).toBe(JUNK_PLANS);
+    expect(sum(refused)).toBe(refusedPlans);
     expect(denials).toHaveLength(REFUSALS_IN_FULL + 1);
-    expect(sum(denials)).toBe(DENIED_SIGNATURES);
-    expect(refused.at(-1)!.data).toMatchObject({ code: 'E_PLAN_INVALID', caller: `peer:${c.party(3).ready!.identityKey}`, count: JUNK_PLANS - REFUSALS_IN_FULL, first: expect.any(String), last: expect.any(String) });
-    expect(denials.at(-1)!.data).toMatchObject({ keyId: KEY, rule: 'path', caller: 'api-client:local-client', count: DENIED_SIGNATURES - REFUSALS_IN_FULL });
-    expect(after.length).toBeLessThan(4 * (REFUSALS_IN_FULL + 1));
+    expect(sum(denials)).toBe(deniedSignatures);
+    // Every request is accounted for: refused, or throttled (counted per caller and listener).
+    expect(sum(throttled)).toBe(JUNK_PLANS - refusedPlans + DENIED_SIGNATURES - deniedSignatures);
+    expect(throttled.filter((e) => e.data.caller === `peer:${c.party(3).ready!.identityKey}`).every((e) => e.data.listener === 'peer')).toBe(true);
+    expect(throttled.filter((e) => e.data.caller === 'api-client:local-client').every((e) => e.data.listener === 'api')).toBe(true);
+    expect(refused.at(-1)!.data).toMatchObject({ code: 'E_PLAN_INVALID', caller: `peer:${c.party(3).ready!.identityKey}`, count: refusedPlans - REFUSALS_IN_FULL, first: expect.any(String), last: expect.any(String) });
+    expect(denials.at(-1)!.data).toMatchObject({ keyId: KEY, rule: 'path', caller: 'api-client:local-client', count: deniedSignatures - REFUSALS_IN_FULL });
+    expect(after.length).toBeLessThan(6 * (REFUSALS_IN_FULL + 1));
     expect((await runAuditVerify(auditDir(2))).ok).toBe(true);
     await c.start(2);
   });
