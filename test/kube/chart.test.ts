@@ -116,7 +116,7 @@ describe('the Helm chart', () => {
     const rulesFile = path.join(dir, 'alerts.yaml');
     await writeFile(rulesFile, stringify({ groups: rule.spec!.groups }));
     const promtool = await run('/usr/bin/promtool', ['check', 'rules', rulesFile]).then((r) => ({ code: 0, out: r.stdout }), (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout + e.stderr }));
-    expect(promtool.out).toMatch(/SUCCESS: 9 rules found/);
+    expect(promtool.out).toMatch(/SUCCESS: 10 rules found/);
     expect(promtool.code).toBe(0);
 
     const exported = new Set<string>();
@@ -131,81 +131,79 @@ describe('the Helm chart', () => {
     }
   });
 
-  it('alerts on repeated unattributed aborts of one signer set, not on a single one (promtool test rules)', async () => {
+  /** Runs `promtool test rules` on the chart's rendered rules: one alert, its input series, and what it should say when. */
+  async function alertTest(name: string, alert: string, inputSeries: { series: string; values: string }[], alertRuleTest: unknown[]): Promise<void> {
     const res = await helmRun(['template', 'vilna', chart, '--api-versions', 'monitoring.coreos.com/v1', '-f', path.join(chart, 'examples', 'values-eu-west.yaml')]);
     expect(res.code, res.out).toBe(0);
     const rule = parseAllDocuments(res.out).map((d) => d.toJS() as { kind?: string; spec?: { groups?: unknown[] } }).find((d) => d?.kind === 'PrometheusRule')!;
-    await writeFile(path.join(dir, 'griefing-rules.yaml'), stringify({ groups: rule.spec!.groups }));
-    const series = (signers: string) => `vilna_mpc_unattributed_aborts_total{namespace="vilna-system",pod="party-1-0",key_id="k",signers="${signers}",protocol="presign"}`;
-    const alert = 'VilnaMpcUnattributedAborts';
+    await writeFile(path.join(dir, `${name}-rules.yaml`), stringify({ groups: rule.spec!.groups }));
     const tests = {
-      rule_files: ['griefing-rules.yaml'],
+      rule_files: [`${name}-rules.yaml`],
       evaluation_interval: '1m',
-      tests: [{
-        interval: '1m',
-        // A series appears with its first abort (prom-client creates it at 1): {1, 2} aborts three
-        // times in three minutes, {1, 3} once.
-        input_series: [
-          { series: series('1,2'), values: '_ 1 2 3x150' },
-          { series: series('1,3'), values: '_ 1x150' },
-        ],
-        alert_rule_test: [
-          { eval_time: '1m', alertname: alert, exp_alerts: [] },
-          {
-            eval_time: '5m',
-            alertname: alert,
-            exp_alerts: [{
-              exp_labels: { severity: 'critical', namespace: 'vilna-system', pod: 'party-1-0', key_id: 'k', signers: '1,2' },
-              exp_annotations: { summary: 'Signer set 1,2 of key k keeps aborting with nobody named at party-1-0: one of its parties is suspect' },
-            }],
-          },
-          { eval_time: '2h', alertname: alert, exp_alerts: [] },
-        ],
-      }],
+      tests: [{ interval: '1m', input_series: inputSeries, alert_rule_test: alertRuleTest.map((t) => ({ alertname: alert, ...(t as object) })) }],
     };
-    const testFile = path.join(dir, 'griefing-rules.test.yaml');
+    const testFile = path.join(dir, `${name}-rules.test.yaml`);
     await writeFile(testFile, stringify(tests));
     const out = await run('/usr/bin/promtool', ['test', 'rules', testFile]).then((r) => ({ code: 0, out: r.stdout + r.stderr }), (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout + e.stderr }));
     expect(out.out).toMatch(/SUCCESS/);
     expect(out.code, out.out).toBe(0);
+  }
+
+  it('alerts on repeated unattributed aborts of one signer set, not on a single one (promtool test rules)', async () => {
+    const series = (signers: string) => `vilna_mpc_unattributed_aborts_total{namespace="vilna-system",pod="party-1-0",key_id="k",signers="${signers}",protocol="presign"}`;
+    // A series appears with its first abort (prom-client creates it at 1): {1, 2} aborts three
+    // times in three minutes, {1, 3} once.
+    await alertTest('griefing', 'VilnaMpcUnattributedAborts', [
+      { series: series('1,2'), values: '_ 1 2 3x150' },
+      { series: series('1,3'), values: '_ 1x150' },
+    ], [
+      { eval_time: '1m', exp_alerts: [] },
+      {
+        eval_time: '5m',
+        exp_alerts: [{
+          exp_labels: { severity: 'critical', namespace: 'vilna-system', pod: 'party-1-0', key_id: 'k', signers: '1,2' },
+          exp_annotations: { summary: 'Signer set 1,2 of key k keeps aborting with nobody named at party-1-0: one of its parties is suspect' },
+        }],
+      },
+      { eval_time: '2h', exp_alerts: [] },
+    ]);
   });
 
   it('alerts on failovers that keep coming for a key, not on a single one (promtool test rules)', async () => {
-    const res = await helmRun(['template', 'vilna', chart, '--api-versions', 'monitoring.coreos.com/v1', '-f', path.join(chart, 'examples', 'values-eu-west.yaml')]);
-    expect(res.code, res.out).toBe(0);
-    const rule = parseAllDocuments(res.out).map((d) => d.toJS() as { kind?: string; spec?: { groups?: unknown[] } }).find((d) => d?.kind === 'PrometheusRule')!;
-    await writeFile(path.join(dir, 'failover-rules.yaml'), stringify({ groups: rule.spec!.groups }));
     const series = (pod: string) => `vilna_mpc_signer_failovers_total{namespace="vilna-system",pod="${pod}",key_id="k",reason="timeout"}`;
-    const alert = 'VilnaMpcSignerFailovers';
-    const tests = {
-      rule_files: ['failover-rules.yaml'],
-      evaluation_interval: '1m',
-      tests: [{
-        interval: '1m',
-        // party-1-0 fails over twice in two minutes; party-3-0 once (a party that then went down).
-        input_series: [
-          { series: series('party-1-0'), values: '_ 1 2x120' },
-          { series: series('party-3-0'), values: '_ 1x120' },
-        ],
-        alert_rule_test: [
-          { eval_time: '1m', alertname: alert, exp_alerts: [] },
-          {
-            eval_time: '5m',
-            alertname: alert,
-            exp_alerts: [{
-              exp_labels: { severity: 'warning', namespace: 'vilna-system', pod: 'party-1-0', key_id: 'k' },
-              exp_annotations: { summary: 'Signing of key k at party-1-0 keeps failing over to another signer set: a co-signer stops answering mid-request' },
-            }],
-          },
-          { eval_time: '1h', alertname: alert, exp_alerts: [] },
-        ],
-      }],
-    };
-    const testFile = path.join(dir, 'failover-rules.test.yaml');
-    await writeFile(testFile, stringify(tests));
-    const out = await run('/usr/bin/promtool', ['test', 'rules', testFile]).then((r) => ({ code: 0, out: r.stdout + r.stderr }), (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout + e.stderr }));
-    expect(out.out).toMatch(/SUCCESS/);
-    expect(out.code, out.out).toBe(0);
+    // party-1-0 fails over twice in two minutes; party-3-0 once (a party that then went down).
+    await alertTest('failover', 'VilnaMpcSignerFailovers', [
+      { series: series('party-1-0'), values: '_ 1 2x120' },
+      { series: series('party-3-0'), values: '_ 1x120' },
+    ], [
+      { eval_time: '1m', exp_alerts: [] },
+      {
+        eval_time: '5m',
+        exp_alerts: [{
+          exp_labels: { severity: 'warning', namespace: 'vilna-system', pod: 'party-1-0', key_id: 'k' },
+          exp_annotations: { summary: 'Signing of key k at party-1-0 keeps failing over to another signer set: a co-signer stops answering mid-request' },
+        }],
+      },
+      { eval_time: '1h', exp_alerts: [] },
+    ]);
+  });
+
+  it('alerts on a throttled caller while it keeps being refused, and stops after (promtool test rules)', async () => {
+    // party-2-0 throttles a flood on its peer listener for three minutes; its API listener never throttles.
+    await alertTest('throttle', 'VilnaMpcCallersThrottled', [
+      { series: 'vilna_mpc_throttled_requests_total{namespace="vilna-system",pod="party-2-0",listener="peer"}', values: '_ 1 40 80 120x60' },
+      { series: 'vilna_mpc_throttled_requests_total{namespace="vilna-system",pod="party-2-0",listener="api"}', values: '_ 0x60' },
+    ], [
+      { eval_time: '1m', exp_alerts: [] },
+      {
+        eval_time: '4m',
+        exp_alerts: [{
+          exp_labels: { severity: 'warning', namespace: 'vilna-system', pod: 'party-2-0', listener: 'peer' },
+          exp_annotations: { summary: 'party-2-0 throttles a caller on its peer listener that keeps being refused' },
+        }],
+      },
+      { eval_time: '30m', exp_alerts: [] },
+    ]);
   });
 
   it('ships the CRDs of crds/ unchanged', async () => {

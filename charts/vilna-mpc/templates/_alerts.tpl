@@ -31,6 +31,14 @@ groups:
         labels: { severity: warning }
         annotations:
           summary: "{{ "{{ $labels.pod }}" }} drops presign nonces ({{ "{{ $labels.reason }}" }}): a party prepares without starting"
+      # Requests answered 429 because their caller kept being refused (README "Audit log"): a
+      # client or party sending what this node refuses, 30 a minute and more. The caller is in
+      # the counted request.throttled entries of the node's audit log.
+      - alert: VilnaMpcCallersThrottled
+        expr: sum by (namespace, pod, listener) (increase(vilna_mpc_throttled_requests_total[15m])) > 0
+        labels: { severity: warning }
+        annotations:
+          summary: "{{ "{{ $labels.pod }}" }} throttles a caller on its {{ "{{ $labels.listener }}" }} listener that keeps being refused"
       # Requests that failed over to another signer set because a co-signer stopped answering
       # mid-request (README "Running a node", signing). Each was still signed, and a co-signer
       # that failed a call is left out for a while, so a party that is simply down costs one
