@@ -126,7 +126,7 @@ describe('the Helm chart', () => {
     const used = new Set([...dashboard.panels.flatMap((p) => p.targets.flatMap((t) => metricsIn(t.expr))), ...rule.spec!.groups!.flatMap((g) => g.rules.flatMap((r) => metricsIn(r.expr)))]);
     expect([...used].filter((m) => !exported.has(m))).toEqual([]);
     // The panels the issue asks for.
-    for (const title of ['Signing rate', 'Signing latency', 'Presignature pool', 'Ceremonies and rotations by phase', 'Aborts by culprit party', 'HSM latency', 'Peer reachability', 'Unattributed aborts by signer set', 'Signer failover']) {
+    for (const title of ['Signing rate', 'Signing latency', 'Presignature pool', 'Ceremonies and rotations by phase', 'Aborts by culprit party', 'HSM latency', 'Peer reachability', 'Unattributed aborts by signer set', 'Signer failover', 'Refused and throttled callers']) {
       expect(dashboard.panels.some((p) => p.title.startsWith(title))).toBe(true);
     }
   });
