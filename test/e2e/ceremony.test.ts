@@ -150,7 +150,11 @@ describe('a 2-of-3 key across three processes', { timeout: E2E_TEST_TIMEOUT_MS }
       const statuses = await flood(at, [...signers]);
       expect(statuses.filter((s) => s === 200)).toHaveLength(1000);
       const text = await fetch(c.party(at).ready!.metricsUrl!).then((r) => r.text());
-      expect(text).toMatch(/^vilna_mpc_presign_prepare_refusals_total\{reason="evicted_oldest"[^}]*\} 968$/m);
+      // 1,000 − 32 (the budget) of the flood's nonces dropped, and maybe a few more: party 2's own
+      // refill may prepare at this party meanwhile, under the same budget.
+      const evicted = Number(/^vilna_mpc_presign_prepare_refusals_total\{reason="evicted_oldest"[^}]*\} (\d+)$/m.exec(text)?.[1]);
+      expect(evicted).toBeGreaterThanOrEqual(968);
+      expect(evicted).toBeLessThan(968 + 32);
     }
     for (const p of [1, 2, 3]) {
       // Warm: a pooled presignature at m (the pool refills within seconds); cold: a derived path.
