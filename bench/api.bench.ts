@@ -6,6 +6,8 @@
  *    plus the HTTPS calls — p50 and p99 latency;
  *  - warm burst: three clients (one per node) drain full pools at once — signatures per second
  *    while presignatures are waiting;
+ *  - warm at a derived path: the same, at a path made hot by signing there twice through each node
+ *    (api-sign-derived-warm, with its ratio to api-sign warm; the first two: api-sign-derived-cold);
  *  - sustained: requests keep coming from three clients (one per node) after the pools are empty,
  *    so the rate is bounded by presigning — signatures per second and latencies.
  * Keygen uses the fixture primes (signing cost does not depend on them).
@@ -71,6 +73,33 @@ const suite: ReportSuite = {
         warm.push(await once((i % 3) + 1));
       }
 
+      // Warm at a derived path: signed for twice through each node, the path is hot there and
+      // its pool is refilled between requests, like m's above (README "Warm derived paths").
+      const DERIVED = 'm/0/7';
+      const pooledAt = async (party: number): Promise<number> => ((await c.getKey(party, KEY)).body as { presignatures?: Record<string, number> }).presignatures?.[DERIVED] ?? 0;
+      const waitDerived = async (party: number): Promise<void> => {
+        const t0 = performance.now();
+        while ((await pooledAt(party)) < 1) {
+          if (performance.now() - t0 > 120_000) throw new Error(`no presignature at ${DERIVED} pooled at party ${party}`);
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      };
+      const onceAt = async (party: number, derivationPath: string): Promise<number> => {
+        const t0 = performance.now();
+        const res = await c.sign(party, KEY, { requestId: `bench-${n++}`, message: `bench ${n}`, encoding: 'utf8', hash: 'sha256', derivationPath });
+        if (res.status !== 201) throw new Error(`signing failed: ${res.status} ${JSON.stringify(res.body)}`);
+        return performance.now() - t0;
+      };
+      const derivedCold: number[] = [];
+      for (const party of [1, 2, 3]) for (let i = 0; i < 2; i++) derivedCold.push(await onceAt(party, DERIVED));
+      const derivedWarm: number[] = [];
+      for (let i = 0; i < WARM_REQUESTS; i++) {
+        const party = (i % 3) + 1;
+        await waitFull(120_000);
+        await waitDerived(party);
+        derivedWarm.push(await onceAt(party, DERIVED));
+      }
+
       // Each node leads one signer set with POOL presignatures waiting in it.
       await waitFull(300_000);
       const burst: number[] = [];
@@ -91,6 +120,8 @@ const suite: ReportSuite = {
         { op: 'api-sign', backend: 'native', params: { ...params, pool: 'warm', requests: warm.length }, ms: round3(percentile(warm, 50)), p99: round3(percentile(warm, 99)), },
         { op: 'api-sign', backend: 'native', params: { ...params, pool: 'warm-burst', clients: 3, requests: burst.length }, ms: round3(percentile(burst, 50)), p99: round3(percentile(burst, 99)), sigsPerSec: round3(burst.length / burstSeconds) },
         { op: 'api-sign', backend: 'native', params: { ...params, pool: 'sustained', clients: 3, requests: sustained.length }, ms: round3(percentile(sustained, 50)), p99: round3(percentile(sustained, 99)), sigsPerSec: round3(sustained.length / elapsed) },
+        { op: 'api-sign-derived-warm', backend: 'native', params: { ...params, pool: 'warm', derivationPath: DERIVED, requests: derivedWarm.length }, ms: round3(percentile(derivedWarm, 50)), p99: round3(percentile(derivedWarm, 99)), warmRatio: round3(percentile(derivedWarm, 50) / percentile(warm, 50)) },
+        { op: 'api-sign-derived-cold', backend: 'native', params: { ...params, pool: 'none', derivationPath: DERIVED, requests: derivedCold.length }, ms: round3(percentile(derivedCold, 50)), p99: round3(percentile(derivedCold, 99)) },
         { op: 'presign-pool-fill', backend: 'native', params: { ...params, presignatures: 3 * POOL }, ms: Math.round(fillMs) },
       ];
     } finally {

@@ -37,7 +37,13 @@ export const NodeConfigSchema = z.strictObject({
       maxBodyBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(1024 * 1024),
     })
     .default({ clients: [], clientCertificateNames: [], maxBodyBytes: 1024 * 1024 }),
-  presignPool: z.strictObject({ size: z.number().int().min(0).max(1000).default(2) }).default({ size: 2 }),
+  /**
+   * Presignatures kept waiting: `size` for path `m` of each key, `pathSize` for each hot derived
+   * path (named exactly by the key's policy, or signed for repeatedly of late: node/hot-paths.ts).
+   */
+  presignPool: z
+    .strictObject({ size: z.number().int().min(0).max(1000).default(2), pathSize: z.number().int().min(0).max(100).default(2) })
+    .default({ size: 2, pathSize: 2 }),
   roundTimeoutMs: z.number().int().min(1000).max(600_000).default(120_000),
   /** OTLP/HTTP endpoint for traces; tracing is off when absent. */
   otlpEndpoint: z.url().optional(),

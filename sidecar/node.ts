@@ -31,6 +31,7 @@ import type { PlanView, VerifiedPlan } from './node/plan-view.ts';
 import type { KeyState } from './node/key-state.ts';
 import { PeerAuthorizer } from './node/peer-authorizer.ts';
 import { PolicyEnforcer } from './node/policy-enforcer.ts';
+import { HotPaths, MAX_HOT_PATHS } from './node/hot-paths.ts';
 import { EPOCH_TEST_PATH, EPOCH_TEST_PREFIX, epochTestMessage } from './node/statements.ts';
 import { fixturePrimes, PRIME_POOL_KEY_ID, PrimePool } from './node/prime-pool.ts';
 import { PresignPool } from './node/presign-pool.ts';
@@ -226,7 +227,8 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
         if (outcome !== 'ok') log.warn({ protocol, outcome, err: error }, 'session ended without a result');
       },
     });
-    const pool = new PresignPool((keyId, n) => metrics.presignatures(keyId, n), Math.max(64, 8 * cfg.presignPool.size));
+    // Room for every party's sets of a key, each with `m` and its hot paths (hot-paths.ts).
+    const pool = new PresignPool((keyId, n) => metrics.presignatures(keyId, n), Math.max(64, 8 * (cfg.presignPool.size + MAX_HOT_PATHS * cfg.presignPool.pathSize)));
     closers.push(() => pool.close());
     // The sealed pool loads what the last run left (after the approver change above re-sealed it).
     const openPrimePool = async (): Promise<PrimePool> => {
@@ -322,6 +324,8 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
         prepareRefusalsUnlogged = 0;
       },
     });
+    // Derived paths that get presignatures waiting too: named by the policy, or signed for lately.
+    const hotPaths = new HotPaths();
     const refill = new Map<string, Promise<void>>();
     let stopping = false;
     closers.push(() => void (stopping = true));
@@ -334,8 +338,11 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
           const self = cur?.parties.find((p) => p.identityKey === hex(identity))?.index;
           if (!cur || self === undefined) return;
           const signers = signerSets.choose(keyId, holdersOf(cur), self, { unavailable: health.unavailable(cur.parties) });
-          if (pool.count(keyId, cur.epoch, signers, 'm') >= cfg.presignPool.size) return;
-          await presigner.run({ keyId, epoch: cur.epoch, signers, derivationPath: 'm' });
+          // `m` first, then each hot derived path (hot-paths.ts), one presignature at a time.
+          const wanted = [{ path: 'm', size: cfg.presignPool.size }, ...hotPaths.hot(keyId, PolicyEnforcer.policyOf(state)).map((path) => ({ path, size: cfg.presignPool.pathSize }))];
+          const next = wanted.find((w) => pool.count(keyId, cur.epoch, signers, w.path) < w.size);
+          if (!next) return;
+          await presigner.run({ keyId, epoch: cur.epoch, signers, derivationPath: next.path });
         }
       })().then(
         () => false,
@@ -421,6 +428,8 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
           log.warn({ keyId, reason, peer, from: signerSetLabel(from), to: signerSetLabel(to) }, 'co-signer gave no answer mid-request; retrying once with another signer set');
         },
         failed: (keyId, outcome) => metrics.signature(keyId, outcome),
+        requested: (keyId, derivationPath) => hotPaths.requested(keyId, derivationPath),
+        pool: (keyId, result) => metrics.presignPoolLookup(keyId, result),
         denied: (keyId, rule) => metrics.policyDenied(keyId, rule as never),
         audit: async (kind, data) => {
           await auditAppend(kind, data);
@@ -518,6 +527,7 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
         clients: { tokens: cfg.api.clients, certificateNames: cfg.api.clientCertificateNames },
         keys,
         signing,
+        pool,
         // Not tied to a key: the request never got that far.
         clientDenied: () => metrics.policyDenied('any', 'client'),
         throttle,

@@ -23,6 +23,7 @@ function isReservedPath(path: string): boolean {
 }
 import { apiCaller } from './caller.ts';
 import type { RefusalThrottle } from './refusal-throttle.ts';
+import type { PresignPool } from '../node/presign-pool.ts';
 import { handle, HttpError } from './errors.ts';
 
 export interface ApiClients {
@@ -63,6 +64,7 @@ export interface ApiDeps {
   readonly clients: ApiClients;
   readonly keys: KeyStateStore;
   readonly signing: SigningService;
+  readonly pool: Pick<PresignPool, 'countsByPath'>;
   /** `live`: the process can serve (HSM answers); `ok`: every key it holds can sign now. */
   readonly health: () => Promise<{ ok: boolean; live: boolean; [k: string]: unknown }>;
   readonly clientDenied: () => void;
@@ -94,7 +96,8 @@ export function apiRouter(d: ApiDeps): Router {
   r.get('/keys/:keyId', handle(async (req, res) => {
     const state = await d.keys.get(keyIdOf(req.params.keyId));
     if (!state?.current) throw new HttpError(404, 'E_UNKNOWN_KEY', 'no such key');
-    res.json(describeKey(state));
+    // How many presignatures this node holds ready, by path: whether a path signs warm here.
+    res.json({ ...describeKey(state), presignatures: d.pool.countsByPath(state.keyId, state.current.epoch) });
   }));
   r.post('/keys/:keyId/signatures', handle(async (req, res) => {
     const keyId = keyIdOf(req.params.keyId);

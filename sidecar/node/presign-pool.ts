@@ -80,6 +80,15 @@ export class PresignPool {
     return n;
   }
 
+  /** This node's presignatures of a key at an epoch by derivation path (digest-bound ones left out), for the key's API answer. */
+  countsByPath(keyId: string, epoch: number): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const e of this.#bySid.values()) {
+      if (e.keyId === keyId && e.epoch === epoch && e.boundDigest === undefined) out[e.derivationPath] = (out[e.derivationPath] ?? 0) + 1;
+    }
+    return out;
+  }
+
   /** Drops every presignature of a key (epoch change) and closes their sessions. */
   dropKey(keyId: string): void {
     for (const e of [...this.#bySid.values()]) {

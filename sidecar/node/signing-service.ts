@@ -59,6 +59,10 @@ export interface SigningHooks {
   /** A request is tried again with `to` because a co-signer of `from` gave no answer. */
   failover?(keyId: string, reason: NoAnswer, from: readonly number[], to: readonly number[], party: number): void;
   audit(kind: string, data: Record<string, unknown>): Promise<unknown>;
+  /** A request at this path passed the policy (the pool refill keeps hot paths warm, hot-paths.ts). */
+  requested?(keyId: string, derivationPath: string): void;
+  /** The first attempt of a request found a pooled presignature (`hit`) or presigned (`miss`). */
+  pool?(keyId: string, result: 'hit' | 'miss'): void;
 }
 
 /** What a signer receives from the assembling node. */
@@ -168,6 +172,7 @@ export class SigningService {
       const digest = digestOf(message, req);
       const release = this.#checkPolicy(state, req, digest, message, caller);
       const derivationPath = req.derivationPath ?? 'm';
+      if (req.hash !== 'none') this.#d.hooks.requested?.(keyId, derivationPath);
       const holders = { parties: current.parties.map((p) => p.index), threshold: current.threshold };
       // This party's limits are charged once per request, whichever attempt's partial signature leaves.
       let released = false;
@@ -235,6 +240,7 @@ export class SigningService {
     const others: CoSigner[] = current.parties.filter((p) => signers.includes(p.index) && p.index !== self).map((p) => ({ index: p.index, identityKey: p.identityKey, endpoint: p.endpoint }));
     for (let attempt = 1; ; attempt++) {
       let entry = prehashed || attempt > 1 ? undefined : this.#d.pool.takeFor(keyId, current.epoch, signers, derivationPath);
+      if (!prehashed && attempt === 1) this.#d.hooks.pool?.(keyId, entry ? 'hit' : 'miss');
       if (!entry) {
         const sid = await this.#d.presigner.run(subject);
         entry = this.#d.pool.take(sid);

@@ -20,6 +20,7 @@ export {
   SIGNER_SET_SWITCH_REASONS,
   NO_ANSWER_REASONS,
   THROTTLED_LISTENERS,
+  POOL_LOOKUP_RESULTS,
   type NodeMetrics,
   type MetricsOptions,
   type MetricsServer,
@@ -35,6 +36,7 @@ export {
   type PeerRefusalLabel,
   type NoAnswerReason,
   type ThrottledListener,
+  type PoolLookupResult,
 } from './metrics.ts';
 export { createTracing, TracingConfigError, ATTR_PROTOCOL, ATTR_SID, ATTR_PARTY, ATTR_ROUND, ATTR_ERROR_CODE, ATTR_CULPRITS, type Tracing, type TracingOptions } from './tracing.ts';
 export {

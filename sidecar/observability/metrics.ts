@@ -61,6 +61,9 @@ export type PeerRefusalLabel = (typeof PEER_REFUSAL_REASONS)[number];
 /** `reason` label of refused presign prepares (sidecar/node/presigner.ts PrepareRefusal). */
 export const PREPARE_REFUSAL_REASONS = ['evicted_oldest', 'callers_limit'] as const;
 export type PrepareRefusalLabel = (typeof PREPARE_REFUSAL_REASONS)[number];
+/** Whether a signing request found a presignature waiting. */
+export const POOL_LOOKUP_RESULTS = ['hit', 'miss'] as const;
+export type PoolLookupResult = (typeof POOL_LOOKUP_RESULTS)[number];
 /** The listeners whose callers the refusal throttle answers 429 (http/refusal-throttle.ts). */
 export const THROTTLED_LISTENERS = ['api', 'peer'] as const;
 export type ThrottledListener = (typeof THROTTLED_LISTENERS)[number];
@@ -190,6 +193,8 @@ export interface NodeMetrics {
   /** Counts an abort once per named culprit, or once as `unattributed` when nobody is named. */
   abort(protocol: MetricsProtocol, culprits: readonly number[]): void;
   presignatures(keyId: string, available: number): void;
+  /** Counts a signing request that found a pooled presignature (`hit`) or had to presign (`miss`). */
+  presignPoolLookup(keyId: string, result: PoolLookupResult): void;
   /** Sealed safe primes ready in the pool. */
   primesAvailable(available: number): void;
   /** One safe prime generated for aux-info (for the pool or on the spot). */
@@ -272,6 +277,12 @@ export function createMetrics(opts: MetricsOptions = {}): NodeMetrics {
     name: `${METRIC_PREFIX}presignatures_available`,
     help: 'Presignatures in the pool ready for one-round signing, by key id.',
     labelNames: ['key_id'] as const,
+    registers,
+  });
+  const poolLookups = new Counter({
+    name: `${METRIC_PREFIX}presign_pool_lookups_total`,
+    help: 'Signing requests (digest-only excluded) that found a pooled presignature for their key, signer set and path (hit) or presigned after the request (miss), by key id.',
+    labelNames: ['key_id', 'result'] as const,
     registers,
   });
   const hsmDuration = new Histogram({
@@ -466,6 +477,11 @@ export function createMetrics(opts: MetricsOptions = {}): NodeMetrics {
       assertKeyId(keyId);
       if (!Number.isSafeInteger(available) || available < 0) throw new MetricsLabelError('presignatures: expected a non-negative integer');
       presignaturesAvailable.set({ key_id: keyId }, available);
+    },
+    presignPoolLookup(keyId, result) {
+      assertKeyId(keyId);
+      assertOneOf(result, POOL_LOOKUP_RESULTS, 'result');
+      poolLookups.inc({ key_id: keyId, result });
     },
 
     primesAvailable(available) {

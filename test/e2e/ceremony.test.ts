@@ -110,6 +110,34 @@ describe('a 2-of-3 key across three processes', { timeout: E2E_TEST_TIMEOUT_MS }
     expectValid(res.body);
   });
 
+  it('keeps a derived path signed for again warm: the refill presigns for it, the next request finds one pooled (issue 11 item 2)', async () => {
+    const pooledAt2 = async (p: string): Promise<number> => ((await c.getKey(2, KEY)).body as { presignatures: Record<string, number> }).presignatures[p] ?? 0;
+    const hitsAt2 = async (): Promise<number> => {
+      const text = await fetch(c.party(2).ready!.metricsUrl!).then((r) => r.text());
+      return Number(new RegExp(`^vilna_mpc_presign_pool_lookups_total\\{[^}]*key_id="${KEY}"[^}]*result="hit"[^}]*\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+    };
+    const waitPooled = async (p: string, n: number): Promise<void> => {
+      const deadline = Date.now() + 120_000;
+      while ((await pooledAt2(p)) < n) {
+        if (Date.now() > deadline) throw new Error(`party 2 did not pool ${n} presignatures at ${p}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    };
+    // m/0/7 was signed for once through party 2 (above): a second request makes it hot there.
+    expect(await pooledAt2('m/0/7')).toBe(0);
+    expect((await sign(2, { requestId: 'derived-again', derivationPath: 'm/0/7' })).status).toBe(201);
+    await waitPooled('m/0/7', 2);
+    const hits = await hitsAt2();
+    const res = await sign(2, { requestId: 'derived-warm', derivationPath: 'm/0/7' });
+    expect(res.status).toBe(201);
+    expect(res.body.publicKey).toBe(Buffer.from(HDKey.fromExtendedKey(xpub).derive('m/0/7').publicKey!).toString('hex'));
+    expectValid(res.body);
+    expect(await hitsAt2()).toBe(hits + 1);
+    // A path asked for once stays cold, and the one taken is made again.
+    expect(await pooledAt2('m/0/8')).toBe(0);
+    await waitPooled('m/0/7', 2);
+  });
+
   it('answers a retried requestId with the same signature and refuses another body under it', async () => {
     const a = await sign(1, { requestId: 'idem-1' });
     const b = await sign(1, { requestId: 'idem-1' });
