@@ -527,7 +527,16 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
         clients: { tokens: cfg.api.clients, certificateNames: cfg.api.clientCertificateNames },
         keys,
         signing,
-        pool,
+        readyPresignatures: (state) => {
+          const cur = state.current;
+          const self = cur?.parties.find((p) => p.identityKey === hex(identity))?.index;
+          if (!cur || self === undefined) return {};
+          try {
+            return pool.countsByPath(state.keyId, cur.epoch, signerSets.choose(state.keyId, holdersOf(cur), self, { unavailable: health.unavailable(cur.parties) }));
+          } catch {
+            return {}; // no signer set can sign now: nothing waits for a request
+          }
+        },
         // Not tied to a key: the request never got that far.
         clientDenied: () => metrics.policyDenied('any', 'client'),
         throttle,

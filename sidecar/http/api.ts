@@ -8,7 +8,7 @@ import type { TLSSocket } from 'node:tls';
 import express, { type RequestHandler, type Router } from 'express';
 import { KeyIdSchema } from '../../api/index.ts';
 import { SignatureRequestSchema } from '../../api/signing.ts';
-import type { KeyStateStore } from '../node/key-state.ts';
+import type { KeyState, KeyStateStore } from '../node/key-state.ts';
 import type { SigningService } from '../node/signing-service.ts';
 import { EPOCH_TEST_PATH, EPOCH_TEST_PREFIX } from '../node/statements.ts';
 import { hd } from '../../cggmp/index.ts';
@@ -23,7 +23,6 @@ function isReservedPath(path: string): boolean {
 }
 import { apiCaller } from './caller.ts';
 import type { RefusalThrottle } from './refusal-throttle.ts';
-import type { PresignPool } from '../node/presign-pool.ts';
 import { handle, HttpError } from './errors.ts';
 
 export interface ApiClients {
@@ -64,7 +63,8 @@ export interface ApiDeps {
   readonly clients: ApiClients;
   readonly keys: KeyStateStore;
   readonly signing: SigningService;
-  readonly pool: Pick<PresignPool, 'countsByPath'>;
+  /** The presignatures of the signer set this node would sign a key with now, by path. */
+  readonly readyPresignatures: (state: KeyState) => Record<string, number>;
   /** `live`: the process can serve (HSM answers); `ok`: every key it holds can sign now. */
   readonly health: () => Promise<{ ok: boolean; live: boolean; [k: string]: unknown }>;
   readonly clientDenied: () => void;
@@ -96,8 +96,8 @@ export function apiRouter(d: ApiDeps): Router {
   r.get('/keys/:keyId', handle(async (req, res) => {
     const state = await d.keys.get(keyIdOf(req.params.keyId));
     if (!state?.current) throw new HttpError(404, 'E_UNKNOWN_KEY', 'no such key');
-    // How many presignatures this node holds ready, by path: whether a path signs warm here.
-    res.json({ ...describeKey(state), presignatures: d.pool.countsByPath(state.keyId, state.current.epoch) });
+    // How many presignatures wait for a request through this node, by path: whether a path signs warm here.
+    res.json({ ...describeKey(state), presignatures: d.readyPresignatures(state) });
   }));
   r.post('/keys/:keyId/signatures', handle(async (req, res) => {
     const keyId = keyIdOf(req.params.keyId);

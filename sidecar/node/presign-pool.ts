@@ -80,11 +80,12 @@ export class PresignPool {
     return n;
   }
 
-  /** This node's presignatures of a key at an epoch by derivation path (digest-bound ones left out), for the key's API answer. */
-  countsByPath(keyId: string, epoch: number): Record<string, number> {
+  /** The presignatures of a key, epoch and signer set by derivation path (digest-bound ones left out), for the key's API answer. */
+  countsByPath(keyId: string, epoch: number, signers: readonly number[]): Record<string, number> {
     const out: Record<string, number> = {};
+    const set = signers.join(',');
     for (const e of this.#bySid.values()) {
-      if (e.keyId === keyId && e.epoch === epoch && e.boundDigest === undefined) out[e.derivationPath] = (out[e.derivationPath] ?? 0) + 1;
+      if (e.keyId === keyId && e.epoch === epoch && e.boundDigest === undefined && e.signers.join(',') === set) out[e.derivationPath] = (out[e.derivationPath] ?? 0) + 1;
     }
     return out;
   }
