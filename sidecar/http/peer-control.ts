@@ -194,7 +194,7 @@ export function peerControlRouter(d: PeerControlDeps): Router {
     const body = parse(subject.extend({ nonces: z.array(nonce).max(64) }), req.body);
     const { nonces, ...s } = body;
     await a.signer(caller, s.keyId, s.signers);
-    const sid = await d.presigner.start(s, nonces, { signal: callerGone(res) });
+    const sid = await d.presigner.start(s, nonces, { signal: callerGone(res), startedBy: 'peer' });
     res.json({ ok: true, sid });
   }));
   r.post('/sign', asParty('sign', async (req, res, caller) => {

@@ -79,7 +79,7 @@ async function startsOwn(p: Presigner, n: Nonce): Promise<'outstanding' | 'unkno
   const nonce2 = randomBytes(32);
   const theirs = { party: 2, nonce: hex(nonce2), signature: hex(await signers[1]!.sign(nonceBytes(presignSubject(subject), 2, nonce2))) };
   try {
-    await p.start(subject, [n, theirs]);
+    await p.start(subject, [n, theirs], { startedBy: 'peer' });
   } catch (e) {
     if ((e as { code?: string }).code === 'E_REPLAY') return 'unknown';
   }

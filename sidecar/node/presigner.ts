@@ -170,8 +170,9 @@ export class Presigner {
   /**
    * A signer's second step: runs presign with every signer's nonce; resolves when pooled. An abort
    * of `signal` (the initiator's call went away, or the initiator gave up) ends the session at once.
+   * `startedBy`: whether this node is the initiator (run), which alone signs with the result.
    */
-  async start(s: PresignSubject, nonces: readonly { party: number; nonce: string; signature: string }[], opts: { signal?: AbortSignal } = {}): Promise<string> {
+  async start(s: PresignSubject, nonces: readonly { party: number; nonce: string; signature: string }[], opts: { signal?: AbortSignal; startedBy: 'self' | 'peer' }): Promise<string> {
     const { self, parties } = await this.#check(s);
     const subject = presignSubject(s);
     const checked = parties.map((p) => {
@@ -190,7 +191,7 @@ export class Presigner {
     const sid = deriveSid('presign', subject, checked);
     const sidHex = Buffer.from(sid).toString('hex');
     this.#d.checkpoint?.('presign.session');
-    const run = this.#presign(s, self, parties, sid, opts.signal);
+    const run = this.#presign(s, self, parties, sid, opts.signal, opts.startedBy === 'self');
     this.#inflight.set(sidHex, run.catch(() => undefined));
     try {
       await run;
@@ -205,7 +206,7 @@ export class Presigner {
     await this.#inflight.get(sidHex);
   }
 
-  async #presign(s: PresignSubject, self: number, parties: { index: number; identityKey: Uint8Array; endpoint: string }[], sid: Uint8Array, signal: AbortSignal | undefined): Promise<void> {
+  async #presign(s: PresignSubject, self: number, parties: { index: number; identityKey: Uint8Array; endpoint: string }[], sid: Uint8Array, signal: AbortSignal | undefined, own: boolean): Promise<void> {
     const share = await this.#d.shards.load(s.keyId, s.epoch);
     const opened = await this.#d.runner.run(
       { protocol: 'presign', sid, self, parties, keepOpen: true, evidence: { key: share.public, derivationPath: s.derivationPath }, ...(signal ? { signal } : {}) },
@@ -231,6 +232,7 @@ export class Presigner {
       session: opened.session,
       close: opened.close,
       createdAt: Date.now(),
+      own,
     });
   }
 
@@ -258,7 +260,7 @@ export class Presigner {
     const calls = new AbortController();
     // The first co-signer call that failed on its own (not cancelled here): what closed the local run.
     let cause: { error: unknown } | undefined;
-    const mine = this.start(s, nonces, { signal: local.signal });
+    const mine = this.start(s, nonces, { signal: local.signal, startedBy: 'self' });
     const starts = others.map((p) =>
       callCoSigner<unknown>(this.#d.peers, this.#d.health, p, '/v1/peer/control/presign/start', { ...s, nonces }, PRESIGN_START_DEADLINE_MS, calls.signal).catch((e: unknown) => {
         if (!calls.signal.aborted) {

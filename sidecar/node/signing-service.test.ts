@@ -78,6 +78,7 @@ function harness(behaviour: Record<number, Behaviour>, answersPing: (party: numb
           fail(new protocols.ProtocolAbort({ protocol: 'presign', round: 7, culprits: [], reason: 'timeout', detail: 'closed', evidence: { check: 'none', envelopes: [], detail: missing } }));
         },
         createdAt: 0,
+        own: true,
       },
       closed: false,
       deliver,

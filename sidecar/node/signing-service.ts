@@ -92,6 +92,15 @@ const MAX_SIGNER_SETS = 2;
  */
 export const SIGN_DEADLINE_MS = 5_000;
 
+/** A co-signer's answer that it holds no half of the presignature asked for (it restarted since, say). */
+class PresignatureLostAt extends PeerCallError {
+  readonly party: number;
+  constructor(e: PeerCallError, party: number) {
+    super(e.status, e.code, e.message, e.details);
+    this.party = party;
+  }
+}
+
 export interface SigningServiceDeps {
   readonly identityKey: Uint8Array;
   readonly keys: KeyStateStore;
@@ -253,9 +262,9 @@ export class SigningService {
       } catch (e) {
         // A signer that restarted lost its half of every pooled presignature made with it. The
         // one taken here is consumed everywhere (never used again), so signing the same request
-        // with a fresh presignature is safe; the stale pool is dropped and refilled.
-        if (e instanceof PeerCallError && e.code === 'E_PRESIGNATURE_UNAVAILABLE' && attempt < MAX_SIGN_ATTEMPTS) {
-          this.#d.pool.dropKey(keyId);
+        // with a fresh presignature is safe; what this node pooled with that signer is dropped and refilled.
+        if (e instanceof PresignatureLostAt && attempt < MAX_SIGN_ATTEMPTS) {
+          this.#d.pool.dropWith(keyId, e.party);
           continue;
         }
         throw e;
@@ -282,6 +291,7 @@ export class SigningService {
         if (e instanceof PeerCallError && e.code === 'E_PROTOCOL_ABORT') setTimeout(() => taken.close(), PEER_ABORT_GRACE_MS).unref();
         else taken.close();
         if (e instanceof PeerCallError && e.code === 'E_POLICY_DENIED') throw new PolicyDenied(String(e.details.rule ?? 'unknown'), `party ${p.index} denied the request (rule ${String(e.details.rule ?? 'unknown')})`, p.index);
+        if (e instanceof PeerCallError && e.code === 'E_PRESIGNATURE_UNAVAILABLE') throw new PresignatureLostAt(e, p.index);
         throw e;
       }),
     );
@@ -296,7 +306,7 @@ export class SigningService {
       const denied = errors.find((e) => e instanceof PolicyDenied);
       if (denied) throw denied;
       if (isVerdict(localError)) throw localError;
-      const answer = errors.find((e) => e instanceof PeerCallError && e.code === 'E_PRESIGNATURE_UNAVAILABLE') ?? errors.find((e) => e instanceof PeerUnresponsive) ?? errors[0];
+      const answer = errors.find((e) => e instanceof PresignatureLostAt) ?? errors.find((e) => e instanceof PeerUnresponsive) ?? errors[0];
       if (answer !== undefined) throw answer;
       throw silentCoSigner(localError, others, this.#d.health, 'the sign round') ?? localError;
     } finally {
