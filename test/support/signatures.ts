@@ -1,43 +1,12 @@
 /**
- * Checks a reported ECDSA signature with two implementations we did not write: @noble/curves
- * over the digest, and OpenSSL (node:crypto) over the message where OpenSSL can hash it (sha256,
- * and sha256d as sha256 of the first hash). Also checks that the digest is the message's hash.
+ * Test assertions on reported ECDSA signatures; the verdicts themselves (@noble/curves and
+ * OpenSSL, neither ours) are in signature-verdicts.ts.
  */
-import { createHash, createPublicKey, verify as osslVerify, type KeyObject } from 'node:crypto';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
-import { keccak_256 } from '@noble/hashes/sha3.js';
 import { expect } from 'vitest';
+import { digestOf, opensslVerdict, type ReportedSignature } from './signature-verdicts.ts';
 
-/** SubjectPublicKeyInfo prefix of a compressed secp256k1 point (RFC 5480). */
-const SECP256K1_SPKI_PREFIX = Buffer.from('3036301006072a8648ce3d020106052b8104000a032200', 'hex');
-
-export interface ReportedSignature {
-  readonly message: string;
-  readonly hash: string;
-  readonly digest: string;
-  readonly r: string;
-  readonly s: string;
-  readonly der: string;
-  readonly publicKey: string;
-}
-
-export function secp256k1Key(compressedHex: string): KeyObject {
-  return createPublicKey({ key: Buffer.concat([SECP256K1_SPKI_PREFIX, Buffer.from(compressedHex, 'hex')]), format: 'der', type: 'spki' });
-}
-
-function digestOf(message: Buffer, hash: string): Buffer {
-  if (hash === 'sha256') return createHash('sha256').update(message).digest();
-  if (hash === 'sha256d') return createHash('sha256').update(createHash('sha256').update(message).digest()).digest();
-  if (hash === 'keccak256') return Buffer.from(keccak_256(message));
-  return message; // "none": the message is the digest
-}
-
-/** OpenSSL's verdict where it can check the message itself; undefined for keccak256 and bare digests. */
-export function opensslVerdict(sig: ReportedSignature): boolean | undefined {
-  const message = Buffer.from(sig.message, 'hex');
-  const signed = sig.hash === 'sha256' ? message : sig.hash === 'sha256d' ? createHash('sha256').update(message).digest() : undefined;
-  return signed === undefined ? undefined : osslVerify('sha256', signed, secp256k1Key(sig.publicKey), Buffer.from(sig.der, 'hex'));
-}
+export { opensslVerdict, secp256k1Key, signatureProblems, type ReportedSignature } from './signature-verdicts.ts';
 
 export function expectSignatureValid(sig: ReportedSignature): void {
   expect(sig.digest).toBe(digestOf(Buffer.from(sig.message, 'hex'), sig.hash).toString('hex'));
