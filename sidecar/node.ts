@@ -532,7 +532,7 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
           const self = cur?.parties.find((p) => p.identityKey === hex(identity))?.index;
           if (!cur || self === undefined) return {};
           try {
-            return pool.countsByPath(state.keyId, cur.epoch, signerSets.choose(state.keyId, holdersOf(cur), self, { unavailable: health.unavailable(cur.parties) }));
+            return pool.countsByPath(state.keyId, cur.epoch, signerSets.choose(state.keyId, holdersOf(cur), self, { unavailable: health.unavailable(cur.parties), peek: true }));
           } catch {
             return {}; // no signer set can sign now: nothing waits for a request
           }

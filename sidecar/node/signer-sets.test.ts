@@ -190,6 +190,14 @@ describe('signer-set quarantine', () => {
     ]);
   });
 
+  it('answers a peek (the key\'s API answer) without recording a switch', () => {
+    const { sets, switches } = harness();
+    expect(sets.choose('k', TWO_OF_THREE, 1)).toEqual([1, 2]);
+    expect(sets.choose('k', TWO_OF_THREE, 1, { unavailable: new Set([2]), peek: true })).toEqual([1, 3]);
+    expect(sets.choose('k', TWO_OF_THREE, 1)).toEqual([1, 2]);
+    expect(switches).toEqual([]);
+  });
+
   it('goes around both a quarantined set and an unavailable party, and names who is unavailable when nothing is left', () => {
     const { sets, abort } = harness();
     const five = { parties: [1, 2, 3, 4, 5], threshold: 3 };

@@ -223,7 +223,7 @@ export class SignerSets {
    * default set unless it is quarantined or holds an `unavailable` party, else the first candidate
    * that does neither. Throws SignersUnavailable when there is none.
    */
-  choose(keyId: string, holders: { readonly parties: readonly number[]; readonly threshold: number }, self: number, opts: { unavailable?: ReadonlySet<number> } = {}): number[] {
+  choose(keyId: string, holders: { readonly parties: readonly number[]; readonly threshold: number }, self: number, opts: { unavailable?: ReadonlySet<number>; peek?: boolean } = {}): number[] {
     const choice = chooseSigners({
       parties: holders.parties,
       threshold: holders.threshold,
@@ -237,6 +237,8 @@ export class SignerSets {
       throw new SignersUnavailable(keyId, choice.skipped.length, ends.length ? Math.min(...ends) : undefined, out);
     }
     const chosen = choice.signers;
+    // A read (the key's API answer) says which set signing would take, and changes nothing.
+    if (opts.peek) return chosen;
     const last = this.#chosen.get(keyId);
     this.#chosen.set(keyId, chosen);
     if (last && signerSetLabel(last) !== signerSetLabel(chosen)) {
