@@ -12,7 +12,7 @@
 import { describe, expect, it, beforeAll } from 'vitest';
 
 import { loadBackend } from '../../cggmp/arith/index.ts';
-import { compare, countOurs, STEP_NAMES, type PhaseComparison } from '../../bench/modexp-count.ts';
+import { compare, countOurs, PHASES, STEP_NAMES, UNATTRIBUTED, type PhaseComparison, type RunnerOutput } from '../../bench/modexp-count.ts';
 import { specCounts } from '../../bench/modexp-spec.ts';
 import { SECURITY_LEVEL_128 } from '../../cggmp/params.ts';
 import { attribute, countingBackend, startRecording, stopRecording } from './counting-backend.ts';
@@ -84,12 +84,16 @@ describe('the spec’s minimum (bench/modexp-spec.ts)', () => {
 });
 
 describe('our modexp count per party, n = 3, 128-bit level', () => {
+  let out: RunnerOutput;
   let rows: Map<string, PhaseComparison>;
   beforeAll(async () => {
-    rows = new Map(compare(await countOurs(3)).map((r) => [r.phase, r] as const));
+    out = await countOurs(3);
+    rows = new Map(compare(out).map((r) => [r.phase, r] as const));
   }, process.env.VILNA_MPC_ARITH === 'js' ? BIGINT_TEST_TIMEOUT_MS : E2E_TEST_TIMEOUT_MS);
 
   it('finds every step the spec counts, none below the spec’s minimum, nothing unattributed', () => {
+    for (const phase of PHASES) expect(Object.keys(out.phases[phase])).not.toContain(UNATTRIBUTED);
+    expect(Object.keys(out.phases.presign).sort()).toEqual(['1', '2', '3']);
     for (const row of rows.values()) {
       for (const [step, v] of Object.entries(row.bySteps)) {
         expect(step).not.toBe(STEP_NAMES.other);
