@@ -27,6 +27,7 @@ describe('cggmp21 anchor output', () => {
     expect(presign.cpuMsPerParty).toBe(15);
     expect(presign.ours).toEqual({ op: 'presign', ms: 60, cpuMsPerParty: 30 });
     expect(presign.ratio).toBe(2);
+    expect(presign.cpuRatio).toBe(2);
     expect(rows.find((r) => r.op === 'anchor-cggmp21-sign')!.ratio).toBeNull();
     expect(rows.map((r) => r.op)).toEqual(['anchor-cggmp21-keygen', 'anchor-cggmp21-aux-info', 'anchor-cggmp21-presign', 'anchor-cggmp21-sign']);
   });

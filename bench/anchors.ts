@@ -78,6 +78,8 @@ export interface AnchorRow {
   readonly ours: { readonly op: string; readonly ms: number; readonly cpuMsPerParty: number | null } | null;
   /** ours.ms / ms. */
   readonly ratio: number | null;
+  /** ours.cpuMsPerParty / cpuMsPerParty: steadier than wall time when the machine is shared. */
+  readonly cpuRatio: number | null;
   /** One-minute load average when the anchor started: the machine is shared. */
   readonly load1: number;
 }
@@ -178,6 +180,9 @@ export function anchorRows(measured: readonly BenchResult[], parsed: ReturnType<
     const level = parsed.levels.get(configOf(p))!;
     const ms = round3(median(p.wallMs));
     const mine = oursFor(measured, p.phase);
+    const cpuMsPerParty = round3(median(p.cpuMs) / p.parties);
+    const mineCpu = mine?.parties ? round3(mine.cpuMs / mine.parties) : null;
+    const ratio = (a: number, b: number): number | null => (b > 0 ? Math.round((a / b) * 100) / 100 : null);
     return {
       op: `anchor-cggmp21-${p.phase}`,
       backend: 'cggmp21',
@@ -192,10 +197,11 @@ export function anchorRows(measured: readonly BenchResult[], parsed: ReturnType<
         schedule: p.schedule,
       },
       ms,
-      cpuMsPerParty: round3(median(p.cpuMs) / p.parties),
+      cpuMsPerParty,
       runs: p.wallMs.length,
-      ours: mine ? { op: mine.op, ms: mine.ms, cpuMsPerParty: mine.parties ? round3(mine.cpuMs / mine.parties) : null } : null,
-      ratio: mine && ms > 0 ? Math.round((mine.ms / ms) * 100) / 100 : null,
+      ours: mine ? { op: mine.op, ms: mine.ms, cpuMsPerParty: mineCpu } : null,
+      ratio: mine ? ratio(mine.ms, ms) : null,
+      cpuRatio: mineCpu === null ? null : ratio(mineCpu, cpuMsPerParty),
       load1: Math.round(load1 * 100) / 100,
     };
   });
@@ -217,18 +223,34 @@ export async function runAnchors(measured: readonly BenchResult[]): Promise<Anch
   return anchorRows(measured, parseAnchorOutput(stdout, CONFIGS), crateVersion(), load1);
 }
 
-/** The readable form: ours vs cggmp21 per phase. */
+/** The readable form: ours vs cggmp21 per phase, wall-clock medians and CPU time per party. */
 export function anchorTable(rows: readonly AnchorRow[]): string {
-  const head = `${'phase'.padEnd(24)} ${'level'.padEnd(26)} ${'speedups'.padEnd(20)} ${'ours ms'.padStart(10)} ${'cggmp21 ms'.padStart(11)} ${'ratio'.padStart(6)}`;
-  const lines = rows.map((r) =>
-    [
-      r.op.padEnd(24),
-      String(r.params.level).padEnd(26),
-      String(r.params.speedups).padEnd(20),
-      (r.ours ? r.ours.ms.toFixed(1) : '-').padStart(10),
-      r.ms.toFixed(1).padStart(11),
-      (r.ratio === null ? '-' : r.ratio.toFixed(2)).padStart(6),
-    ].join(' '),
+  const cols = [
+    ['phase', 24],
+    ['level', 28],
+    ['speedups', 20],
+    ['ours ms', 10],
+    ['cggmp21 ms', 11],
+    ['ratio', 6],
+    ['ours cpu/p', 11],
+    ['cggmp21 cpu/p', 14],
+    ['cpu ratio', 9],
+  ] as const;
+  const fmt = (x: number | null | undefined, digits: number): string => (x === null || x === undefined ? '-' : x.toFixed(x < 10 ? 3 : digits));
+  const line = (cells: readonly string[]): string => cells.map((c, i) => (i < 3 ? c.padEnd(cols[i]![1]) : c.padStart(cols[i]![1]))).join(' ');
+  const head = line(cols.map(([title]) => title));
+  const body = rows.map((r) =>
+    line([
+      r.op,
+      String(r.params.level),
+      String(r.params.speedups),
+      fmt(r.ours?.ms, 1),
+      fmt(r.ms, 1),
+      r.ratio?.toFixed(2) ?? '-',
+      fmt(r.ours?.cpuMsPerParty, 1),
+      fmt(r.cpuMsPerParty, 1),
+      r.cpuRatio?.toFixed(2) ?? '-',
+    ]),
   );
-  return [head, '-'.repeat(head.length), ...lines].join('\n');
+  return [head, '-'.repeat(head.length), ...body, `load average (1 min) when the anchor started: ${rows[0]?.load1 ?? '-'}`].join('\n');
 }
