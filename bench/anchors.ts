@@ -105,6 +105,7 @@ function run(cmd: string, args: readonly string[], capture: boolean): Promise<st
 
 /** Builds the anchor (cached in TARGET_DIR, --locked to the committed Cargo.lock); its path. */
 export async function buildAnchor(cargo: string): Promise<string> {
+  console.error(`bench --anchors: cargo build of bench/anchors into ${TARGET_DIR} (the first one takes minutes)`);
   try {
     await run(cargo, ['build', '--release', '--locked', '--quiet', '--manifest-path', path.join(PROJECT, 'Cargo.toml')], false);
   } catch (e) {
