@@ -1,12 +1,15 @@
 /**
- * Benchmark runner: `npm run bench [-- --json] [-- --filter <substring of op>]`.
- * Prints one JSON object per line ({ op, backend, params, ms }, ms = median) with --json, a
+ * Benchmark runner: `npm run bench [-- --json] [-- --filter <substring of op>] [-- --anchors]`.
+ * --filter may be repeated (a case runs when any matches); `--filter =sign` matches the op
+ * exactly. Prints one JSON object per line ({ op, backend, params, ms }, ms = median) with --json, a
  * readable table otherwise. A case that cannot run (e.g. the native addon is not built) is
- * reported on stderr and makes the exit status 1.
+ * reported on stderr and makes the exit status 1. --anchors then runs the Rust reference
+ * cggmp21 (bench/anchors.ts) and prints its phases beside ours from this run.
  */
 import { parseArgs } from 'node:util';
 
-import { jsonLine, measure, tableHeader, tableRow, type BenchSuite, type ReportSuite } from './harness.ts';
+import { anchorTable, runAnchors } from './anchors.ts';
+import { jsonLine, measure, tableHeader, tableRow, type BenchResult, type BenchSuite, type ReportSuite } from './harness.ts';
 
 // One line per suite; each module's default export is a BenchSuite.
 const SUITES: readonly (() => Promise<{ default: BenchSuite | ReportSuite }>)[] = [
@@ -21,17 +24,24 @@ const SUITES: readonly (() => Promise<{ default: BenchSuite | ReportSuite }>)[] 
 const { values } = parseArgs({
   options: {
     json: { type: 'boolean', default: false },
-    filter: { type: 'string' },
+    filter: { type: 'string', multiple: true },
+    anchors: { type: 'boolean', default: false },
   },
 });
 
+const filters = values.filter ?? [];
+function selected(op: string): boolean {
+  return filters.length === 0 || filters.some((f) => (f.startsWith('=') ? op === f.slice(1) : op.includes(f)));
+}
+
 let failed = false;
+const measured: BenchResult[] = [];
 if (!values.json) console.log(tableHeader());
 for (const load of SUITES) {
   const { default: suite } = await load();
   if (!Array.isArray(suite)) {
     const report = suite as ReportSuite;
-    if (values.filter !== undefined && !report.op.includes(values.filter)) continue;
+    if (!selected(report.op)) continue;
     try {
       for (const row of await report.report()) console.log(values.json ? JSON.stringify(row) : `${row.op.padEnd(28)} ${JSON.stringify(row.params)} median ${row.ms} ms ${JSON.stringify(Object.fromEntries(Object.entries(row).filter(([k]) => !['op', 'backend', 'params', 'ms'].includes(k))))}`);
     } catch (e) {
@@ -41,14 +51,24 @@ for (const load of SUITES) {
     continue;
   }
   for (const c of suite as BenchSuite) {
-    if (values.filter !== undefined && !c.op.includes(values.filter)) continue;
+    if (!selected(c.op)) continue;
     try {
       const result = await measure(c);
+      measured.push(result);
       console.log(values.json ? jsonLine(result) : tableRow(result));
     } catch (e) {
       failed = true;
       console.error(`bench ${c.op} [${c.backend}] failed: ${e instanceof Error ? e.message : String(e)}`);
     }
+  }
+}
+if (values.anchors) {
+  try {
+    const rows = await runAnchors(measured);
+    if (rows) console.log(values.json ? rows.map((r) => JSON.stringify(r)).join('\n') : `\n${anchorTable(rows)}`);
+  } catch (e) {
+    failed = true;
+    console.error(`bench --anchors failed: ${e instanceof Error ? e.message : String(e)}`);
   }
 }
 process.exitCode = failed ? 1 : 0;
