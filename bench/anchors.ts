@@ -103,8 +103,20 @@ function run(cmd: string, args: readonly string[], capture: boolean): Promise<st
   });
 }
 
+/** m4, which GMP's build needs (gmp-mpfr-sys builds GMP from source): installed from Debian when root, as the setup does. */
+async function ensureM4(): Promise<void> {
+  if (spawnSync('m4', ['--version'], { stdio: 'ignore' }).status === 0) return;
+  if (process.getuid?.() !== 0 || spawnSync('apt-get', ['--version'], { stdio: 'ignore' }).status !== 0) return;
+  console.error('bench --anchors: apt-get install -y m4 (GMP\'s build needs it)');
+  await run('apt-get', ['install', '-y', 'm4'], false).catch(async () => {
+    await run('apt-get', ['update'], false);
+    await run('apt-get', ['install', '-y', 'm4'], false);
+  });
+}
+
 /** Builds the anchor (cached in TARGET_DIR, --locked to the committed Cargo.lock); its path. */
 export async function buildAnchor(cargo: string): Promise<string> {
+  await ensureM4();
   console.error(`bench --anchors: cargo build of bench/anchors into ${TARGET_DIR} (the first one takes minutes)`);
   try {
     await run(cargo, ['build', '--release', '--locked', '--quiet', '--manifest-path', path.join(PROJECT, 'Cargo.toml')], false);
