@@ -15,6 +15,7 @@ const SUITES: readonly (() => Promise<{ default: BenchSuite | ReportSuite }>)[] 
   () => import('./zk.bench.ts'),
   () => import('./protocols.bench.ts'),
   () => import('./api.bench.ts'),
+  () => import('./wan.bench.ts'),
 ];
 
 const { values } = parseArgs({
