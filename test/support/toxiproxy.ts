@@ -15,9 +15,9 @@
  *  - `stream` is the direction a toxic acts on: `upstream` is client → server (requests),
  *    `downstream` server → client (answers). A round trip crosses a proxy once each way, so a
  *    link of RTT r has `latency` r/2 on both streams.
- *  - `toxicity` (0..1) is drawn once per connection, when it is made or when the toxic is added:
- *    with kept-alive connections a toxicity below 1 hits some connections for their whole life
- *    and spares the others.
+ *  - `toxicity` (0..1) is drawn per connection and direction: when the connection is made, and
+ *    again when the toxic is added or updated. With kept-alive connections a toxicity below 1
+ *    hits some connections for their whole life and spares the others.
  *  - `reset_peer` closes the connection with a TCP RST `timeout` ms after data first arrives on
  *    the stream (0: at once); `timeout` (the toxic) stops all data and closes after `timeout` ms
  *    (0: never closes, the connection just hangs).
