@@ -81,22 +81,23 @@ export class WanCluster {
     }
   }
 
-  /** Presignatures waiting at `party` for `keyId` (the node's metric, over every signer set). */
+  /**
+   * Presignatures `party` holds ready for its own requests of `keyId` at path m: those it started
+   * for the signer set it signs with now (the key's API answer, `presignatures`).
+   */
   async pooled(party: number, keyId: string): Promise<number> {
-    const text = await fetch(this.cluster.party(party).ready!.metricsUrl!).then((r) => r.text());
-    let total = 0;
-    for (const m of text.matchAll(/^vilna_mpc_presignatures_available\{([^}]*)\} (\d+)$/gm)) if (m[1]!.includes(`key_id="${keyId}"`)) total += Number(m[2]);
-    return total;
+    const res = await this.cluster.getKey(party, keyId);
+    return (res.body as { presignatures?: Record<string, number> }).presignatures?.m ?? 0;
   }
 
   /**
-   * Waits until every node's pool for `keyId` is full and so no presigning is under way: in a
-   * 2-of-3 key each node signs in two sets (its own and a neighbour's), so full is 2 × pool size.
+   * Waits until every node holds `poolSize` presignatures of its own at m, and so no presigning
+   * is under way (each node refills only its own pool, up to that size).
    */
   async waitPoolsFull(keyId: string, poolSize: number, limitMs: number): Promise<void> {
     const t0 = performance.now();
     const indices = this.cluster.parties.map((p) => p.index);
-    while ((await Promise.all(indices.map((i) => this.pooled(i, keyId)))).some((n) => n < 2 * poolSize)) {
+    while ((await Promise.all(indices.map((i) => this.pooled(i, keyId)))).some((n) => n < poolSize)) {
       if (performance.now() - t0 > limitMs) throw new Error(`the presignature pools of ${keyId} did not fill within ${limitMs / 1000} s`);
       await new Promise((r) => setTimeout(r, POLL_MS));
     }
