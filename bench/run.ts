@@ -19,6 +19,7 @@ const SUITES: readonly (() => Promise<{ default: BenchSuite | ReportSuite }>)[] 
   () => import('./protocols.bench.ts'),
   () => import('./api.bench.ts'),
   () => import('./modexp.bench.ts'),
+  () => import('./wan.bench.ts'),
 ];
 
 const { values } = parseArgs({

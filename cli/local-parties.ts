@@ -60,6 +60,13 @@ export interface LocalClusterOptions {
   readonly env?: Record<string, string>;
   /** Extra arguments before `sidecar` (a test-only entry point uses this). */
   readonly entry?: { readonly script: string; readonly args?: (party: number) => readonly string[] };
+  /**
+   * The peer endpoint plans name for party `index`, when others must dial something other than
+   * the address it listens on (a proxy in front of it: the WAN test layer). Asked each time a
+   * plan is made; undefined keeps the node's own `peerUrl`. The cluster's own calls (ceremonies,
+   * control) still go to the node directly.
+   */
+  readonly advertisedPeerUrl?: (index: number) => string | undefined;
 }
 
 /** The demo's signing policy: every non-hardened path up to depth 4, no limits, no per-request approvals. */
@@ -268,7 +275,7 @@ export class LocalCluster {
     const entry = (i: number) => {
       const r = this.party(i).ready;
       if (!r) throw new Error(`party ${i} is not running`);
-      return { index: i, name: `party-${i}`, identityKey: r.identityKey, endpoint: r.peerUrl };
+      return { index: i, name: `party-${i}`, identityKey: r.identityKey, endpoint: this.#opts.advertisedPeerUrl?.(i) ?? r.peerUrl };
     };
     const members = fields.members ?? this.parties.map((p) => p.index);
     const prev = fields.previous;

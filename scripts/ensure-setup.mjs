@@ -4,7 +4,8 @@
  * first command on a fresh clone: the npm dependencies (which include the pinned Node 24 and
  * build the native addon through the `install` script), the native addon itself, pkcs11js's
  * addon (graphene-pk11's binding), the Debian packages softhsm2 and prometheus that the tests
- * use, and with --kube (npm test) the Kubernetes binaries of the kube test layer.
+ * use, and with --kube (npm test) the Kubernetes binaries of the kube test layer and the Toxiproxy
+ * server of the WAN layer.
  *
  * pkcs11js: package.json "allowScripts" denies its own `node-gyp rebuild`, because npm would run
  * it with whatever `nodedir` the user's ~/.npmrc names, or else download headers for the running
@@ -121,6 +122,18 @@ if (process.argv.includes('--kube')) {
     await ensureKubeBinaries();
   } catch (e) {
     process.stderr.write(`vilna-mpc setup: building the Kubernetes test binaries failed: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(1);
+  }
+}
+
+// Toxiproxy for the WAN test layer (README "WAN layer"), for `npm test` only: built once from the
+// Go module proxy into ~/.cache/vilna-mpc (seconds), instant afterwards.
+if (process.argv.includes('--kube')) {
+  const { ensureToxiproxy } = await import('./toxiproxy.mjs');
+  try {
+    await ensureToxiproxy();
+  } catch (e) {
+    process.stderr.write(`vilna-mpc setup: building Toxiproxy failed: ${e instanceof Error ? e.message : String(e)}\n`);
     process.exit(1);
   }
 }

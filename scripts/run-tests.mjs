@@ -24,6 +24,7 @@ const layers = new Map();
 function layerOf(file) {
   const rel = path.relative(root, file);
   if (rel.startsWith('test/kube/')) return 'kube (real control planes)';
+  if (rel.startsWith('test/wan/')) return 'wan (node processes behind Toxiproxy)';
   if (rel.startsWith('test/e2e/') || rel.startsWith('test/cli/')) return 'e2e (node processes)';
   if (rel.startsWith('test/integration/') || rel.startsWith('hsm-sim/')) return 'integration (SoftHSM, mTLS, Prometheus)';
   return 'unit';

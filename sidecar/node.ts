@@ -65,6 +65,15 @@ const PRIME_POOL_TARGET = 8;
 const REFILL_RETRY_MS = 2000;
 /** Quiet time after the last signature of a key before its pool is refilled. */
 const REFILL_LULL_MS = 500;
+/**
+ * How long the peer listener keeps an idle connection (Node's default is 5 s). Each new
+ * connection from a peer costs its TLS handshake, a round trip more over a WAN, so a warm
+ * signature after a few quiet seconds took 2–3 RTT instead of 1 (test/wan, issue 11 item 4).
+ * The peers' clients learn it from the Keep-Alive header and let their idle connections go just
+ * before; the reachability probe (every 10 s) keeps one per peer in use. Below Node's 60 s
+ * headersTimeout, which a kept-alive connection's next request must meet.
+ */
+const PEER_KEEPALIVE_TIMEOUT_MS = 30_000;
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
@@ -560,6 +569,7 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
     apiApp.use(errorHandler);
 
     const peerServer = createHttpsServer(peerServerOptions(tls), peerApp);
+    peerServer.keepAliveTimeout = PEER_KEEPALIVE_TIMEOUT_MS;
     const apiServer = createHttpsServer({ key: tls.keyPem, cert: tls.certPem, ca: tls.caPem, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.3' }, apiApp);
     const peerUrl = await listen(peerServer, cfg.listen.peer.host, cfg.listen.peer.port);
     closers.push(() => new Promise<void>((r) => peerServer.close(() => r())));

@@ -173,7 +173,7 @@ export function createPeerTransport(opts: PeerTransportOptions): PeerTransport {
       {
         signer: opts.signer,
         logger,
-        deliver: (peer, kind, body, deadline) => outboxes.get(peer)?.enqueue(kind, body, deadline),
+        deliver: (peer, kind, body, deadline, barrier) => outboxes.get(peer)?.enqueue(kind, body, deadline, barrier),
         onClose: () => {
           forget(sidHex);
           // Messages already queued (the last round's, an abort announcement) are still owed to

@@ -87,8 +87,12 @@ export interface SessionConfig {
 
 export interface SessionDeps {
   readonly signer: Signer;
-  /** Queues `body` for delivery to `peer`, retried until `deadline` (epoch ms) or close. */
-  readonly deliver: (peer: PartyIndex, kind: WireKind, body: Uint8Array, deadline: number) => void;
+  /**
+   * Queues `body` for delivery to `peer`, retried until `deadline` (epoch ms) or close.
+   * `barrier`: delivered after everything queued before it, and before anything queued after
+   * (outbox.ts); set for an abort announcement.
+   */
+  readonly deliver: (peer: PartyIndex, kind: WireKind, body: Uint8Array, deadline: number, barrier?: boolean) => void;
   readonly logger: TransportLogger;
   /** Called once when the session closes. */
   readonly onClose: () => void;
@@ -359,11 +363,12 @@ export function createPeerSession(config: SessionConfig, deps: SessionDeps): Pee
     get rejected() {
       return rejected;
     },
-    broadcast(_round, msg) {
+    broadcast(round, msg) {
       if (closed) return;
       const body = encodeWire({ kind: 'broadcast', message: { sid, sender: self, seq: ++broadcastSeq, envelope: msg } });
       const until = deadline();
-      for (const peer of peers) deps.deliver(peer, 'broadcast', body, until);
+      // An abort announcement reaches each peer after this party's earlier messages, never before.
+      for (const peer of peers) deps.deliver(peer, 'broadcast', body, until, round === ABORT_ROUND);
     },
     send(_round, to, msg) {
       if (closed) return;
