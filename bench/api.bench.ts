@@ -48,8 +48,9 @@ const suite: ReportSuite = {
       const plan = c.plan({ protocol: 'keygen', keyId: KEY, epoch: 0, threshold: 2 });
       await c.ceremony(1, plan, c.approve(plan));
       await c.approvePolicy(1, KEY, 0);
-      // In a 2-of-3 key each node signs in two sets (its own and one neighbour's): full is 2 × POOL.
-      const full = async (): Promise<boolean> => (await Promise.all([1, 2, 3].map((p) => poolSize(c, p)))).every((n) => n >= 2 * POOL);
+      // Each node counts the presignatures it started (the ones it signs with), not the halves it
+      // holds for its neighbours: full is POOL at every node.
+      const full = async (): Promise<boolean> => (await Promise.all([1, 2, 3].map((p) => poolSize(c, p)))).every((n) => n >= POOL);
       const waitFull = async (limitMs: number): Promise<void> => {
         const t0 = performance.now();
         while (!(await full())) {

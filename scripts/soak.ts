@@ -1,5 +1,5 @@
 /**
- * `npm run soak [-- --signatures N --clients N --kill-every N --down-ms N]`: the long soak
+ * `npm run soak [-- --signatures N --clients N --kill-every N --down-ms N --reset-every-ms N]`: the long soak
  * (issue 11 item 5; test/soak/soak.ts says what it checks). Prints progress on stderr and the
  * report as one JSON line on stdout; exits 1 when the soak found a wrong signature, an answer
  * that is not retryable, a stuck request or a broken audit chain.
@@ -18,6 +18,8 @@ const { values } = parseArgs({
     'down-ms': { type: 'string', default: '10000' },
     'pool-size': { type: 'string', default: '8' },
     'deadline-ms': { type: 'string', default: '300000' },
+    /** A link between parties resets its connections for a second about every this many ms (0: never). */
+    'reset-every-ms': { type: 'string', default: '10000' },
     keep: { type: 'boolean', default: false },
   },
 });
@@ -38,6 +40,7 @@ try {
     downMs: count('down-ms'),
     poolSize: count('pool-size'),
     requestDeadlineMs: count('deadline-ms'),
+    ...(count('reset-every-ms') > 0 ? { resets: { everyMs: count('reset-every-ms'), lastMs: 1_000 } } : {}),
     log: (line) => void process.stderr.write(`${new Date().toISOString()} ${line}\n`),
   });
   console.log(JSON.stringify(report));

@@ -275,7 +275,7 @@ export function createMetrics(opts: MetricsOptions = {}): NodeMetrics {
   });
   const presignaturesAvailable = new Gauge({
     name: `${METRIC_PREFIX}presignatures_available`,
-    help: 'Presignatures in the pool ready for one-round signing, by key id.',
+    help: 'Presignatures this node started and can sign with in one round (halves held for other nodes not counted), by key id.',
     labelNames: ['key_id'] as const,
     registers,
   });

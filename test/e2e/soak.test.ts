@@ -1,7 +1,8 @@
 /**
  * The short soak inside `npm test` (issue 11 item 5; the long one is `npm run soak`): 8 clients,
  * 60 signatures through all three parties of a 2-of-3 key, a party SIGKILLed and restarted
- * every 15 signatures, each party once. No wrong signature, every failure retryable, none
+ * every 15 signatures, each party once, and one link between parties resetting its connections
+ * for a second about every 10 s. No wrong signature, every failure retryable, none
  * stuck, audit chains intact at the end, node memory bounded (test/soak/soak.ts). Signing is
  * presign-bound here, so this takes minutes.
  */
@@ -22,7 +23,7 @@ afterAll(async () => {
 });
 
 describe('soak, short', () => {
-  it('signs 60 times from 8 clients while a party is killed every 15 signatures: none wrong, every failure retryable, none stuck, audit intact, memory bounded', { timeout: 3 * E2E_TEST_TIMEOUT_MS }, async () => {
+  it('signs 60 times from 8 clients while a party is killed every 15 signatures and links reset: none wrong, every failure retryable, none stuck, audit intact, memory bounded', { timeout: 3 * E2E_TEST_TIMEOUT_MS }, async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'vilna-soak-'));
     const report = await runSoak({
       dir,
@@ -30,6 +31,7 @@ describe('soak, short', () => {
       clients: 8,
       killEvery: 15,
       downMs: 5_000,
+      resets: { everyMs: 10_000, lastMs: 1_000 },
       // A request may wait out a kill, the health probe and a cold presign or two on a loaded machine.
       requestDeadlineMs: 180_000,
       log: (line) => void process.stderr.write(`${line}\n`),
@@ -40,6 +42,7 @@ describe('soak, short', () => {
     expect(report.stuck).toEqual([]);
     expect(report.signed).toBe(SIGNATURES);
     expect(report.kills).toBe(3);
+    expect(report.faultsInjected).toBeGreaterThan(0);
     expect(report.auditVerified).toBe(true);
     // A node idles at about 210 MiB and peaked below 280 MiB in a 120-signature run: far above
     // that is a leak (pooled sessions, request records or nonces never let go).

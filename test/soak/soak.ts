@@ -2,7 +2,7 @@
  * The soak (issue 11 item 5): a 2-of-3 key across three node processes, `clients` clients
  * signing `signatures` requests through all three parties while one party at a time is
  * SIGKILLed and restarted every `killEvery` signatures, and (with `resets`) connections between
- * parties reset at random. Every signature answered is checked by OpenSSL and @noble/curves and
+ * parties reset at random through Toxiproxy. Every signature answered is checked by OpenSSL and @noble/curves and
  * against the key's public key; every failure must be one a client can retry (the request is
  * retried under the same requestId, through another party), and no request may go unanswered
  * past `requestDeadlineMs`. At the end, every party's audit chain must verify.
@@ -18,6 +18,7 @@ import type { SignatureResponse } from '../../api/signing.ts';
 import { runAuditVerify } from '../../cli/audit.ts';
 import { LocalCluster } from '../../cli/local-parties.ts';
 import { signatureProblems } from '../support/signature-verdicts.ts';
+import { ToxiproxyServer, type ToxiproxyProxy } from '../support/toxiproxy.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const KEY = 'soak-key';
@@ -56,8 +57,12 @@ export interface SoakOptions {
   readonly poolSize?: number;
   /** No request may take longer than this from its first attempt to its signature. */
   readonly requestDeadlineMs: number;
-  /** Started once the cluster signs, stopped at the end: connection faults between parties. */
-  readonly faults?: (c: LocalCluster) => Promise<{ readonly stop: () => Promise<{ readonly injected: number }> }>;
+  /**
+   * Connection resets between parties: every party's peer listener is reached through its own
+   * Toxiproxy proxy, and about every `everyMs` one link, drawn at random, resets its connections
+   * (a TCP RST as soon as data flows, on a random direction) for `lastMs`.
+   */
+  readonly resets?: { readonly everyMs: number; readonly lastMs: number };
   /** Progress lines. */
   readonly log?: (line: string) => void;
 }
@@ -98,8 +103,17 @@ async function rssMiB(pid: number | undefined): Promise<number | undefined> {
 export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   const log = o.log ?? (() => undefined);
   const started = performance.now();
-  const c = await LocalCluster.create({ dir: o.dir, parties: 3, primesFile: path.join(root, 'test', 'fixtures', 'safe-primes.json'), presignPoolSize: o.poolSize ?? 4 });
+  const toxiproxy = o.resets ? await ToxiproxyServer.start() : undefined;
+  const links = new Map<number, ToxiproxyProxy>();
+  const c = await LocalCluster.create({
+    dir: o.dir,
+    parties: 3,
+    primesFile: path.join(root, 'test', 'fixtures', 'safe-primes.json'),
+    presignPoolSize: o.poolSize ?? 4,
+    ...(toxiproxy ? { advertisedPeerUrl: (index: number) => links.get(index)?.url('https') } : {}),
+  });
   try {
+    if (toxiproxy) for (const p of c.parties) links.set(p.index, await toxiproxy.createProxy(`party-${p.index}-peer`, { host: '127.0.0.1', port: p.ports.peer }));
     await c.startAll();
     const plan = c.plan({ protocol: 'keygen', keyId: KEY, epoch: 0, threshold: 2 });
     const publicKey = (await c.ceremony(1, plan, c.approve(plan))).result!.publicKey;
@@ -120,8 +134,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
         await sleep(2_000);
       }
     })();
-    const faults = o.faults ? await o.faults(c) : undefined;
-
+    
     let next = 0;
     let signed = 0;
     let kills = 0;
@@ -131,6 +144,22 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     const retries: Record<string, number> = {};
     const latencies: number[] = [];
     const down = new Set<number>();
+    let resetting = o.resets !== undefined;
+    let injected = 0;
+    const resetter = (async () => {
+      if (!o.resets) return;
+      while (resetting) {
+        // Ends within half a second of the clients' last signature.
+        for (let wait = o.resets.everyMs / 2 + randomInt(o.resets.everyMs); wait > 0 && resetting; wait -= 500) await sleep(Math.min(500, wait));
+        if (!resetting) break;
+        const link = links.get(PARTIES[randomInt(PARTIES.length)]!)!;
+        const stream = randomInt(2) === 0 ? 'upstream' : 'downstream';
+        await link.addToxic({ type: 'reset_peer', timeout: 0 }, { name: 'soak_reset', stream });
+        injected++;
+        await sleep(o.resets.lastMs);
+        await link.removeToxic('soak_reset');
+      }
+    })().catch((e: unknown) => void unexpected.push(`resets: Toxiproxy failed: ${(e as Error).message}`));
 
     const attempt = async (party: number, requestId: string, message: string): Promise<{ status: number; body: SignatureResponse & { error?: { code: string; message: string } } }> => {
       try {
@@ -204,7 +233,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     await Promise.all(Array.from({ length: o.clients }, () => client()));
     clearInterval(reporter);
     await killer;
-    const injected = faults ? (await faults.stop()).injected : 0;
+    resetting = false;
+    await resetter;
     sampling = false;
     await sampler;
     await c.stopAll('SIGTERM');
@@ -226,5 +256,6 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     };
   } finally {
     await c.stopAll('SIGKILL');
+    await toxiproxy?.stop();
   }
 }
