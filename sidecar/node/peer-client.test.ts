@@ -32,11 +32,19 @@ afterEach(() => {
 });
 
 /** A co-signer that handles every call the given way; counts the calls that reached it. */
-async function coSigner(handle: 'silent' | 'drop' | 'refuse-answer'): Promise<{ endpoint: string; calls: () => number }> {
+async function coSigner(handle: 'silent' | 'drop' | 'refuse-answer' | 'act-then-reset'): Promise<{ endpoint: string; calls: () => number }> {
   let calls = 0;
   server = createServer(peerServerOptions(serverTls), (req, res) => {
     calls++;
     req.resume();
+    if (handle === 'act-then-reset') {
+      // 1: answered (the connection is kept alive); 2: acted on, then the connection is reset
+      // before the answer; 3: the repeat of 2, refused as what it is.
+      if (calls === 1) res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      else if (calls === 2) req.socket.destroy();
+      else res.writeHead(409, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'E_REPLAY', message: 'own nonce is unknown, expired or already used' } }));
+      return;
+    }
     if (handle === 'drop') setTimeout(() => req.socket.destroy(), 200); // the process died while working on it
     if (handle === 'refuse-answer') res.writeHead(409, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'E_BINDING_MISMATCH', message: 'no' } }));
   });
@@ -92,6 +100,22 @@ describe('calls to co-signers', () => {
     const { error, ms } = await failure(call(c.endpoint, s, 10_000));
     expect(error).toMatchObject({ code: 'E_PEER_UNREACHABLE', reason: 'unreachable' });
     expect(ms).toBeLessThan(3_000);
+    expect(s.seen).toEqual(['2:unreachable']);
+  });
+
+  it('counts a replay refusal of the resend after a reset as no answer: the first send arrived and its answer was lost', async () => {
+    // Before: the transport resent the call on a new connection (a reset on a kept-alive one looks
+    // like a stale socket), the co-signer refused the repeat with 409 E_REPLAY, and that refusal
+    // reached the API client as final (the soak, with Toxiproxy resetting connections).
+    const c = await coSigner('act-then-reset');
+    const s = sink();
+    client = createPeerClient(clientTls);
+    const peer = { index: 2, identityKey: '02'.repeat(33), endpoint: c.endpoint };
+    await callCoSigner(client, s, peer, '/v1/peer/control/presign/start', { a: 1 }, 5_000);
+    const { error } = await failure(callCoSigner(client, s, peer, '/v1/peer/control/presign/start', { a: 2 }, 5_000));
+    expect(error).toBeInstanceOf(PeerUnresponsive);
+    expect(error).toMatchObject({ code: 'E_PEER_UNREACHABLE', party: 2, reason: 'unreachable' });
+    expect(c.calls()).toBe(3);
     expect(s.seen).toEqual(['2:unreachable']);
   });
 

@@ -13,7 +13,7 @@ export interface PeerRequester {
     path: string,
     body: unknown,
     opts?: { timeoutMs?: number; method?: string; retries?: number; retryUntil?: number; signal?: AbortSignal },
-  ): Promise<{ status: number; body: unknown }>;
+  ): Promise<{ status: number; body: unknown; attempts?: number }>;
 }
 
 /** A peer answered with an error (its code and message are passed on, nothing else). */
@@ -21,12 +21,15 @@ export class PeerCallError extends Error {
   readonly code: string;
   readonly status: number;
   readonly details: Record<string, unknown>;
+  /** How many times the request was sent (transport client.ts): above 1, the refusal may answer a repeat. */
+  readonly attempts: number;
   override readonly name = 'PeerCallError';
-  constructor(status: number, code: string, message: string, details: Record<string, unknown> = {}) {
+  constructor(status: number, code: string, message: string, details: Record<string, unknown> = {}, attempts = 1) {
     super(message);
     this.status = status;
     this.code = code;
     this.details = details;
+    this.attempts = attempts;
   }
 }
 
@@ -44,7 +47,7 @@ export async function callPeer<T>(
   const details = Object.fromEntries(Object.entries((err ?? {}) as Record<string, unknown>).filter(([k]) => k !== 'code' && k !== 'message'));
   // The peer's own code is kept; its words and this node's view of the network (endpoints,
   // paths) are not passed on, since the error may reach an API client.
-  throw new PeerCallError(res.status, code, `a peer answered ${res.status} ${code}`, details);
+  throw new PeerCallError(res.status, code, `a peer answered ${res.status} ${code}`, details, res.attempts ?? 1);
 }
 
 /**
@@ -147,6 +150,19 @@ export interface NoAnswerSink {
  * peer had closed as idle) is sent again, within the same deadline. No answer → the sink hears of
  * it and PeerUnresponsive is thrown; an error answer → PeerCallError as from callPeer.
  */
+/**
+ * Refusals that say "already done": to a call the transport sent again after a connection reset
+ * (attempts > 1), they answer the repeat, and the first send arrived and was acted on (a nonce
+ * consumed by a presign start, a presignature by a sign round) with its answer lost. The call got
+ * no usable answer, as for the reset itself: retryable, and the request fails over. Seen in the
+ * soak: a presign start answered 409 E_REPLAY, which reached the API client as final.
+ */
+const CONSUMED = new Set(['E_REPLAY', 'E_PRESIGNATURE_UNAVAILABLE']);
+
+function lostAnswer(e: unknown): NoAnswer | undefined {
+  return e instanceof PeerCallError && e.attempts > 1 && CONSUMED.has(e.code) ? 'unreachable' : undefined;
+}
+
 export async function callCoSigner<T>(
   client: PeerRequester,
   sink: NoAnswerSink,
@@ -159,7 +175,7 @@ export async function callCoSigner<T>(
   try {
     return await callPeer<T>(client, peer.endpoint, path, body, { timeoutMs: deadlineMs, retryUntil: Date.now() + deadlineMs, retries: 0, ...(signal ? { signal } : {}) });
   } catch (e) {
-    const reason = signal?.aborted ? undefined : noAnswer(e);
+    const reason = signal?.aborted ? undefined : (noAnswer(e) ?? lostAnswer(e));
     if (reason === undefined) throw e;
     sink.failed(peer, reason);
     throw new PeerUnresponsive(peer, reason, path.slice(path.lastIndexOf('/control/') + '/control/'.length) || path, { cause: e });

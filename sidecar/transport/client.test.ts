@@ -61,7 +61,8 @@ describe('peer client on kept-alive connections', () => {
       const first = await client.request(s.url, '/x', { a: 1 }, { retries: 0 });
       expect(first).toMatchObject({ status: 200, body: { n: 1 }, attempts: 1 });
       const second = await client.request(s.url, '/x', { a: 2 }, { retries: 0 });
-      expect(second).toMatchObject({ status: 200, body: { n: 2 }, attempts: 1 });
+      // Sent twice: the reset may have come after the server acted on the first send.
+      expect(second).toMatchObject({ status: 200, body: { n: 2 }, attempts: 2 });
       expect(s.connections()).toBe(2);
     } finally {
       client.close();

@@ -19,7 +19,10 @@ export interface PeerResponse {
   readonly status: number;
   /** Parsed JSON when the answer was JSON, its text otherwise, undefined when empty. */
   readonly body: unknown;
-  /** How many attempts the answer took (a later attempt may repeat a delivered request). */
+  /**
+   * How many times the request was sent, the resend on a new connection after a kept-alive one
+   * failed included: above 1, an earlier send may have been delivered and acted on.
+   */
   readonly attempts: number;
 }
 
@@ -73,8 +76,11 @@ const RETRYABLE_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMED
 const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
 /**
  * A kept-alive connection the server closed as idle while this request was being sent fails with
- * one of these before any answer: the request never reached the server, so it is sent again on a
- * new connection whatever the retry budget (Node's documented race for reused sockets).
+ * one of these before any answer, and is sent again on a new connection whatever the retry
+ * budget (Node's documented race for reused sockets). A reset of a connection that carried the
+ * request and lost the answer looks the same, so the resend counts as an attempt: every peer
+ * endpoint refuses a repeat of what it already did (E_REPLAY, a consumed presignature), and
+ * `attempts` > 1 tells the caller that such a refusal may be its own first send.
  */
 const STALE_SOCKET_ERRORS = new Set(['ECONNRESET', 'EPIPE']);
 
@@ -213,14 +219,16 @@ export function createPeerClient(tls: PeerTls, clientOpts: PeerClientOptions = {
     const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     const where = `${method} ${url.origin}${url.pathname}`;
     let staleRetried = false;
+    let sent = 0;
     for (let n = 1; ; n++) {
       if (opts.signal?.aborted) throw new TransportError('E_SESSION_CLOSED', `${where}: cancelled`);
       const remaining = opts.retryUntil === undefined ? timeoutMs : Math.max(1, Math.min(timeoutMs, opts.retryUntil - Date.now()));
       const delay = backoffMs(n);
       const lastAttempt = n > retries || (opts.retryUntil !== undefined && Date.now() + delay >= opts.retryUntil);
       try {
+        sent++;
         const answer = await attempt(url, method, payload, remaining, opts.signal);
-        if (lastAttempt || !retryableAnswer(answer.status, answer.body)) return { ...answer, attempts: n };
+        if (lastAttempt || !retryableAnswer(answer.status, answer.body)) return { ...answer, attempts: sent };
       } catch (e) {
         if (opts.signal?.aborted) throw new TransportError('E_SESSION_CLOSED', `${where}: cancelled`);
         if (e instanceof TransportError) throw e;
