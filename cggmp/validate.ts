@@ -3,7 +3,7 @@
  * arithmetic. Each throws InvalidInputError naming the field, never echoing the value.
  */
 import { InvalidInputError } from './errors.ts';
-import { bitLength, gcd, inPlusMinus } from './arith/index.ts';
+import { bitLength, gcd, getBackend, inPlusMinus } from './arith/index.ts';
 
 /**
  * No integer of the protocol exceeds a few times the 6144-bit N²; anything far larger is refused
@@ -22,10 +22,26 @@ export function assertInZn(x: unknown, N: bigint, field: string): asserts x is b
   if (x < 0n || x >= N) throw new InvalidInputError(field, 'not in [0, N)');
 }
 
-/** x ∈ Z*_N: 0 < x < N and gcd(x, N) = 1. */
+/** x ∈ Z*_N: 0 < x < N and gcd(x, N) = 1. For public x (variable-time Euclid). */
 export function assertInZnStar(x: unknown, N: bigint, field: string): asserts x is bigint {
   assertInZn(x, N, field);
   if (x === 0n || gcd(x, N) !== 1n) throw new InvalidInputError(field, 'not coprime to the modulus');
+}
+
+/**
+ * x ∈ Z*_{N²} for public x: 0 ≤ x < N² and gcd(x mod N, N) = 1 (N and N² have the same prime
+ * factors), a Euclid at half the size: Paillier ciphertexts are checked this way.
+ */
+export function assertInZnSquaredStar(x: unknown, N: bigint, field: string): asserts x is bigint {
+  assertInZn(x, N * N, field);
+  const r = x % N;
+  if (r === 0n || gcd(r, N) !== 1n) throw new InvalidInputError(field, 'not coprime to the modulus');
+}
+
+/** x ∈ Z*_N for a secret x (encryption randomness): the coprimality test is constant time (native). */
+export function assertSecretInZnStar(x: unknown, N: bigint, field: string): asserts x is bigint {
+  assertInZn(x, N, field);
+  if (x === 0n || !getBackend().isCoprime(x, N)) throw new InvalidInputError(field, 'not coprime to the modulus');
 }
 
 /** x in the spec's set ±l. */

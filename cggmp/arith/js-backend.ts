@@ -8,6 +8,7 @@
  * backends are interchangeable in tests.
  */
 import { ArithError } from '../errors.ts';
+import { gcd } from './bigint.ts';
 import type { ArithBackend, CrtContext, FixedBaseTable, ModulusContext, PaillierContext } from './backend.ts';
 import { TABLE_MAX_EXP_BITS, tableWindowBits } from './fixed-base-window.ts';
 
@@ -123,6 +124,14 @@ function modInverse(a: bigint, m: bigint): bigint {
   }
   if (r0 !== 1n) throw new ArithError(`${op}: value is not invertible (gcd with modulus is not 1)`);
   return t0 < 0n ? t0 + m : t0;
+}
+
+/** gcd(a, m) = 1 by Euclid (variable time: the BigInt backend is for development only). */
+function isCoprime(a: bigint, m: bigint): boolean {
+  const op = 'isCoprime';
+  assertModulus(m, op, false);
+  assertNonNegative(a, op, 'value');
+  return gcd(a, m) === 1n;
 }
 
 /** Base-2^w digits of e, least significant first, padded to `count` digits. */
@@ -266,6 +275,10 @@ function paillierContext(p: bigint, q: bigint): PaillierContext {
       return ((centred % qc.n) + qc.n) % qc.n;
     },
     pow: (base: bigint, exp: bigint) => overN2.pow(base, exp),
+    nthPower(x: bigint): bigint {
+      assertNonNegative(x, 'paillierNthPower', 'base');
+      return modPow(x % N2, N, N2);
+    },
   });
 }
 
@@ -289,6 +302,7 @@ export const jsBackend: ArithBackend = Object.freeze({
   modPowSecret: (base: bigint, exp: bigint, m: bigint) => modPow(base, exp, m, 'modPowSecret'),
   modPow2,
   modInverse,
+  isCoprime,
   fixedBaseTable,
   modulusContext,
   crtContext,

@@ -12,6 +12,7 @@ import { describe, expect, it } from 'vitest';
 
 import { ArithError } from '../errors.ts';
 import type { ArithBackend } from './backend.ts';
+import { gcd } from './bigint.ts';
 import { loadBackend } from './select.ts';
 
 const native = loadBackend('native');
@@ -205,6 +206,32 @@ describe('modInverse', () => {
   });
 });
 
+describe('isCoprime', () => {
+  it('agrees between backends and with Euclid, for coprime and shared-factor pairs up to 6144 bits', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 2, max: 6144 }).chain((bits) => fc.bigInt({ min: pow2n(bits - 1), max: pow2n(bits) - 1n })),
+        fc.bigInt({ min: 2n, max: pow2n(64) }),
+        fc.bigInt({ min: 0n, max: pow2n(6200) }),
+        fc.boolean(),
+        (c, f, r, share) => {
+          const [a, m] = share ? [f * r, f * c] : [r, c];
+          const expected = gcd(a, m) === 1n;
+          expect(js.isCoprime(a, m)).toBe(expected);
+          expect(native.isCoprime(a, m)).toBe(expected);
+        },
+      ),
+      { numRuns: 150 },
+    );
+    for (const backend of [native, js]) {
+      expect(backend.isCoprime(0n, 7n)).toBe(false);
+      expect(backend.isCoprime(14n, 21n)).toBe(false);
+      expect(backend.isCoprime(1n, 2n)).toBe(true);
+      expect(backend.isCoprime(10n, 21n)).toBe(true);
+    }
+  });
+});
+
 describe('fixed-base table', () => {
   const tableCases = fc
     .constantFrom(64, 256, 1024, 2048, 3072)
@@ -285,6 +312,8 @@ describe('bad arguments: an ArithError, never a crash, identical on both backend
     ['modInverse: modulus must be greater than 1', (b) => b.modInverse(2n, 1n)],
     ['modInverse: modulus must be greater than 1', (b) => b.modInverse(2n, 0n)],
     ['modInverse: value must be non-negative', (b) => b.modInverse(-2n, 11n)],
+    ['isCoprime: modulus must be greater than 1', (b) => b.isCoprime(2n, 1n)],
+    ['isCoprime: value must be non-negative', (b) => b.isCoprime(-2n, 11n)],
     ['fixedBaseTable: modulus must be odd', (b) => b.fixedBaseTable(2n, 3n, 16n, 10)],
     ['fixedBaseTable: modulus must be greater than 1', (b) => b.fixedBaseTable(2n, 3n, 0n, 10)],
     ['fixedBaseTable: base s must be non-negative', (b) => b.fixedBaseTable(-2n, 3n, 15n, 10)],

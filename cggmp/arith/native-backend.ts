@@ -17,7 +17,7 @@ import { tableWindowBits } from './fixed-base-window.ts';
 /** Where scripts/build-native.mjs puts the addon, relative to this file. */
 const ADDON_PATH = './native/build/Release/vilna_arith.node';
 /** Must equal VA_ABI_VERSION in native/vilna_arith.c; a mismatch means a stale build. */
-const ADDON_ABI_VERSION = 2;
+const ADDON_ABI_VERSION = 3;
 const BUILD_HINT = 'build it with `npx node scripts/build-native.mjs` (needs a C compiler and python3)';
 
 declare const tableBrand: unique symbol;
@@ -40,6 +40,7 @@ interface Addon {
   modPowSecret(base: bigint, exp: bigint, m: bigint): bigint;
   modPow2(a: bigint, x: bigint, b: bigint, y: bigint, m: bigint): bigint;
   modInverse(a: bigint, m: bigint): bigint;
+  isCoprime(a: bigint, m: bigint): boolean;
   tableNew(s: bigint, t: bigint, m: bigint, maxExpBits: number, windowBits: number): NativeTable;
   tablePow2(table: NativeTable, x: bigint, y: bigint): bigint;
   secretModulus(n: bigint): NativeHandle;
@@ -54,6 +55,7 @@ interface Addon {
   paillierDecrypt(h: NativeHandle, C: bigint): bigint;
   paillierDecryptCentredMod(h: NativeHandle, C: bigint, q: NativeHandle): bigint;
   paillierPow(h: NativeHandle, base: bigint, exp: bigint): bigint;
+  paillierNthPower(h: NativeHandle, x: bigint): bigint;
   affine(av: bigint, e: bigint, xv: bigint, xo: bigint): bigint;
   montContextsBuilt(): number;
   secretHandleInfo(h: NativeHandle): NativeHandleInfo;
@@ -162,6 +164,13 @@ export function loadNativeBackend(): ArithBackend {
         throw toArithError(e);
       }
     },
+    isCoprime(a: bigint, m: bigint): boolean {
+      try {
+        return addon.isCoprime(a, m);
+      } catch (e) {
+        throw toArithError(e);
+      }
+    },
     fixedBaseTable,
     modulusContext(n: bigint): ModulusContext {
       const h = call(() => addon.secretModulus(n));
@@ -194,6 +203,7 @@ export function loadNativeBackend(): ArithBackend {
           return call(() => addon.paillierDecryptCentredMod(h, C, qh));
         },
         pow: (base: bigint, exp: bigint) => call(() => addon.paillierPow(h, base, exp)),
+        nthPower: (x: bigint) => call(() => addon.paillierNthPower(h, x)),
       });
       handles.set(ctx, h);
       return ctx;

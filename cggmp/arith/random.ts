@@ -5,7 +5,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { ArithError } from '../errors.ts';
-import { bitLength, fromBytesBE, gcd } from './bigint.ts';
+import { bitLength, fromBytesBE } from './bigint.ts';
+import { getBackend } from './select.ts';
 
 /** Uniform integer in [0, n), n ≥ 1. */
 export function randomBelow(n: bigint): bigint {
@@ -46,6 +47,6 @@ export function inPlusMinus(x: bigint, l: bigint): boolean {
 export function randomZnStar(N: bigint): bigint {
   for (;;) {
     const x = randomBelow(N);
-    if (x !== 0n && gcd(x, N) === 1n) return x;
+    if (x !== 0n && getBackend().isCoprime(x, N)) return x;
   }
 }

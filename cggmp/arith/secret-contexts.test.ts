@@ -143,6 +143,26 @@ describe('secret-modulus contexts agree with the BigInt backend', () => {
     );
   });
 
+  it('computes x^N mod N² through p and q (the Teichmüller shortcut) exactly as a plain exponentiation does', () => {
+    // Safe primes take the shortcut (p − 1 = 2·odd); primes ≡ 1 mod 4 the general path; the
+    // 1536-bit fixture primes are the production size.
+    for (const [p, q, count] of [[...safe, 60], [...plain, 30], [p128, q128, 4]] as const) {
+      const N = p * q;
+      const N2 = N * N;
+      const [a, b] = [native.paillierContext(p, q), js.paillierContext(p, q)];
+      fc.assert(
+        fc.property(fc.oneof(fc.constantFrom(0n, 1n, p, q, N - 1n, N, N + 1n, N2 - 1n, N2 + 5n, p * p), fc.bigInt({ min: 0n, max: 2n * N2 })), (x) => {
+          const plainPow = native.modPow(x % N2, N, N2);
+          expect(a.nthPower(x)).toBe(plainPow);
+          expect(b.nthPower(x)).toBe(plainPow);
+        }),
+        { numRuns: count },
+      );
+      expect(() => a.nthPower(-1n)).toThrow(ArithError);
+      expect(() => b.nthPower(-1n)).toThrow(ArithError);
+    }
+  });
+
   it('adds modulo an even secret modulus and computes proof responses without signed secrets', () => {
     fc.assert(
       fc.property(fc.bigInt({ min: 2n, max: pow2(3072) }), fc.bigInt({ min: 0n, max: pow2(3072) }), fc.bigInt({ min: 0n, max: pow2(3072) }), (m, x, y) => {

@@ -7,7 +7,7 @@
  */
 import { InvalidInputError } from '../errors.ts';
 import { mod, inPlusMinus, randomZnStar, powPublic, powSecretNonNegative, powShifted, type ModulusContext, type Shifted } from '../arith/index.ts';
-import { assertBigint, assertInZnStar } from '../validate.ts';
+import { assertBigint, assertInZnSquaredStar, assertSecretInZnStar } from '../validate.ts';
 import type { PaillierPublicKey, PaillierSecretKey } from './keys.ts';
 
 function assertPlaintext(M: bigint, pk: PaillierPublicKey): void {
@@ -25,7 +25,7 @@ function shiftedPlaintext(M: Shifted, pk: PaillierPublicKey): bigint {
 /** enc_N(M; r) of a public plaintext M with the public key only. r must be in Z*_N. */
 export function encrypt(pk: PaillierPublicKey, M: bigint, r: bigint = randomZnStar(pk.N)): bigint {
   assertPlaintext(M, pk);
-  assertInZnStar(r, pk.N, 'r');
+  assertSecretInZnStar(r, pk.N, 'r');
   const rN = powSecretNonNegative(r, pk.N, pk.N2);
   return ((1n + mod(M, pk.N) * pk.N) * rN) % pk.N2;
 }
@@ -33,7 +33,7 @@ export function encrypt(pk: PaillierPublicKey, M: bigint, r: bigint = randomZnSt
 /** enc_N(M; r) of a secret plaintext M (shifted) with the public key only. */
 export function encryptShifted(pk: PaillierPublicKey, M: Shifted, r: bigint = randomZnStar(pk.N)): bigint {
   const m = shiftedPlaintext(M, pk);
-  assertInZnStar(r, pk.N, 'r');
+  assertSecretInZnStar(r, pk.N, 'r');
   const rN = powSecretNonNegative(r, pk.N, pk.N2);
   return ((1n + m * pk.N) * rN) % pk.N2;
 }
@@ -41,15 +41,15 @@ export function encryptShifted(pk: PaillierPublicKey, M: Shifted, r: bigint = ra
 /** enc^crt_sk(M; r) of a public plaintext: the same ciphertext, r^N through p² and q². */
 export function encryptCrt(sk: PaillierSecretKey, M: bigint, r: bigint = randomZnStar(sk.N)): bigint {
   assertPlaintext(M, sk);
-  assertInZnStar(r, sk.N, 'r');
-  return ((1n + mod(M, sk.N) * sk.N) * sk.ops.pow(r, sk.N)) % sk.N2;
+  assertSecretInZnStar(r, sk.N, 'r');
+  return ((1n + mod(M, sk.N) * sk.N) * sk.ops.nthPower(r)) % sk.N2;
 }
 
 /** enc^crt_sk(M; r) of a secret plaintext M (shifted). */
 export function encryptCrtShifted(sk: PaillierSecretKey, M: Shifted, r: bigint = randomZnStar(sk.N)): bigint {
   const m = shiftedPlaintext(M, sk);
-  assertInZnStar(r, sk.N, 'r');
-  return ((1n + m * sk.N) * sk.ops.pow(r, sk.N)) % sk.N2;
+  assertSecretInZnStar(r, sk.N, 'r');
+  return ((1n + m * sk.N) * sk.ops.nthPower(r)) % sk.N2;
 }
 
 /**
@@ -57,14 +57,14 @@ export function encryptCrtShifted(sk: PaillierSecretKey, M: Shifted, r: bigint =
  * signed representative is not, so this is for plaintexts that are public or about to be.
  */
 export function decrypt(sk: PaillierSecretKey, C: bigint): bigint {
-  assertInZnStar(C, sk.N2, 'C');
+  assertInZnSquaredStar(C, sk.N, 'C');
   const m = sk.ops.decrypt(C);
   return m > sk.N / 2n ? m - sk.N : m;
 }
 
 /** dec_sk(C) taken in (−N/2, N/2] and reduced mod q, never signed: the MtA shares of presigning. */
 export function decryptCentredMod(sk: PaillierSecretKey, C: bigint, q: ModulusContext): bigint {
-  assertInZnStar(C, sk.N2, 'C');
+  assertInZnSquaredStar(C, sk.N, 'C');
   return sk.ops.decryptCentredMod(C, q);
 }
 
@@ -85,5 +85,5 @@ export function mulShifted(pk: PaillierPublicKey, k: Shifted, C: bigint): bigint
 
 /** Checks that a received ciphertext is in Z*_{N²}. */
 export function assertCiphertext(C: unknown, pk: PaillierPublicKey, field: string): asserts C is bigint {
-  assertInZnStar(C, pk.N2, field);
+  assertInZnSquaredStar(C, pk.N, field);
 }

@@ -20,7 +20,7 @@ import {
 import type { SecurityLevel } from '../params.ts';
 import { commitPublic, commitSecret, type RingPedersenParams } from '../ring-pedersen/index.ts';
 import { challengeStream } from '../transcript/index.ts';
-import { assertBigint, assertInZnStar, assertRecord } from '../validate.ts';
+import { assertBigint, assertInZnStar, assertInZnSquaredStar, assertRecord } from '../validate.ts';
 import { InvalidInputError } from '../errors.ts';
 import { PROOF_TAG_PREFIX, assertContext, check, stateInputs, type ProofContext } from './context.ts';
 
@@ -145,13 +145,13 @@ export function verifyAffG(
   const pkj = paillierPublicKey(s.Nj, level, 'N_j');
   const pki = paillierPublicKey(s.Ni, level, 'N_i');
   if (skj && skj.N !== pkj.N) throw new InvalidInputError('skj', 'does not match N_j');
-  assertInZnStar(s.C, pkj.N2, 'C');
-  assertInZnStar(s.D, pkj.N2, 'D');
-  assertInZnStar(s.Y, pki.N2, 'Y');
+  assertInZnSquaredStar(s.C, pkj.N, 'C');
+  assertInZnSquaredStar(s.D, pkj.N, 'D');
+  assertInZnSquaredStar(s.Y, pki.N, 'Y');
   assertPoint(s.X, 'X');
-  assertInZnStar(proof.A, pkj.N2, 'A');
+  assertInZnSquaredStar(proof.A, pkj.N, 'A');
   assertPoint(proof.Bx, 'B_x');
-  assertInZnStar(proof.By, pki.N2, 'B_y');
+  assertInZnSquaredStar(proof.By, pki.N, 'B_y');
   for (const k of ['E', 'S', 'F', 'T'] as const) assertInZnStar(proof[k], R.N, k);
   for (const k of ['z1', 'z2', 'z3', 'z4'] as const) assertBigint(proof[k], k);
   assertInZnStar(proof.w, pkj.N, 'w');

@@ -10,7 +10,7 @@ import { encrypt, encryptCrtShifted, encryptShifted, mulPublic, paillierPublicKe
 import type { SecurityLevel } from '../params.ts';
 import { commitPublic, commitSecret, type RingPedersenParams } from '../ring-pedersen/index.ts';
 import { challengeStream } from '../transcript/index.ts';
-import { assertBigint, assertInZnStar, assertScalar, assertRecord } from '../validate.ts';
+import { assertBigint, assertInZnStar, assertInZnSquaredStar, assertScalar, assertRecord } from '../validate.ts';
 import { InvalidInputError } from '../errors.ts';
 import { PROOF_TAG_PREFIX, assertContext, check, stateInputs, type ProofContext } from './context.ts';
 
@@ -108,11 +108,11 @@ export function verifyEncElg(
   assertRecord(s, 'statement');
   assertRecord(proof, 'proof');
   const pk0 = paillierPublicKey(s.N0, level, 'N0');
-  assertInZnStar(s.C, pk0.N2, 'C');
+  assertInZnSquaredStar(s.C, pk0.N, 'C');
   for (const k of ['A', 'B', 'X'] as const) assertPoint(s[k], k);
   assertInZnStar(proof.S, R.N, 'S');
   assertInZnStar(proof.T, R.N, 'T');
-  assertInZnStar(proof.D, pk0.N2, 'D');
+  assertInZnSquaredStar(proof.D, pk0.N, 'D');
   assertPoint(proof.Y, 'Y');
   assertPoint(proof.Z, 'Z');
   assertBigint(proof.z1, 'z1');

@@ -116,6 +116,8 @@ typedef struct {
 /* p, q distinct odd primes (a corrupt party's may be of any sizes). NULL on failure. */
 ct_paillier *ct_paillier_new(const BIGNUM *p, const BIGNUM *q, BN_CTX *ctx);
 void ct_paillier_free(ct_paillier *k);
+/* r = x^N mod N^2 for x >= 0 (the randomness term of an encryption), through p, q (ct_core.c). */
+int ct_paillier_nth_power(BIGNUM *r, const BIGNUM *x, ct_paillier *k, BN_CTX *ctx);
 /* m = dec(C) in [0, N) for C in Z*_{N^2}: L-function by exact division, CRT recombination. */
 int ct_paillier_decrypt(BIGNUM *m, const BIGNUM *C, ct_paillier *k, BN_CTX *ctx);
 /* r = (dec(C) taken in (-N/2, N/2]) mod q, for the modulus q of `qm` (the MtA share mod q). */

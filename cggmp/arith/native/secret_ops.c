@@ -335,6 +335,17 @@ static napi_value paillier_pow(napi_env env, napi_callback_info info) {
   return call_end(&c, e != NULL && CT(ct_crt_pow(c.r, b, e, negative, k->crt_n2, c.ctx)), VA_SECRET);
 }
 
+/* paillierNthPower(h, x) -> x^N mod N^2 through p, q: the r^N of an encryption. */
+static napi_value paillier_nth_power(napi_env env, napi_callback_info info) {
+  call_state c;
+  napi_value argv[2];
+  const char *op = "paillierNthPower";
+  if (!call_begin(&c, env, op) || !va_args(env, info, op, 2, argv)) return call_end(&c, 0, VA_SECRET);
+  ct_paillier *k = unwrap_handle(env, argv[0], &PAILLIER_TAG, op, "Paillier");
+  BIGNUM *x = k == NULL ? NULL : call_arg(&c, argv[1], "base");
+  return call_end(&c, x != NULL && CT(ct_paillier_nth_power(c.r, x, k, c.ctx)), VA_SECRET);
+}
+
 /* affine(av, e, xv, xo) -> av + |e| (e < 0 ? 2 xo - xv : xv): a proof response before its public shift. */
 static napi_value affine(napi_env env, napi_callback_info info) {
   call_state c;
@@ -433,6 +444,7 @@ int va_register_secret_ops(napi_env env, napi_value exports) {
       {"paillierDecrypt", NULL, paillier_decrypt, NULL, NULL, NULL, napi_enumerable, NULL},
       {"paillierDecryptCentredMod", NULL, paillier_decrypt_centred_mod, NULL, NULL, NULL, napi_enumerable, NULL},
       {"paillierPow", NULL, paillier_pow, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"paillierNthPower", NULL, paillier_nth_power, NULL, NULL, NULL, napi_enumerable, NULL},
       {"affine", NULL, affine, NULL, NULL, NULL, napi_enumerable, NULL},
       {"montContextsBuilt", NULL, mont_contexts_built, NULL, NULL, NULL, napi_enumerable, NULL},
       {"secretHandleInfo", NULL, secret_handle_info, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -21,7 +21,7 @@
 #include <openssl/err.h>
 
 /* Bumped whenever the JS-visible surface changes; native-backend.ts refuses a stale build. */
-#define VA_ABI_VERSION 2
+#define VA_ABI_VERSION 3
 
 napi_value va_throw(napi_env env, const char *code, const char *fmt, ...) {
   char msg[256];
@@ -388,6 +388,40 @@ done:
   return out;
 }
 
+/*
+ * gcd(a, m) == 1 for 0 <= a. OpenSSL's BN_gcd is constant-time (binary GCD with a fixed number
+ * of steps for the operands' size): `a` is often secret (Paillier randomness sampled in Z*_N),
+ * and the BigInt Euclid it replaces was both variable-time and ~10 % of a presign's CPU.
+ */
+static napi_value is_coprime(napi_env env, napi_callback_info info) {
+  const char *op = "isCoprime";
+  napi_value argv[2];
+  BIGNUM *m = NULL, *a = NULL, *g = NULL;
+  BN_CTX *ctx = NULL;
+  napi_value out = NULL;
+  if (!va_args(env, info, op, 2, argv)) return NULL;
+  if ((m = get_modulus(env, argv[1], op, 0)) == NULL) goto done;
+  if ((a = va_get_bn(env, argv[0], op, "value", VA_SECRET)) == NULL) goto done;
+  ctx = BN_CTX_new();
+  g = BN_new();
+  if (ctx == NULL || g == NULL) {
+    va_throw(env, VA_E_INTERNAL, "%s: out of memory", op);
+    goto done;
+  }
+  if (!BN_gcd(g, a, m, ctx)) {
+    ERR_clear_error();
+    va_throw(env, VA_E_INTERNAL, "%s: OpenSSL gcd failed", op);
+    goto done;
+  }
+  if (napi_get_boolean(env, BN_is_one(g), &out) != napi_ok) out = NULL;
+done:
+  BN_CTX_free(ctx);
+  BN_clear_free(g);
+  BN_clear_free(a);
+  BN_free(m);
+  return out;
+}
+
 NAPI_MODULE_INIT() {
   napi_value abi;
   if (napi_create_uint32(env, VA_ABI_VERSION, &abi) != napi_ok) return NULL;
@@ -397,6 +431,7 @@ NAPI_MODULE_INIT() {
       {"modPowSecret", NULL, mod_pow_secret, NULL, NULL, NULL, napi_enumerable, NULL},
       {"modPow2", NULL, mod_pow2, NULL, NULL, NULL, napi_enumerable, NULL},
       {"modInverse", NULL, mod_inverse, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"isCoprime", NULL, is_coprime, NULL, NULL, NULL, napi_enumerable, NULL},
       {"tableNew", NULL, va_table_new, NULL, NULL, NULL, napi_enumerable, NULL},
       {"tablePow2", NULL, va_table_pow2, NULL, NULL, NULL, napi_enumerable, NULL},
   };
