@@ -57,7 +57,7 @@ export function specEntries(m: number): readonly SpecEntry[] {
     { phase: 'aux-info', step: 'verifierTable', kind: 'table-build', modulus: 'N̂', once: 1, perPeer: 1, source: 'Provisioning output' },
 
     // §Non-Threshold Presigning, Round 1: G_i, K_i = enc^crt_{sk_i}.
-    { phase: 'presign', step: 'commitNonces', kind: 'crt', modulus: 'N²', once: 2, perPeer: 0, source: 'Presigning round 1' },
+    { phase: 'presign', step: 'commitNonce', kind: 'crt', modulus: 'N²', once: 2, perPeer: 0, source: 'Presigning round 1' },
     // Two ProveNI_enc-elg per peer: S, T on the table; D = enc_{N0}(α, r); z2 = r·ρ^e mod N0.
     { phase: 'presign', step: 'proveEncElg', kind: 'table', modulus: 'N̂', once: 0, perPeer: 4, source: 'Commit_enc-elg' },
     { phase: 'presign', step: 'proveEncElg', kind: 'exp', modulus: 'N²', once: 0, perPeer: 2, source: 'Commit_enc-elg (D)' },
@@ -67,8 +67,8 @@ export function specEntries(m: number): readonly SpecEntry[] {
     { phase: 'presign', step: 'verifyEncElg', kind: 'table', modulus: 'N̂', once: 0, perPeer: 2, source: 'Verify_enc-elg 4' },
     { phase: 'presign', step: 'verifyEncElg', kind: 'exp', modulus: 'N̂', once: 0, perPeer: 2, source: 'Verify_enc-elg 4' },
     // Round 2, per peer: D = (γ_i ⊙ K_j) ⊕ enc_j(−β), D̂ likewise (2 exps each); F, F̂ = enc^crt.
-    { phase: 'presign', step: 'mtaAnswer', kind: 'exp', modulus: 'N²', once: 0, perPeer: 4, source: 'Presigning round 2 (D, D̂)' },
-    { phase: 'presign', step: 'mtaAnswer', kind: 'crt', modulus: 'N²', once: 0, perPeer: 2, source: 'Presigning round 2 (F, F̂)' },
+    { phase: 'presign', step: 'mtaHalf', kind: 'exp', modulus: 'N²', once: 0, perPeer: 4, source: 'Presigning round 2 (D, D̂)' },
+    { phase: 'presign', step: 'mtaHalf', kind: 'crt', modulus: 'N²', once: 0, perPeer: 2, source: 'Presigning round 2 (F, F̂)' },
     // Two ProveNI_aff-g per peer: A = (α ⊙ C) ⊕ enc_{N_j}(β; r); B_y = enc^crt; E, S, F, T on the
     // table; w = r·ρ^e mod N_j, w_y = r_y·ρ_y^e mod N_i.
     { phase: 'presign', step: 'proveAffG', kind: 'exp', modulus: 'N²', once: 0, perPeer: 4, source: 'Commit_aff-g (A)' },

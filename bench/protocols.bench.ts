@@ -9,6 +9,7 @@ import { SECURITY_LEVEL_128 as L } from '../cggmp/params.ts';
 import { auxInfo, generateAuxKeys } from '../cggmp/protocols/aux-info.ts';
 import { keygen } from '../cggmp/protocols/keygen.ts';
 import { withAux, type KeyShare } from '../cggmp/protocols/key-share.ts';
+import { defaultWorkerCount, workerPool, type WorkerPool } from '../cggmp/parallel/index.ts';
 import { presign, type Presignature } from '../cggmp/protocols/presign.ts';
 import { refresh } from '../cggmp/protocols/refresh.ts';
 import { reshare, reshareParticipants } from '../cggmp/protocols/reshare.ts';
@@ -34,6 +35,11 @@ interface Fixture {
   readonly group: ReturnType<typeof simGroup>;
   readonly shares: Map<number, KeyShare>;
 }
+
+// One pool of proof workers for the process, as a party node has: every signer of a row shares
+// it, so all signers together use the machine's cores, never more threads than cores.
+let pool: WorkerPool | undefined;
+const proofWork = (): WorkerPool => (pool ??= workerPool());
 
 // Shares are built once per (n, t) and reused by the later rows.
 const fixtures = new Map<string, Promise<Fixture>>();
@@ -88,12 +94,25 @@ function rows(n: number, t: number): BenchCase[] {
       return async () => unwrap(await runSession({ protocol: 'aux-info', group, parties }, (s) => auxInfo(s, { level: L, primes: freshPrimes })));
     }),
     {
+      // As the node runs it: the per-peer proofs on the worker pool.
       ...row('presign', FEW, async () => {
+        const { parties, group, shares } = await fixture(n, t);
+        const signers = parties.slice(0, t);
+        const work = proofWork();
+        return async () => unwrap(await runSession({ protocol: 'presign', group, parties: signers }, (s) => presign(s, { level: L, share: shares.get(s.params.self)!, work })));
+      }),
+      params: { ...params, workers: defaultWorkerCount() },
+      // Only the t signers presign: CPU per party is over them, as for sign (and as the anchor counts it).
+      parties: t,
+    },
+    {
+      // Everything on this one thread, as the anchor runs: the arithmetic alone.
+      ...row('presign-1thread', FEW, async () => {
         const { parties, group, shares } = await fixture(n, t);
         const signers = parties.slice(0, t);
         return async () => unwrap(await runSession({ protocol: 'presign', group, parties: signers }, (s) => presign(s, { level: L, share: shares.get(s.params.self)! })));
       }),
-      // Only the t signers presign: CPU per party is over them, as for sign (and as the anchor counts it).
+      params: { ...params, workers: 0 },
       parties: t,
     },
     {

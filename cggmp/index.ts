@@ -12,3 +12,4 @@ export * as ringPedersen from './ring-pedersen/index.ts';
 export * as zk from './zk/index.ts';
 export * as hd from './hd/index.ts';
 export * as protocols from './protocols/index.ts';
+export * as parallel from './parallel/index.ts';

@@ -45,6 +45,11 @@ export const NodeConfigSchema = z.strictObject({
     .strictObject({ size: z.number().int().min(0).max(1000).default(2), pathSize: z.number().int().min(0).max(100).default(2) })
     .default({ size: 2, pathSize: 2 }),
   roundTimeoutMs: z.number().int().min(1000).max(600_000).default(120_000),
+  /**
+   * Worker threads for presigning's per-peer proofs (cggmp/parallel): one per core when absent,
+   * 0 for none (every proof on the event loop).
+   */
+  proofWorkers: z.number().int().min(0).max(16).optional(),
   /** OTLP/HTTP endpoint for traces; tracing is off when absent. */
   otlpEndpoint: z.url().optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
@@ -71,6 +76,7 @@ const ENV_OVERRIDES: readonly { readonly env: string; readonly apply: (c: Record
   { env: 'VILNA_HSM_MODULE', apply: (c, v) => (obj(c, 'hsm').module = v) },
   { env: 'VILNA_OTLP_ENDPOINT', apply: (c, v) => (c.otlpEndpoint = v) },
   { env: 'VILNA_LOG_LEVEL', apply: (c, v) => (c.logLevel = v) },
+  { env: 'VILNA_PROOF_WORKERS', apply: (c, v) => (c.proofWorkers = /^\d+$/.test(v) ? Number(v) : v) },
 ];
 
 function obj(c: Record<string, unknown>, key: string): Record<string, unknown> {

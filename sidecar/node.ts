@@ -9,7 +9,7 @@ import { createServer as createHttpsServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import express from 'express';
-import { arith, primeBits, protocols, SECURITY_LEVEL_128 } from '../cggmp/index.ts';
+import { arith, parallel, primeBits, protocols, SECURITY_LEVEL_128 } from '../cggmp/index.ts';
 import { approverSetHash, parseApproverSet, planHashHex } from '../api/index.ts';
 import { AuditLog, RefusalCounter, type RefusalSink } from './audit/index.ts';
 import type { NodeConfig } from './config.ts';
@@ -239,6 +239,10 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
     // Room for every party's sets of a key, each with `m` and its hot paths (hot-paths.ts).
     const pool = new PresignPool((keyId, n) => metrics.presignatures(keyId, n), Math.max(64, 8 * (cfg.presignPool.size + MAX_HOT_PATHS * cfg.presignPool.pathSize)));
     closers.push(() => pool.close());
+    // Presigning's per-peer proofs on worker threads (cggmp/parallel), one per core unless configured.
+    const proofWorkers = cfg.proofWorkers ?? parallel.defaultWorkerCount();
+    const proofWork = proofWorkers > 0 ? parallel.workerPool({ size: proofWorkers }) : undefined;
+    if (proofWork) closers.push(() => proofWork.close());
     // The sealed pool loads what the last run left (after the approver change above re-sealed it).
     const openPrimePool = async (): Promise<PrimePool> => {
       const primePool = await PrimePool.open({
@@ -321,6 +325,7 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
       signerSets,
       health,
       nonceTtlMs: cfg.roundTimeoutMs,
+      ...(proofWork ? { work: proofWork } : {}),
       ...(testHooks.checkpoint ? { checkpoint: testHooks.checkpoint } : {}),
       prepareRefused: (reason) => {
         metrics.presignPrepareRefused(reason);
@@ -625,7 +630,7 @@ export async function startNode(cfg: NodeConfig, testHooks: NodeTestHooks = {}):
     closers.push(() => anchors.close());
     // Runs before the one above: the pending counts are written, then anchored.
     closers.push(() => refusals.close());
-    log.info({ peerUrl, apiUrl, metricsUrl, identityKey: hex(identity) }, 'node started');
+    log.info({ peerUrl, apiUrl, metricsUrl, identityKey: hex(identity), proofWorkers }, 'node started');
 
     return {
       identityKey: hex(identity),

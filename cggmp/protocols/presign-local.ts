@@ -9,8 +9,8 @@
  * reductions, and the MtA shares arrive already decrypted to Z_q.
  */
 import { negateShifted, randomBelow, randomShifted, randomZnStar, scalarOf, type ModulusContext, type Shifted } from '../arith/index.ts';
-import { CURVE_ORDER, mulG, mulPoint, type Point } from '../curve/index.ts';
-import { add, encryptCrtShifted, encryptShifted, mulShifted, type PaillierPublicKey, type PaillierSecretKey } from '../paillier/index.ts';
+import { CURVE_ORDER, mulG, mulPoint, scalarField, type Point } from '../curve/index.ts';
+import { add, decryptCentredMod, encryptCrtShifted, encryptShifted, mulShifted, type PaillierPublicKey, type PaillierSecretKey } from '../paillier/index.ts';
 import type { SecurityLevel } from '../params.ts';
 import type { RingPedersenParams } from '../ring-pedersen/index.ts';
 import { proveAffG, proveEncElg, type AffGProof, type EncElgProof, type ProofContext } from '../zk/index.ts';
@@ -46,19 +46,31 @@ export interface NonceSecrets {
 
 const nonZeroScalar = (): bigint => randomBelow(q - 1n) + 1n;
 
+/** Round 1's randomness: ρ_i, ν_i of K_i, G_i, the El-Gamal a_i, b_i, and Y_i. */
+export function sampleNonces(sk: PaillierSecretKey, Fq: ModulusContext, k: Shifted, gamma: Shifted): { secrets: NonceSecrets; Y: Point } {
+  const secrets = { k, gamma, kq: scalarOf(k, Fq), gq: scalarOf(gamma, Fq), rho: randomZnStar(sk.N), v: randomZnStar(sk.N), a: nonZeroScalar(), b: nonZeroScalar() };
+  return { secrets, Y: mulG(nonZeroScalar()) };
+}
+
+/** K_i = enc_i(k_i; ρ_i) or G_i = enc_i(γ_i; ν_i), through the signer's own primes. */
+export function commitNonce(sk: PaillierSecretKey, x: Shifted, r: bigint): bigint {
+  return encryptCrtShifted(sk, x, r);
+}
+
+/** The round-1 broadcast: K_i, G_i with the El-Gamal commitments A_i = (a·G, a·Y + k·G), B_i = (b·G, b·Y + γ·G). */
+export function round1Message(n: NonceSecrets, Y: Point, K: bigint, Gc: bigint): Round1 {
+  return { K, Gc, Y, A1: mulG(n.a), A2: mulPoint(Y, n.a).add(mulG(n.kq)), B1: mulG(n.b), B2: mulPoint(Y, n.b).add(mulG(n.gq)) };
+}
+
 /** Round 1: K_i = enc(k_i), G_i = enc(γ_i) and the El-Gamal commitments A_i, B_i under Y_i. */
 export function commitNonces(sk: PaillierSecretKey, Fq: ModulusContext, k: Shifted, gamma: Shifted): { mine: Round1; secrets: NonceSecrets } {
-  const kq = scalarOf(k, Fq);
-  const gq = scalarOf(gamma, Fq);
-  const rho = randomZnStar(sk.N);
-  const v = randomZnStar(sk.N);
-  const K = encryptCrtShifted(sk, k, rho);
-  const Gc = encryptCrtShifted(sk, gamma, v);
-  const Y = mulG(nonZeroScalar());
-  const a = nonZeroScalar();
-  const b = nonZeroScalar();
-  const mine: Round1 = { K, Gc, Y, A1: mulG(a), A2: mulPoint(Y, a).add(mulG(kq)), B1: mulG(b), B2: mulPoint(Y, b).add(mulG(gq)) };
-  return { mine, secrets: { k, gamma, kq, gq, rho, v, a, b } };
+  const { secrets, Y } = sampleNonces(sk, Fq, k, gamma);
+  return { mine: round1Message(secrets, Y, commitNonce(sk, k, secrets.rho), commitNonce(sk, gamma, secrets.v)), secrets };
+}
+
+/** α = dec_i(D) centred and reduced mod q: an MtA share, never a signed BigInt. */
+export function decryptMtaShare(sk: PaillierSecretKey, D: bigint): bigint {
+  return decryptCentredMod(sk, D, scalarField());
 }
 
 /** Round 1's Π^enc-elg proofs for one peer, against that peer's ring-Pedersen parameters. */
@@ -98,6 +110,29 @@ export interface MtaMasks {
   readonly s: bigint;
 }
 
+/** One of the two MtA answers to peer j: D = (x ⊙ K_j) ⊕ enc_j(−β), F = enc_i(−β), Π^aff-g for X = x·G. */
+export interface MtaHalf {
+  readonly D: bigint;
+  readonly F: bigint;
+  readonly psi: AffGProof;
+  /** β, secret. */
+  readonly beta: Shifted;
+  /** The randomness of enc_j(−β) in D (opened if the presignature dies). */
+  readonly s: bigint;
+}
+
+/** One MtA answer for peer j over the secret x (γ_i or x_i) with X = x·G: independent of the other half. */
+export function mtaHalf(level: SecurityLevel, ctx: ProofContext, sk: PaillierSecretKey, peer: MtaPeer, Kj: bigint, x: Shifted, X: Point): MtaHalf {
+  const beta = randomShifted(1n << BigInt(level.ellPrime));
+  const Nj = peer.pk.N;
+  const [sij, rij] = [randomZnStar(Nj), randomZnStar(sk.N)];
+  const negBeta = negateShifted(beta);
+  const D = add(peer.pk, mulShifted(peer.pk, x, Kj), encryptShifted(peer.pk, negBeta, sij));
+  const F = encryptCrtShifted(sk, negBeta, rij);
+  const psi = proveAffG(level, ctx, peer.R, { Nj, Ni: sk.N, C: Kj, D, Y: F, X }, { x, y: negBeta, rho: sij, rhoY: rij }, sk);
+  return { D, F, psi, beta, s: sij };
+}
+
 /**
  * Round 2 of the spec (our round 3), for one peer j: D = (γ_i ⊙ K_j) ⊕ enc_j(−β), F = enc_i(−β)
  * and the same for x_i with β̂, each with its Π^aff-g proof.
@@ -111,19 +146,12 @@ export function mtaAnswer(
   secrets: { readonly gamma: Shifted; readonly xi: Shifted },
   publics: { readonly Gamma_i: Point; readonly X_i: Point },
 ): { answer: MtaAnswer; masks: MtaMasks } {
-  const ell = 1n << BigInt(level.ellPrime);
-  const beta = randomShifted(ell);
-  const betaHat = randomShifted(ell);
-  const Nj = peer.pk.N;
-  const [sij, sHat, rij, rHat] = [randomZnStar(Nj), randomZnStar(Nj), randomZnStar(sk.N), randomZnStar(sk.N)];
-  const [negBeta, negBetaHat] = [negateShifted(beta), negateShifted(betaHat)];
-  const D = add(peer.pk, mulShifted(peer.pk, secrets.gamma, Kj), encryptShifted(peer.pk, negBeta, sij));
-  const F = encryptCrtShifted(sk, negBeta, rij);
-  const DHat = add(peer.pk, mulShifted(peer.pk, secrets.xi, Kj), encryptShifted(peer.pk, negBetaHat, sHat));
-  const FHat = encryptCrtShifted(sk, negBetaHat, rHat);
-  const psi = proveAffG(level, ctx, peer.R, { Nj, Ni: sk.N, C: Kj, D, Y: F, X: publics.Gamma_i }, { x: secrets.gamma, y: negBeta, rho: sij, rhoY: rij }, sk);
-  const psiHat = proveAffG(level, ctx, peer.R, { Nj, Ni: sk.N, C: Kj, D: DHat, Y: FHat, X: publics.X_i }, { x: secrets.xi, y: negBetaHat, rho: sHat, rhoY: rHat }, sk);
-  return { answer: { D, F, DHat, FHat, psi, psiHat }, masks: { beta, betaHat, s: sij } };
+  return joinMta(mtaHalf(level, ctx, sk, peer, Kj, secrets.gamma, publics.Gamma_i), mtaHalf(level, ctx, sk, peer, Kj, secrets.xi, publics.X_i));
+}
+
+/** The two halves (γ_i first, then x_i) as the answer sent and the masks kept. */
+export function joinMta(g: MtaHalf, x: MtaHalf): { answer: MtaAnswer; masks: MtaMasks } {
+  return { answer: { D: g.D, F: g.F, DHat: x.D, FHat: x.F, psi: g.psi, psiHat: x.psi }, masks: { beta: g.beta, betaHat: x.beta, s: g.s } };
 }
 
 /**

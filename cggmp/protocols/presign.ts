@@ -15,7 +15,6 @@ import { CURVE_ORDER, G, IDENTITY, mulG, mulPoint, mulPointPublic, scalarField, 
 import { InvalidInputError } from '../errors.ts';
 import { deriveShift } from '../hd/index.ts';
 import {
-  decryptCentredMod,
   paillierSecretKeyFromPrimes,
   type PaillierPublicKey,
   type PaillierSecretKey,
@@ -25,9 +24,7 @@ import type { Decoded } from '../transcript/index.ts';
 import { assertScalar } from '../validate.ts';
 import {
   proveElog,
-  verifyAffG,
   verifyElog,
-  verifyEncElg,
   type AffGProof,
   type ElogProof,
   type EncElgProof,
@@ -39,7 +36,8 @@ import type { AuxPublic, KeyShare, KeySharePublic } from './key-share.ts';
 import { lagrangeAtZero, modInverseQ } from './polynomial.ts';
 import type { RoundInbox, Session } from './session.ts';
 import type { AbortEvidence } from './abort.ts';
-import { commitNonces, mtaAnswer, nonceProofs, shareSums, type MtaMasks, type Round1 } from './presign-local.ts';
+import { joinMta, round1Message, sampleNonces, shareSums, type MtaMasks, type Round1 } from './presign-local.ts';
+import { inlineWork, settledValue, type ProofWork } from '../parallel/work.ts';
 import { deltaOpeningValue, identifyDeltaCulprit, readDeltaOpening, type DeltaOpening, type DeltaTranscript } from './presign-identify.ts';
 
 export const PRESIGN = 'presign';
@@ -83,6 +81,8 @@ export interface PresignInput {
   readonly share: KeyShare;
   readonly derivationPath?: string;
   readonly boundDigest?: Uint8Array;
+  /** Where the per-peer proofs run (parallel/): this thread when absent. */
+  readonly work?: ProofWork;
 }
 
 interface SignerData {
@@ -172,11 +172,23 @@ export async function presign(s: Session, input: PresignInput): Promise<Presigna
   const P = PRESIGN_ROUNDS;
 
   // Round 1 (spec Round 1): k_i, γ_i; K_i, G_i; El-Gamal commitments A_i, B_i under Y_i; Π^enc-elg to each peer.
-  const { mine, secrets: nonces } = commitNonces(sk, Fq, randomCentredScalar(Fq), randomCentredScalar(Fq));
-  const { K, Gc, Y } = mine;
+  const work = input.work ?? inlineWork;
+  const ctxSelf = presignProofContext(sid, self);
+  const { secrets: nonces, Y } = sampleNonces(sk, Fq, randomCentredScalar(Fq), randomCentredScalar(Fq));
+  const [K, Gc] = await Promise.all([work.run('commitNonce', sk, nonces.k, nonces.rho), work.run('commitNonce', sk, nonces.gamma, nonces.v)]);
+  const mine = round1Message(nonces, Y, K, Gc);
   const { kq, gq, b } = nonces;
+  // Every peer's two Π^enc-elg proofs at once: they share nothing but the secrets.
+  const encElg = await Promise.all(s.others.map((j) => {
+    const Rj = view.get(j)!.R;
+    return Promise.all([
+      work.run('proveEncElg', level, ctxSelf, Rj, { N0: sk.N, C: K, A: Y, B: mine.A1, X: mine.A2 }, { x: nonces.k, rho: nonces.rho, b: nonces.a }, sk),
+      work.run('proveEncElg', level, ctxSelf, Rj, { N0: sk.N, C: Gc, A: Y, B: mine.B1, X: mine.B2 }, { x: nonces.gamma, rho: nonces.v, b: nonces.b }, sk),
+    ]);
+  }));
+  const proofsFor = new Map(s.others.map((j, i) => [j, encElg[i]!] as const));
   await s.send(P.commit, { K, G: Gc, Y, A1: mine.A1, A2: mine.A2, B1: mine.B1, B2: mine.B2 }, (j) => {
-    const { psi0, psi1 } = nonceProofs(level, presignProofContext(sid, self), view.get(j)!.R, sk, mine, nonces);
+    const [psi0, psi1] = proofsFor.get(j)!;
     return { psi0: encElgValue(psi0), psi1: encElgValue(psi1) };
   });
   const r1 = await s.collect(P.commit);
@@ -188,33 +200,48 @@ export async function presign(s: Session, input: PresignInput): Promise<Presigna
 
   // Round 2: echo of the round-1 broadcasts, then (spec Round 2) verify the Π^enc-elg proofs.
   await s.echo(r1, P.echo);
-  for (const j of s.others) {
+  const encElgEvidence = (j: PartyIndex) => () => ({ check: 'presign-enc-elg', envelopes: [r1.p2p.get(j)!.envelope, r1.broadcast.get(j)!.envelope] });
+  const encElgChecks = s.others.map((j) => {
     const d = peers.get(j)!;
-    const p = r1.p2p.get(j)!;
     const Nj = view.get(j)!.N;
-    s.blame(P.commit, j, () => ({ check: 'presign-enc-elg', envelopes: [p.envelope, r1.broadcast.get(j)!.envelope] }), () => {
-      const r = exactRecord(p.value, 'presign r1 p2p', ['psi0', 'psi1']);
-      verifyEncElg(level, presignProofContext(sid, j), me.R, { N0: Nj, C: d.K, A: d.Y, B: d.A1, X: d.A2 }, readEncElg(r.psi0));
-      verifyEncElg(level, presignProofContext(sid, j), me.R, { N0: Nj, C: d.Gc, A: d.Y, B: d.B1, X: d.B2 }, readEncElg(r.psi1));
+    const ctx = presignProofContext(sid, j);
+    const [psi0, psi1] = s.blame(P.commit, j, encElgEvidence(j), () => {
+      const r = exactRecord(r1.p2p.get(j)!.value, 'presign r1 p2p', ['psi0', 'psi1']);
+      return [readEncElg(r.psi0), readEncElg(r.psi1)] as const;
     });
-  }
+    return Promise.allSettled([
+      work.run('verifyEncElg', level, ctx, me.R, { N0: Nj, C: d.K, A: d.Y, B: d.A1, X: d.A2 }, psi0),
+      work.run('verifyEncElg', level, ctx, me.R, { N0: Nj, C: d.Gc, A: d.Y, B: d.B1, X: d.B2 }, psi1),
+    ]);
+  });
+  // Settled together, then judged in party order: the first failing peer is named.
+  const encElgVerdicts = await Promise.all(encElgChecks);
+  s.others.forEach((j, i) => s.blame(P.commit, j, encElgEvidence(j), () => encElgVerdicts[i]!.forEach(settledValue)));
 
   // Round 3 (spec Round 2, second half): Γ_i with Π^elog; the two MtA's per peer with Π^aff-g.
   const Gamma_i = mulG(gq);
-  const psiTilde = proveElog(presignProofContext(sid, self), { L: mine.B1, M: mine.B2, X: Y, Y: Gamma_i, H: G }, gq, b);
-  const masks = new Map<PartyIndex, MtaMasks>();
   const xiC = centredScalar(xi, Fq);
+  // The two MtA answers to every peer at once; Π^elog meanwhile in this thread.
+  const mtaRuns = s.others.map((j) => {
+    const peer = view.get(j)!;
+    const Kj = peers.get(j)!.K;
+    return Promise.all([
+      work.run('mtaHalf', level, ctxSelf, sk, peer, Kj, nonces.gamma, Gamma_i),
+      work.run('mtaHalf', level, ctxSelf, sk, peer, Kj, xiC, me.X),
+    ]);
+  });
+  const psiTilde = proveElog(ctxSelf, { L: mine.B1, M: mine.B2, X: Y, Y: Gamma_i, H: G }, gq, b);
+  const mtas = new Map((await Promise.all(mtaRuns)).map(([g, x], i) => [s.others[i]!, joinMta(g, x)] as const));
+  const masks = new Map<PartyIndex, MtaMasks>([...mtas].map(([j, m]) => [j, m.masks] as const));
   await s.send(P.mta, { Gamma: Gamma_i, psi: elogValue(psiTilde) }, (j) => {
-    const { answer, masks: m } = mtaAnswer(level, presignProofContext(sid, self), sk, view.get(j)!, peers.get(j)!.K, { gamma: nonces.gamma, xi: xiC }, { Gamma_i, X_i: me.X });
-    masks.set(j, m);
+    const { answer } = mtas.get(j)!;
     return { D: answer.D, F: answer.F, DHat: answer.DHat, FHat: answer.FHat, psi: affGValue(answer.psi), psiHat: affGValue(answer.psiHat) };
   });
   const r3 = await s.collect(P.mta);
   const Gammas = new Map<PartyIndex, Point>([[self, Gamma_i]]);
-  const alphas = new Map<PartyIndex, { alpha: bigint; alphaHat: bigint }>();
-  for (const j of s.others) {
+  const affGEvidence = (j: PartyIndex) => () => ({ check: 'presign-aff-g', envelopes: [r3.p2p.get(j)!.envelope, r3.broadcast.get(j)!.envelope, r1.broadcast.get(self)!.envelope] });
+  const affGChecks = s.others.map((j) => {
     const b3 = r3.broadcast.get(j)!;
-    const p3 = r3.p2p.get(j)!;
     const d = peers.get(j)!;
     const pj = view.get(j)!;
     const Gj = s.blame(P.mta, j, () => ({ check: 'presign-elog', envelopes: [b3.envelope, r1.broadcast.get(j)!.envelope] }), () => {
@@ -224,25 +251,33 @@ export async function presign(s: Session, input: PresignInput): Promise<Presigna
       return Gamma;
     });
     Gammas.set(j, Gj);
-    const mta = s.blame(
-      P.mta,
-      j,
-      () => ({ check: 'presign-aff-g', envelopes: [p3.envelope, b3.envelope, r1.broadcast.get(self)!.envelope] }),
-      () => {
-        const r = exactRecord(p3.value, 'presign r3 p2p', ['D', 'F', 'DHat', 'FHat', 'psi', 'psiHat']);
-        const [D, F, DHat, FHat] = [int(r, 'D'), int(r, 'F'), int(r, 'DHat'), int(r, 'FHat')];
-        verifyAffG(level, presignProofContext(sid, j), me.R, { Nj: sk.N, Ni: pj.N, C: K, D, Y: F, X: Gj }, readAffG(r.psi), sk);
-        verifyAffG(level, presignProofContext(sid, j), me.R, { Nj: sk.N, Ni: pj.N, C: K, D: DHat, Y: FHat, X: pj.X }, readAffG(r.psiHat), sk);
-        return { D, DHat };
-      },
-    );
-    alphas.set(j, { alpha: decryptCentredMod(sk, mta.D, Fq), alphaHat: decryptCentredMod(sk, mta.DHat, Fq) });
+    const m = s.blame(P.mta, j, affGEvidence(j), () => {
+      const r = exactRecord(r3.p2p.get(j)!.value, 'presign r3 p2p', ['D', 'F', 'DHat', 'FHat', 'psi', 'psiHat']);
+      return { D: int(r, 'D'), F: int(r, 'F'), DHat: int(r, 'DHat'), FHat: int(r, 'FHat'), psi: readAffG(r.psi), psiHat: readAffG(r.psiHat) };
+    });
+    const ctx = presignProofContext(sid, j);
+    const verdicts = Promise.allSettled([
+      work.run('verifyAffG', level, ctx, me.R, { Nj: sk.N, Ni: pj.N, C: K, D: m.D, Y: m.F, X: Gj }, m.psi, sk),
+      work.run('verifyAffG', level, ctx, me.R, { Nj: sk.N, Ni: pj.N, C: K, D: m.DHat, Y: m.FHat, X: pj.X }, m.psiHat, sk),
+    ]);
+    return { m, verdicts };
+  });
+  // Decrypted beside the checks, used only once they pass.
+  const shares = affGChecks.map(({ m }) => Promise.allSettled([work.run('decryptMtaShare', sk, m.D), work.run('decryptMtaShare', sk, m.DHat)]));
+  const alphas = new Map<PartyIndex, { alpha: bigint; alphaHat: bigint }>();
+  for (const [i, j] of s.others.entries()) {
+    const [verdicts, decrypted] = await Promise.all([affGChecks[i]!.verdicts, shares[i]!]);
+    const [alpha, alphaHat] = s.blame(P.mta, j, affGEvidence(j), () => {
+      verdicts.forEach(settledValue);
+      return decrypted.map(settledValue) as [bigint, bigint];
+    });
+    alphas.set(j, { alpha, alphaHat });
   }
 
   // Round 4 (spec Round 3): Γ, Δ_i with Π^elog, δ_i, χ_i, S_i.
   const Gamma = signers.reduce((acc, j) => acc.add(Gammas.get(j)!), IDENTITY);
   const Delta_i = mulPoint(Gamma, kq);
-  const psiPrime = proveElog(presignProofContext(sid, self), { L: mine.A1, M: mine.A2, X: Y, Y: Delta_i, H: Gamma }, kq, nonces.a);
+  const psiPrime = proveElog(ctxSelf, { L: mine.A1, M: mine.A2, X: Y, Y: Delta_i, H: Gamma }, kq, nonces.a);
   const { delta_i, chi_i } = shareSums(Fq, { gq, kq, xi }, s.others.map((j) => ({ ...alphas.get(j)!, masks: masks.get(j)! })));
   const S_i = mulPoint(Gamma, chi_i);
   await s.send(P.reveal, { delta: delta_i, S: S_i, Delta: Delta_i, psi: elogValue(psiPrime) });

@@ -13,7 +13,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { hd, protocols, SECURITY_LEVEL_128, transcript } from '../../cggmp/index.ts';
+import { hd, parallel, protocols, SECURITY_LEVEL_128, transcript } from '../../cggmp/index.ts';
 import type { KeyStateStore } from './key-state.ts';
 import { callCoSigner, isVerdict, PEER_ABORT_GRACE_MS, PeerCallError, silentCoSigner, type CoSigner, type NoAnswerSink, type PeerRequester } from './peer-client.ts';
 import { PlanError } from './plan-error.ts';
@@ -94,6 +94,8 @@ export interface PresignerDeps {
   readonly prepareRefused?: (reason: PrepareRefusal) => void;
   /** Hears of co-signers that gave no answer (peer-health.ts). */
   readonly health: NoAnswerSink;
+  /** Where the per-peer proofs run (a worker pool); this thread when absent. */
+  readonly work?: parallel.ProofWork;
   /** Test-only crash points (DESIGN §7); the sidecar binary never sets this. */
   readonly checkpoint?: (name: string) => void;
 }
@@ -210,7 +212,7 @@ export class Presigner {
     const share = await this.#d.shards.load(s.keyId, s.epoch);
     const opened = await this.#d.runner.run(
       { protocol: 'presign', sid, self, parties, keepOpen: true, evidence: { key: share.public, derivationPath: s.derivationPath }, ...(signal ? { signal } : {}) },
-      (session) => protocols.presign(session, { level: SECURITY_LEVEL_128, share, derivationPath: s.derivationPath, ...(s.boundDigest ? { boundDigest: unhex(s.boundDigest) } : {}) }),
+      (session) => protocols.presign(session, { level: SECURITY_LEVEL_128, share, derivationPath: s.derivationPath, ...(s.boundDigest ? { boundDigest: unhex(s.boundDigest) } : {}), ...(this.#d.work ? { work: this.#d.work } : {}) }),
     ).catch((e: unknown) => {
       if (e instanceof protocols.ProtocolAbort) this.#d.signerSets.recordAbort(s.keyId, s.signers, 'presign', e);
       throw e;

@@ -90,8 +90,8 @@ const STEPS = new Set([
   'verifyPrm',
   'proveFac',
   'verifyFac',
-  'commitNonces',
-  'mtaAnswer',
+  'commitNonce',
+  'mtaHalf',
   'decryptCentredMod',
   'decrypt',
   'paillierSecretKeyFromPrimes',
@@ -127,6 +127,7 @@ export function countingBackend(inner: ArithBackend): ArithBackend {
     modPowSecret: (b: bigint, e: bigint, m: bigint) => (note('exp', m), inner.modPowSecret(b, e, m)),
     modPow2: (a: bigint, x: bigint, b: bigint, y: bigint, m: bigint) => (note('dexp', m), inner.modPow2(a, x, b, y, m)),
     modInverse: (a: bigint, m: bigint) => (note('inverse', m), inner.modInverse(a, m)),
+    isCoprime: (a: bigint, m: bigint) => inner.isCoprime(a, m),
     fixedBaseTable(s: bigint, t: bigint, m: bigint, maxExpBits: number): FixedBaseTable {
       note('table-build', m);
       const table = inner.fixedBaseTable(s, t, m, maxExpBits);
@@ -159,6 +160,7 @@ export function countingBackend(inner: ArithBackend): ArithBackend {
         decrypt: (C: bigint) => (note('crt', N2), ctx.decrypt(C)),
         decryptCentredMod: (C: bigint, qc: ModulusContext) => (note('crt', N2), ctx.decryptCentredMod(C, contexts.get(qc) ?? qc)),
         pow: (b: bigint, e: bigint) => (note('crt', N2), ctx.pow(b, e)),
+        nthPower: (x: bigint) => (note('crt', N2), ctx.nthPower(x)),
       });
     },
     addModSecret: (a: bigint, b: bigint, m: bigint) => inner.addModSecret(a, b, m),
