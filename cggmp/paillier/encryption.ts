@@ -7,7 +7,7 @@
  */
 import { InvalidInputError } from '../errors.ts';
 import { mod, inPlusMinus, randomZnStar, powPublic, powSecretNonNegative, powShifted, type ModulusContext, type Shifted } from '../arith/index.ts';
-import { assertBigint, assertInZnSquaredStar, assertSecretInZnStar } from '../validate.ts';
+import { assertBigint, assertDrawnUnit, assertInZnSquaredStar, assertInZnStar } from '../validate.ts';
 import type { PaillierPublicKey, PaillierSecretKey } from './keys.ts';
 
 function assertPlaintext(M: bigint, pk: PaillierPublicKey): void {
@@ -22,33 +22,42 @@ function shiftedPlaintext(M: Shifted, pk: PaillierPublicKey): bigint {
   return M.value + (pk.N - M.offset);
 }
 
-/** enc_N(M; r) of a public plaintext M with the public key only. r must be in Z*_N. */
-export function encrypt(pk: PaillierPublicKey, M: bigint, r: bigint = randomZnStar(pk.N)): bigint {
+/**
+ * enc_N(M; r) of a public plaintext M with the public key only. A given r is public (a
+ * verifier's recomputation, an opened presignature) and r ∈ Z*_N is checked as such; without r,
+ * fresh secret randomness is drawn and raised in constant time.
+ */
+export function encrypt(pk: PaillierPublicKey, M: bigint, r?: bigint): bigint {
   assertPlaintext(M, pk);
-  assertSecretInZnStar(r, pk.N, 'r');
-  const rN = powSecretNonNegative(r, pk.N, pk.N2);
+  let rN: bigint;
+  if (r === undefined) {
+    rN = powSecretNonNegative(randomZnStar(pk.N), pk.N, pk.N2);
+  } else {
+    assertInZnStar(r, pk.N, 'r');
+    rN = powPublic(r, pk.N, pk.N2);
+  }
   return ((1n + mod(M, pk.N) * pk.N) * rN) % pk.N2;
 }
 
-/** enc_N(M; r) of a secret plaintext M (shifted) with the public key only. */
+/** enc_N(M; r) of a secret plaintext M (shifted) with the public key only; r secret, from randomZnStar. */
 export function encryptShifted(pk: PaillierPublicKey, M: Shifted, r: bigint = randomZnStar(pk.N)): bigint {
   const m = shiftedPlaintext(M, pk);
-  assertSecretInZnStar(r, pk.N, 'r');
+  assertDrawnUnit(r, pk.N, 'r');
   const rN = powSecretNonNegative(r, pk.N, pk.N2);
   return ((1n + m * pk.N) * rN) % pk.N2;
 }
 
-/** enc^crt_sk(M; r) of a public plaintext: the same ciphertext, r^N through p² and q². */
+/** enc^crt_sk(M; r) of a public plaintext: the same ciphertext, r^N through p and q; a given r is public. */
 export function encryptCrt(sk: PaillierSecretKey, M: bigint, r: bigint = randomZnStar(sk.N)): bigint {
   assertPlaintext(M, sk);
-  assertSecretInZnStar(r, sk.N, 'r');
+  assertInZnStar(r, sk.N, 'r');
   return ((1n + mod(M, sk.N) * sk.N) * sk.ops.nthPower(r)) % sk.N2;
 }
 
-/** enc^crt_sk(M; r) of a secret plaintext M (shifted). */
+/** enc^crt_sk(M; r) of a secret plaintext M (shifted); r secret, from randomZnStar. */
 export function encryptCrtShifted(sk: PaillierSecretKey, M: Shifted, r: bigint = randomZnStar(sk.N)): bigint {
   const m = shiftedPlaintext(M, sk);
-  assertSecretInZnStar(r, sk.N, 'r');
+  assertDrawnUnit(r, sk.N, 'r');
   return ((1n + m * sk.N) * sk.ops.nthPower(r)) % sk.N2;
 }
 
