@@ -58,11 +58,18 @@ export interface Channel {
   send(round: number, to: PartyIndex, msg: Msg): void;
   /**
    * Resolves once every other party of the session has delivered, for `round`, one broadcast
-   * and one point-to-point message addressed here that passed the transport's envelope check.
+   * and one point-to-point message addressed here that passed the transport's envelope check —
+   * or only the broadcasts, for a round whose point-to-point messages carry nothing
+   * (`broadcastOnly`: they are still sent, and whichever has arrived is in the result).
    * Rejects with RoundTimeout when the round does not complete in time, and with
    * PeerAbortNotice once a participant's abort announcement (ABORT_ROUND) has arrived.
    */
-  collect(round: number): Promise<Map<PartyIndex, { broadcast?: Msg; p2p?: Msg }>>;
+  collect(round: number, opts?: CollectOptions): Promise<Map<PartyIndex, { broadcast?: Msg; p2p?: Msg }>>;
+}
+
+export interface CollectOptions {
+  /** The round's point-to-point messages are empty: do not wait for them. */
+  readonly broadcastOnly?: boolean;
 }
 
 const SIGNING_TAG = 'vilna-mpc/cggmp24/envelope/v1';

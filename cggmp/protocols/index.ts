@@ -10,6 +10,7 @@ export {
   payloadDigest,
   sealEnvelope,
   type Channel,
+  type CollectOptions,
   type Envelope,
   type Msg,
   type PartyIndex,

@@ -18,6 +18,7 @@ import {
   sameBytes,
   sealEnvelope,
   type Channel,
+  type CollectOptions,
   type Envelope,
   type PartyIndex,
 } from './channel.ts';
@@ -61,8 +62,11 @@ export interface Session {
   readonly others: readonly PartyIndex[];
   /** Sends this round's broadcast and, to each other party, its point-to-point message. */
   send(round: number, broadcast: Encodable, p2p?: (to: PartyIndex) => Encodable): Promise<void>;
-  /** Waits for every other party's messages of the round; undecodable payloads abort naming the sender. */
-  collect(round: number): Promise<RoundInbox>;
+  /**
+   * Waits for every other party's messages of the round (only the broadcasts with
+   * `broadcastOnly`, whose inbox has no p2p entries); undecodable payloads abort naming the sender.
+   */
+  collect(round: number, opts?: CollectOptions): Promise<RoundInbox>;
   /** Reliable broadcast: every party echoes the signed digests of `inbox`'s broadcasts in `echoRound`. */
   echo(inbox: RoundInbox, echoRound: number): Promise<void>;
   /**
@@ -179,10 +183,10 @@ export function openSession(params: SessionParams): Session {
       }
     },
 
-    async collect(round) {
+    async collect(round, opts = {}) {
       let got: Map<PartyIndex, { broadcast?: Envelope; p2p?: Envelope }>;
       try {
-        got = await channel.collect(round);
+        got = await channel.collect(round, opts);
       } catch (e) {
         if (e instanceof PeerAbortNotice) adopt(e.envelope, round);
         if (e instanceof RoundTimeout) {
@@ -197,11 +201,12 @@ export function openSession(params: SessionParams): Session {
       for (const j of others) {
         const m = got.get(j);
         // The channel checked sender, round, sid and signature; a second look costs little.
-        if (!m?.broadcast || !m.p2p || !envelopeSignatureValid(m.broadcast, identities) || !envelopeSignatureValid(m.p2p, identities)) {
+        const p2pValid = opts.broadcastOnly || (m?.p2p !== undefined && envelopeSignatureValid(m.p2p, identities));
+        if (!m?.broadcast || !p2pValid || !envelopeSignatureValid(m.broadcast, identities)) {
           return abort({ round, culprits: [], reason: 'unattributed', detail: `no valid message from party ${j}` });
         }
         broadcast.set(j, { value: decodeFrom(round, m.broadcast), envelope: m.broadcast });
-        p2p.set(j, { value: decodeFrom(round, m.p2p), envelope: m.p2p });
+        if (!opts.broadcastOnly) p2p.set(j, { value: decodeFrom(round, m.p2p!), envelope: m.p2p! });
       }
       return { round, broadcast, p2p };
     },

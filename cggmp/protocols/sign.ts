@@ -119,7 +119,8 @@ export async function sign(s: Session, presig: Presignature, request: SignReques
   const { sigma, digest } = issuePartialSignature(presig, request);
   // The digest travels with σ_i: signers that were asked to sign different messages stop here.
   await s.send(SIGN_ROUND, { sigma, digest });
-  const inbox = await s.collect(SIGN_ROUND);
+  // The round's point-to-point messages are empty: the broadcasts (σ_j with the digest) are the round.
+  const inbox = await s.collect(SIGN_ROUND, { broadcastOnly: true });
   const r = mod(presig.Gamma.x, q);
   const partials = signers.map((j) => {
     const msg = inbox.broadcast.get(j)!;

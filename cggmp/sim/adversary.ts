@@ -82,11 +82,11 @@ export function adversarialChannel(opts: {
     send(round, to, msg) {
       handle(msg, () => inner.send(round, to, msg));
     },
-    collect(round) {
+    collect(round, opts) {
       // An honest channel has handed a party's sends over before it collects; the re-signing above
       // is asynchronous, so wait for it. Otherwise the party could finish the protocol and close
       // its session before its own last (altered) message went out, and the others would time out.
-      return queue.then(() => inner.collect(round));
+      return queue.then(() => inner.collect(round, opts));
     },
   };
 }

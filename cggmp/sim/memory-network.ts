@@ -33,7 +33,7 @@ export function memoryNetwork(opts: {
   const rejected: { to: PartyIndex; envelope: Envelope }[] = [];
   // inbox[to][round][from]
   const inbox = new Map<PartyIndex, Map<number, Map<PartyIndex, Slot>>>();
-  const waiters = new Map<PartyIndex, Map<number, () => void>>();
+  const waiters = new Map<PartyIndex, Map<number, { readonly broadcastOnly: boolean; done(): void }>>();
   const cancels = new Set<() => void>();
   // The first abort announcement each party received, and the collects it must fail.
   const notices = new Map<PartyIndex, Envelope>();
@@ -43,9 +43,9 @@ export function memoryNetwork(opts: {
     waiters.set(p, new Map());
   }
 
-  function complete(to: PartyIndex, round: number): boolean {
+  function complete(to: PartyIndex, round: number, broadcastOnly: boolean): boolean {
     const r = inbox.get(to)?.get(round);
-    return opts.parties.every((p) => p === to || (r?.get(p)?.broadcast !== undefined && r.get(p)?.p2p !== undefined));
+    return opts.parties.every((p) => p === to || (r?.get(p)?.broadcast !== undefined && (broadcastOnly || r.get(p)?.p2p !== undefined)));
   }
 
   function deliver(to: PartyIndex, e: Envelope): void {
@@ -73,7 +73,8 @@ export function memoryNetwork(opts: {
       }
       slot[kind] = e;
       round.set(e.sender, slot);
-      if (complete(to, e.round)) waiters.get(to)?.get(e.round)?.();
+      const waiter = waiters.get(to)?.get(e.round);
+      if (waiter && complete(to, e.round, waiter.broadcastOnly)) waiter.done();
     });
   }
 
@@ -85,7 +86,8 @@ export function memoryNetwork(opts: {
       send(_round, to, msg) {
         deliver(to, msg);
       },
-      collect(round) {
+      collect(round, collectOpts = {}) {
+        const broadcastOnly = collectOpts.broadcastOnly === true;
         return new Promise((resolve, reject) => {
           const announced = notices.get(self);
           if (announced) return reject(new PeerAbortNotice(announced));
@@ -98,7 +100,7 @@ export function memoryNetwork(opts: {
           };
           const missing = (): PartyIndex[] => {
             const r = inbox.get(self)?.get(round);
-            return opts.parties.filter((p) => p !== self && !(r?.get(p)?.broadcast && r.get(p)?.p2p));
+            return opts.parties.filter((p) => p !== self && !(r?.get(p)?.broadcast && (broadcastOnly || r.get(p)?.p2p)));
           };
           const cancel = (): void => {
             if (timer) clearTimeout(timer);
@@ -119,9 +121,9 @@ export function memoryNetwork(opts: {
             opts.timeoutMs && opts.timeoutMs > 0
               ? setTimeout(cancel, opts.timeoutMs)
               : undefined;
-          if (complete(self, round)) done();
+          if (complete(self, round, broadcastOnly)) done();
           else {
-            waiters.get(self)?.set(round, done);
+            waiters.get(self)?.set(round, { broadcastOnly, done });
             cancels.add(cancel);
             let set = failPending.get(self);
             if (!set) failPending.set(self, (set = new Set()));

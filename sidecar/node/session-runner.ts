@@ -138,10 +138,10 @@ export class SessionRunner {
     const observer = this.#hooks.observer;
     const sidHex = Buffer.from(spec.sid).toString('hex').slice(0, 16);
     // Each round's span and duration run from the start of its collect to its completion.
-    const collect = (round: number): ReturnType<typeof opened.collect> => {
+    const collect = (round: number, opts?: protocols.CollectOptions): ReturnType<typeof opened.collect> => {
       trace?.('collect', { protocol: spec.protocol, sid: sidHex, round });
       const stop = round <= MAX_TIMED_ROUND ? observer?.roundTimer(spec.protocol, round) : undefined;
-      const wait = (): ReturnType<typeof opened.collect> => opened.collect(round);
+      const wait = (): ReturnType<typeof opened.collect> => opened.collect(round, opts);
       return (observer ? observer.roundSpan(round, wait) : wait()).then((got) => {
         stop?.();
         trace?.('collected', { protocol: spec.protocol, sid: sidHex, round });

@@ -110,6 +110,24 @@ describe('session channel over an in-memory wire', () => {
     for (const s of p2p) expect(Buffer.from(s.body).includes(Buffer.from('p2p r'))).toBe(false);
   });
 
+  it('completes a broadcast-only round on the broadcasts alone, and still takes the late point-to-point bodies', async () => {
+    const g = memoryGroup(2, { roundTimeoutMs: 2_000 });
+    const channels = await g.open();
+    const [c1, c2] = [channels.get(1) as SessionChannel, channels.get(2) as SessionChannel];
+    const signer = g.signers.get(1) as Signer;
+    c1.broadcast(1, await sealEnvelope(signer, g.sid, 1, 1, BROADCAST, new TextEncoder().encode('b1 from 1')));
+    const got = await c2.collect(1, { broadcastOnly: true });
+    expect(text(got.get(1)?.broadcast?.payload)).toBe('b1 from 1');
+    expect(got.get(1)?.p2p).toBeUndefined();
+    // Without the flag the same round waits for the point-to-point body, which may still come.
+    const waiting = c2.collect(1);
+    c1.send(1, 2, await sealEnvelope(signer, g.sid, 1, 1, 2, new TextEncoder().encode('{}')));
+    expect(text((await waiting).get(1)?.p2p?.payload)).toBe('{}');
+    // A broadcast-only round with a broadcast missing still times out, naming who is missing.
+    await expect(c2.collect(2, { broadcastOnly: true })).rejects.toMatchObject({ missing: [1] });
+    expect(g.refusals).toEqual([]);
+  });
+
   it('refuses replayed, undecryptable, misattributed and badly signed messages, and still completes the round', async () => {
     const g = memoryGroup(2);
     const channels = await g.open();

@@ -114,6 +114,7 @@ interface Slot {
 
 interface PendingCollect {
   readonly round: number;
+  readonly broadcastOnly: boolean;
   done(): void;
   fail(e: Error): void;
 }
@@ -251,14 +252,14 @@ export function createPeerSession(config: SessionConfig, deps: SessionDeps): Pee
 
   // ---- receiving protocol messages -------------------------------------------------------
 
-  function complete(round: number): boolean {
+  function complete(round: number, broadcastOnly: boolean): boolean {
     const r = inbox.get(round);
-    return peers.every((p) => r?.get(p)?.broadcast !== undefined && r.get(p)?.p2p !== undefined);
+    return peers.every((p) => r?.get(p)?.broadcast !== undefined && (broadcastOnly || r.get(p)?.p2p !== undefined));
   }
 
-  function missing(round: number): PartyIndex[] {
+  function missing(round: number, broadcastOnly: boolean): PartyIndex[] {
     const r = inbox.get(round);
-    return peers.filter((p) => !(r?.get(p)?.broadcast && r.get(p)?.p2p));
+    return peers.filter((p) => !(r?.get(p)?.broadcast && (broadcastOnly || r.get(p)?.p2p)));
   }
 
   /** Stores an envelope that passed every check; throws E_REPLAY / E_BACKLOG_FULL otherwise. */
@@ -283,7 +284,7 @@ export function createPeerSession(config: SessionConfig, deps: SessionDeps): Pee
     round.set(e.sender, slot);
     if (!collected.has(e.round)) uncollected.set(e.sender, backlog + 1);
     onAccepted();
-    if (complete(e.round)) for (const p of [...pending]) if (p.round === e.round) p.done();
+    for (const p of [...pending]) if (p.round === e.round && complete(e.round, p.broadcastOnly)) p.done();
   }
 
   function receiveBroadcast(b: BroadcastMessage): void {
@@ -381,13 +382,15 @@ export function createPeerSession(config: SessionConfig, deps: SessionDeps): Pee
       plaintext.fill(0);
       deps.deliver(to, 'p2p', encodeWire({ kind: 'p2p', message: { sid, sender: self, recipient: to, seq, ciphertext } }), deadline());
     },
-    collect(round) {
+    collect(round, opts = {}) {
+      const broadcastOnly = opts.broadcastOnly === true;
       return new Promise((resolve, reject) => {
         if (notice) return reject(new PeerAbortNotice(notice));
-        if (closed) return reject(new RoundTimeout(round, missing(round)));
-        if (complete(round)) return resolve(result(round));
+        if (closed) return reject(new RoundTimeout(round, missing(round, broadcastOnly)));
+        if (complete(round, broadcastOnly)) return resolve(result(round));
         const entry: PendingCollect = {
           round,
+          broadcastOnly,
           done() {
             settle();
             resolve(result(round));
@@ -397,7 +400,7 @@ export function createPeerSession(config: SessionConfig, deps: SessionDeps): Pee
             reject(e);
           },
         };
-        const timer = setTimeout(() => entry.fail(new RoundTimeout(round, missing(round))), roundTimeoutMs);
+        const timer = setTimeout(() => entry.fail(new RoundTimeout(round, missing(round, broadcastOnly))), roundTimeoutMs);
         function settle(): void {
           clearTimeout(timer);
           pending.delete(entry);
@@ -412,7 +415,7 @@ export function createPeerSession(config: SessionConfig, deps: SessionDeps): Pee
     if (closed) return;
     closed = true;
     if (handshakeTimer) clearTimeout(handshakeTimer);
-    for (const p of [...pending]) p.fail(new RoundTimeout(p.round, missing(p.round)));
+    for (const p of [...pending]) p.fail(new RoundTimeout(p.round, missing(p.round, p.broadcastOnly)));
     for (const waiting of keyWaiters.values()) for (const w of waiting) w.reject(new TransportError('E_UNKNOWN_SESSION', 'session closed'));
     keyWaiters.clear();
     ephemeral?.destroy();
